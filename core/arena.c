@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * arena.c - arenas and the section map.
+ *
+ * An arena is an ARENA_SIZE (8 MiB) mapping aligned to its size.  Page 0 holds
+ * struct arena; the next 32 pages hold the memmap, one 64-byte struct page for
+ * each of the arena's 2048 pages, so virt_to_page() is a mask and an index.
+ * The remaining pages are handed to the zone's buddy lists by page_alloc.c.
+ *
+ * The section map has one byte for each ARENA_SIZE of the address space.  It
+ * is written when a range is mapped or unmapped and read, without a lock, by
+ * free() before it looks at anything else.
+ */
+#include "internal.h"
+
+uint8_t kslub_section_map[NR_SECTIONS];
+
+void section_map_set(void *addr, size_t size, enum section_type head, enum section_type tail)
+{
+	unsigned long sec = (unsigned long)addr >> ARENA_SHIFT;
+	unsigned long end = ((unsigned long)addr + size - 1) >> ARENA_SHIFT;
+
+	if (end >= NR_SECTIONS)
+		return;
+	__atomic_store_n(&kslub_section_map[sec], (uint8_t)head, __ATOMIC_RELEASE);
+	for (sec++; sec <= end; sec++)
+		__atomic_store_n(&kslub_section_map[sec], (uint8_t)tail, __ATOMIC_RELEASE);
+}
+
+/* Map and lay out a new arena; the caller adds its free pages to the zone. */
+struct arena *arena_create(struct zone *zone)
+{
+	struct arena *arena = os_mmap_aligned(ARENA_SIZE, ARENA_SIZE);
+	struct page *memmap;
+
+	if (!arena)
+		return NULL;
+	if (((unsigned long)arena >> ARENA_SHIFT) >= NR_SECTIONS) {
+		/* above the 47-bit space the section map covers: unusable */
+		os_munmap(arena, ARENA_SIZE);
+		return NULL;
+	}
+	arena->magic = ARENA_MAGIC;
+	arena->node = zone->node;
+	arena->zone = zone;
+	arena->nr_free = 0;
+	arena->usable = ARENA_PAGES - ARENA_RESERVED_PAGES;
+	INIT_LIST_HEAD(&arena->list);
+	memmap = (struct page *)((char *)arena + ARENA_MEMMAP_OFFSET);
+	for (unsigned long i = 0; i < ARENA_RESERVED_PAGES; i++)
+		memmap[i].flags = PG_reserved;
+	section_map_set(arena, ARENA_SIZE, SECTION_ARENA, SECTION_ARENA);
+	return arena;
+}
+
+void arena_destroy(struct arena *arena)
+{
+	section_map_set(arena, ARENA_SIZE, SECTION_NONE, SECTION_NONE);
+	arena->magic = 0;
+	os_munmap(arena, ARENA_SIZE);
+}

@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * init.c - starting kslub, and the life of a thread's state.
+ *
+ * Start (kslub_init_slow) runs once, on the first call from any thread,
+ * without libc malloc: options, topology, zones, the starting thread's state,
+ * kmem_cache_init (the boot caches and bootstrap()), the kmalloc caches.
+ * Other threads that arrive meanwhile wait; a call back into kslub from the
+ * starting thread itself is an internal error, reported and aborted.
+ *
+ * A thread's state (struct kslub_thread: its kmem_cache_cpu slots and page
+ * lists) is made on its first slow path and reached through one
+ * initial-exec TLS pointer, which starts at a shared empty state whose
+ * freelists are all NULL, so the fast paths need no test for it.  At thread
+ * exit a pthread key destructor flushes the slots and page lists to the nodes
+ * and points the thread at the dead state, whose allocations take single
+ * objects from the node lists.
+ *
+ * fork: the prepare handler takes every lock in the documented order (see
+ * slub.c); parent and child release them; the child then reclaims the state
+ * of the threads that did not come along.
+ */
+#include "slub.h"
+#include "topology.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int kslub_initialized;
+int kslub_nr_node_ids = 1;
+struct kslub_thread kslub_thread_empty;
+static struct kslub_thread kslub_thread_dead = { .state = THREAD_DEAD };
+__thread struct kslub_thread *kslub_current __attribute__((tls_model("initial-exec"))) = &kslub_thread_empty;
+
+struct list_head kslub_threads = LIST_HEAD_INIT(kslub_threads);
+kslub_lock_t kslub_threads_lock = KSLUB_LOCK_INIT;
+
+static pthread_key_t thread_key;
+static int init_state;		/* 0 not started, 1 starting, 2 done */
+static pid_t init_tid;
+
+static pid_t gettid_raw(void)
+{
+	return (pid_t)syscall(SYS_gettid);
+}
+
+int kslub_current_node(void)
+{
+	struct kslub_thread *t = kslub_current;
+
+	if (t->state == THREAD_LIVE)
+		return t->node;
+	return kslub_nr_node_ids > 1 ? topology_current_node() : 0;
+}
+
+static void thread_exit(void *arg);
+static void fork_prepare(void);
+static void fork_parent(void);
+static void fork_child(void);
+void kslub_slabinfo_at_exit(void);
+
+noinline void kslub_init_slow(void)
+{
+	int expected = 0;
+
+	if (!__atomic_compare_exchange_n(&init_state, &expected, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		/* the starting thread's own calls into the page allocator */
+		if (__atomic_load_n(&init_tid, __ATOMIC_RELAXED) == gettid_raw())
+			return;
+		while (!__atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE))
+			sched_yield();
+		return;
+	}
+	__atomic_store_n(&init_tid, gettid_raw(), __ATOMIC_RELAXED);
+
+	kslub_options_init();
+	kslub_nr_node_ids = topology_init();
+	if (kslub_nr_node_ids < 1 || kslub_nr_node_ids > MAX_NUMNODES)
+		kslub_nr_node_ids = 1;
+	page_alloc_init();
+	if (pthread_key_create(&thread_key, thread_exit) != 0)
+		kslub_fatal(NULL, NULL, "cannot create the thread key");
+	if (kslub_thread_get()->state != THREAD_LIVE)
+		kslub_fatal(NULL, NULL, "out of memory while starting");
+	kmem_cache_init();
+	create_kmalloc_caches();
+
+	__atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
+	__atomic_store_n(&kslub_initialized, 1, __ATOMIC_RELEASE);
+	/* may allocate: only once kslub works */
+	pthread_setspecific(thread_key, kslub_current);
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/* The calling thread's state, made if it has none.  A thread that cannot get
+ * one (out of memory) goes on with the empty state, taking single objects. */
+struct kslub_thread *kslub_thread_get(void)
+{
+	struct kslub_thread *t = kslub_current;
+	struct page *page;
+	bool zeroed;
+
+	if (t->state != THREAD_EMPTY)
+		return t;
+	if (!__atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE) &&
+	    __atomic_load_n(&init_tid, __ATOMIC_RELAXED) != gettid_raw())
+		kslub_init_slow();
+	page = alloc_pages_exact_node(-1, KSLUB_GFP_KERNEL, sizeof(struct kslub_thread), &zeroed);
+	if (!page)
+		return t;
+	t = page_address(page);
+	if (!zeroed)
+		memset(t, 0, sizeof(*t));
+	page->flags = PG_reserved;
+	t->alloc_pages = (unsigned int)DIV_ROUND_UP(sizeof(*t), PAGE_SIZE);
+	t->node = kslub_nr_node_ids > 1 ? topology_current_node() : 0;
+	t->tid = gettid_raw();
+	t->pcp.high = (int)kslub_opt(OPT_PCP_HIGH);
+	t->pcp.batch = (int)kslub_opt(OPT_PCP_BATCH);
+	t->pcp.node = t->node;
+	for (int o = 0; o < NR_PCP_ORDERS; o++)
+		INIT_LIST_HEAD(&t->pcp.lists[o]);
+	t->state = THREAD_LIVE;
+
+	spin_lock(&kslub_threads_lock);
+	list_add(&t->list, &kslub_threads);
+	spin_unlock(&kslub_threads_lock);
+	kslub_current = t;
+	if (__atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE))
+		pthread_setspecific(thread_key, t);
+	return t;
+}
+
+/* Every slot and the page lists of t back to the nodes.  The caller holds
+ * kslub_slab_mutex, so no cache comes or goes meanwhile. */
+void kslub_thread_flush(struct kslub_thread *t)
+{
+	struct kmem_cache *s;
+
+	list_for_each_entry(s, &kslub_slab_caches, list)
+		flush_cpu_slab(s, (struct kmem_cache_cpu *)((char *)t + s->cpu_offset));
+	drain_thread_pages(t);
+}
+
+static void thread_release(struct kslub_thread *t)
+{
+	struct page *page = virt_to_page(t);
+
+	page->flags = 0;
+	free_pages_range(page, t->alloc_pages, true);
+}
+
+/* pthread key destructor: the thread is exiting. */
+static void thread_exit(void *arg)
+{
+	struct kslub_thread *t = arg;
+
+	if (!t || t->state != THREAD_LIVE || t != kslub_current)
+		return;
+	spin_lock(&kslub_slab_mutex);
+	spin_lock(&kslub_threads_lock);
+	list_del(&t->list);
+	spin_unlock(&kslub_threads_lock);
+	kslub_thread_flush(t);
+	spin_unlock(&kslub_slab_mutex);
+	/* from here on the thread takes single objects and frees to the nodes */
+	kslub_current = &kslub_thread_dead;
+	t->state = THREAD_DEAD;
+	thread_release(t);
+}
+
+KSLUB_API void kslub_flush_thread(void)
+{
+	struct kslub_thread *t = kslub_current;
+
+	if (t->state != THREAD_LIVE)
+		return;
+	spin_lock(&kslub_slab_mutex);
+	kslub_thread_flush(t);
+	spin_unlock(&kslub_slab_mutex);
+}
+
+KSLUB_API size_t kslub_trim(void)
+{
+	size_t freed;
+
+	kslub_ensure_init();
+	kslub_flush_thread();
+	freed = page_alloc_trim();
+	return freed;
+}
+
+/* ---- fork ------------------------------------------------------------------------ */
+static void lock_all_nodes(void)
+{
+	struct kmem_cache *s;
+
+	list_for_each_entry(s, &kslub_slab_caches, list)
+		for (int node = 0; node < kslub_nr_node_ids; node++)
+			spin_lock(&s->node[node]->list_lock);
+}
+
+static void unlock_all_nodes(bool reinit)
+{
+	struct kmem_cache *s;
+
+	list_for_each_entry(s, &kslub_slab_caches, list)
+		for (int node = 0; node < kslub_nr_node_ids; node++) {
+			if (reinit)
+				spin_lock_init(&s->node[node]->list_lock);
+			else
+				spin_unlock(&s->node[node]->list_lock);
+		}
+}
+
+static void fork_prepare(void)
+{
+	spin_lock(&kslub_slab_mutex);
+	spin_lock(&kslub_threads_lock);
+	lock_all_nodes();
+	zone_lock_all();
+}
+
+static void fork_parent(void)
+{
+	zone_unlock_all();
+	unlock_all_nodes(false);
+	spin_unlock(&kslub_threads_lock);
+	spin_unlock(&kslub_slab_mutex);
+}
+
+static void fork_child(void)
+{
+	struct kslub_thread *t, *tmp, *self = kslub_current;
+
+	zone_reinit_locks();
+	unlock_all_nodes(true);
+	spin_lock_init(&kslub_threads_lock);
+	spin_lock_init(&kslub_slab_mutex);
+
+	/* the other threads are gone: their slabs and pages are ours to give back */
+	spin_lock(&kslub_slab_mutex);
+	list_for_each_entry_safe(t, tmp, &kslub_threads, list) {
+		if (t == self)
+			continue;
+		list_del(&t->list);
+		kslub_thread_flush(t);
+		t->state = THREAD_DEAD;
+		thread_release(t);
+	}
+	if (self->state == THREAD_LIVE)
+		self->tid = gettid_raw();
+	spin_unlock(&kslub_slab_mutex);
+}
+
+__attribute__((destructor)) static void kslub_exit(void)
+{
+	if (__atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE))
+		kslub_slabinfo_at_exit();
+}

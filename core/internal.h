@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * internal.h - the structures every core file shares: struct page and its
+ * slab overlay, arenas and the section map, zones, struct kmem_cache and its
+ * per-thread and per-node parts, the per-thread state, and small helpers.
+ *
+ * The layout follows the kernel: struct slab overlays the head struct page of
+ * a slab, tail pages point at their head with bit 0 set in compound_head, and
+ * a free buddy block is known by PG_buddy on its head page.
+ */
+#ifndef KSLUB_INTERNAL_H
+#define KSLUB_INTERNAL_H
+
+#define KSLUB_NO_KERNEL_NAMES
+#include "kslub.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+#include <sys/types.h>
+
+/* ---- compiler helpers ------------------------------------------------------ */
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#define noinline    __attribute__((noinline))
+#define always_inline inline __attribute__((always_inline))
+#define KSLUB_API   __attribute__((visibility("default")))
+#define READ_ONCE(x)     __atomic_load_n(&(x), __ATOMIC_RELAXED)
+#define WRITE_ONCE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+#define ALIGN(x, a)       (((x) + ((a) - 1)) & ~((__typeof__(x))(a) - 1))
+#define ALIGN_DOWN(x, a)  ((x) & ~((__typeof__(x))(a) - 1))
+#define DIV_ROUND_UP(n, d) (((n) + (d) - 1) / (d))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define min_t(t, a, b) ((t)(a) < (t)(b) ? (t)(a) : (t)(b))
+#define max_t(t, a, b) ((t)(a) > (t)(b) ? (t)(a) : (t)(b))
+
+/* Internal invariants: compiled away unless configured with --enable-debug. */
+#if KSLUB_DEBUG_ASSERT
+#define VM_BUG_ON(cond) do { if (unlikely(cond)) kslub_bug(__FILE__, __LINE__, #cond); } while (0)
+#else
+#define VM_BUG_ON(cond) do { if (0 && (cond)) {} } while (0)
+#endif
+
+/* ---- sizes ------------------------------------------------------------------ */
+#define PAGE_SHIFT 12
+#define PAGE_SIZE  (1UL << PAGE_SHIFT)
+#define PAGE_MASK  (~(PAGE_SIZE - 1))
+/* Number of buddy orders, 0 .. MAX_ORDER - 1 (the kernel's meaning before 6.4). */
+#define MAX_ORDER KSLUB_MAX_ORDER
+#define PAGE_ALLOC_COSTLY_ORDER 3
+
+/* An arena is ARENA_SIZE bytes aligned to ARENA_SIZE: page 0 holds struct
+ * arena, the next pages the memmap, the rest goes to the buddy. */
+#define ARENA_SHIFT 23
+#define ARENA_SIZE  (1UL << ARENA_SHIFT)
+#define ARENA_MASK  (ARENA_SIZE - 1)
+#define ARENA_PAGES (ARENA_SIZE / PAGE_SIZE)
+#define ARENA_MEMMAP_OFFSET PAGE_SIZE
+#define ARENA_RESERVED_PAGES (1 + (ARENA_PAGES * 64) / PAGE_SIZE)
+
+/* The section map: one byte per ARENA_SIZE of the 47-bit user address space,
+ * saying whether kslub owns that range and how.  free() consults it before it
+ * touches anything, so a foreign pointer is reported, never dereferenced. */
+#define SECTION_ADDR_BITS 47
+#define NR_SECTIONS (1UL << (SECTION_ADDR_BITS - ARENA_SHIFT))
+enum section_type {
+	SECTION_NONE = 0,
+	SECTION_ARENA,     /* an arena: memmap at its start */
+	SECTION_HUGE_HEAD, /* first section of a direct mapping: header at its start */
+	SECTION_HUGE_TAIL, /* further sections of a direct mapping */
+};
+extern uint8_t kslub_section_map[NR_SECTIONS];
+
+#define MAX_NUMNODES 64
+#define KSLUB_MAX_CACHES 512 /* kmem_cache_cpu slots in each thread */
+
+/* ---- lists ------------------------------------------------------------------ */
+struct list_head {
+	struct list_head *next, *prev;
+};
+#define LIST_HEAD_INIT(name) { &(name), &(name) }
+static inline void INIT_LIST_HEAD(struct list_head *l) { l->next = l; l->prev = l; }
+static inline void list_add_between(struct list_head *n, struct list_head *prev, struct list_head *next)
+{
+	next->prev = n;
+	n->next = next;
+	n->prev = prev;
+	prev->next = n;
+}
+static inline void list_add(struct list_head *n, struct list_head *head) { list_add_between(n, head, head->next); }
+static inline void list_add_tail(struct list_head *n, struct list_head *head) { list_add_between(n, head->prev, head); }
+static inline void list_del(struct list_head *e)
+{
+	e->next->prev = e->prev;
+	e->prev->next = e->next;
+	e->next = e->prev = NULL;
+}
+static inline bool list_empty(const struct list_head *head) { return head->next == head; }
+#define list_entry(ptr, type, member) container_of(ptr, type, member)
+#define list_first_entry(head, type, member) list_entry((head)->next, type, member)
+#define list_last_entry(head, type, member) list_entry((head)->prev, type, member)
+#define list_for_each_entry(pos, head, member) \
+	for (pos = list_entry((head)->next, __typeof__(*pos), member); \
+	     &pos->member != (head); \
+	     pos = list_entry(pos->member.next, __typeof__(*pos), member))
+#define list_for_each_entry_safe(pos, n, head, member) \
+	for (pos = list_entry((head)->next, __typeof__(*pos), member), \
+	     n = list_entry(pos->member.next, __typeof__(*pos), member); \
+	     &pos->member != (head); \
+	     pos = n, n = list_entry(n->member.next, __typeof__(*n), member))
+
+/* ---- locks ------------------------------------------------------------------ */
+typedef pthread_mutex_t kslub_lock_t;
+#define KSLUB_LOCK_INIT PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP
+static inline void spin_lock_init(kslub_lock_t *l) { *l = (kslub_lock_t)KSLUB_LOCK_INIT; }
+static inline void spin_lock(kslub_lock_t *l) { pthread_mutex_lock(l); }
+static inline void spin_unlock(kslub_lock_t *l) { pthread_mutex_unlock(l); }
+static inline bool spin_trylock(kslub_lock_t *l) { return pthread_mutex_trylock(l) == 0; }
+/* GFP_ATOMIC callers never wait for a lock: they fail instead. */
+static inline bool spin_lock_gfp(kslub_lock_t *l, gfp_t gfp)
+{
+	if (gfp & KSLUB_GFP_DIRECT_RECLAIM) {
+		spin_lock(l);
+		return true;
+	}
+	return spin_trylock(l);
+}
+
+/* ---- struct page -------------------------------------------------------------- */
+enum pageflags {
+	PG_reserved = 1UL << 0, /* arena header and memmap */
+	PG_buddy    = 1UL << 1, /* head of a free block in a zone's free_area */
+	PG_pcp      = 1UL << 2, /* head of a free block on a per-thread page list */
+	PG_slab     = 1UL << 3, /* head of a slab: the page is a struct slab */
+	PG_large    = 1UL << 4, /* head of a block handed out by the page allocator */
+	PG_dirty    = 1UL << 5, /* free block whose pages may be resident */
+	PG_isolated = 1UL << 6, /* free block taken off the lists to be purged */
+};
+
+struct page {
+	unsigned long flags;
+	union {
+		struct {			/* free block: PG_buddy or PG_pcp */
+			struct list_head buddy_list;	/* at offset 8: bit 0 clear */
+			unsigned int order;		/* the block's order */
+			unsigned int pad0;
+			uint64_t freed_at;		/* ms clock, for the purge delay */
+		};
+		struct {			/* tail page of a slab */
+			unsigned long compound_head;	/* head page | 1 */
+		};
+		struct {			/* PG_large: block from the page allocator */
+			unsigned long large_zero;	/* at offset 8: 0 */
+			unsigned long nr_pages;		/* pages handed out */
+			unsigned int large_order;	/* order asked for, or -1 for exact */
+		};
+	};
+	unsigned long pad1[3];
+} __attribute__((aligned(64)));
+
+/* The slab overlay of the head page. */
+struct kmem_cache;
+struct slab {
+	unsigned long flags;			/* PG_slab */
+	struct kmem_cache *slab_cache;		/* overlays compound_head: bit 0 clear */
+	union {
+		struct list_head slab_list;	/* on a node partial list */
+		struct {			/* on a thread's cpu-partial list */
+			struct slab *next;
+			int slabs;		/* slabs on the list from here on */
+		};
+	};
+	union {					/* changed together by cmpxchg16b */
+		struct {
+			void *freelist;		/* first free object, remote frees */
+			union {
+				unsigned long counters;
+				struct {
+					unsigned inuse:16;   /* objects not on slab->freelist */
+					unsigned objects:15; /* objects in the slab */
+					unsigned frozen:1;   /* owned by a thread */
+				};
+			};
+		};
+		unsigned __int128 freelist_counters;
+	};
+	unsigned long mask;			/* slab bytes - 1: slabs are aligned to their size */
+	unsigned int objs_end;			/* objects * size: first byte past the last object */
+	unsigned short node;			/* NUMA node of the memory */
+	unsigned short order;
+};
+
+_Static_assert(sizeof(struct page) == 64, "struct page is one cache line");
+_Static_assert(sizeof(struct slab) == 64, "struct slab overlays struct page");
+_Static_assert(offsetof(struct slab, slab_cache) == offsetof(struct page, compound_head),
+	       "slab_cache overlays compound_head");
+_Static_assert(offsetof(struct slab, freelist) % 16 == 0, "cmpxchg16b needs 16 byte alignment");
+
+/* ---- arenas and zones ------------------------------------------------------- */
+struct zone;
+#define ARENA_MAGIC 0x6b736c62u /* "kslb" */
+struct arena {
+	uint32_t magic;
+	int node;
+	struct zone *zone;
+	struct list_head list;		/* zone->arenas */
+	unsigned long nr_free;		/* pages of this arena in the zone's free_area */
+	unsigned long usable;		/* pages the arena gives to the buddy */
+};
+
+static always_inline struct page *virt_to_page(const void *addr)
+{
+	unsigned long a = (unsigned long)addr;
+	return (struct page *)((a & ~ARENA_MASK) + ARENA_MEMMAP_OFFSET) + ((a & ARENA_MASK) >> PAGE_SHIFT);
+}
+static always_inline void *page_address(const struct page *page)
+{
+	unsigned long base = (unsigned long)page & ~ARENA_MASK;
+	unsigned long idx = ((unsigned long)page - base - ARENA_MEMMAP_OFFSET) / sizeof(struct page);
+	return (void *)(base + (idx << PAGE_SHIFT));
+}
+static always_inline struct arena *page_arena(const struct page *page)
+{
+	return (struct arena *)((unsigned long)page & ~ARENA_MASK);
+}
+static always_inline struct page *compound_head(struct page *page)
+{
+	unsigned long head = READ_ONCE(page->compound_head);
+	if (unlikely(head & 1))
+		return (struct page *)(head - 1);
+	return page;
+}
+static always_inline struct slab *page_slab(struct page *page) { return (struct slab *)page; }
+static always_inline struct page *slab_page(struct slab *slab) { return (struct page *)slab; }
+static always_inline void *slab_address(struct slab *slab) { return page_address(slab_page(slab)); }
+
+static always_inline int section_type(const void *addr)
+{
+	unsigned long sec = (unsigned long)addr >> ARENA_SHIFT;
+	if (unlikely(sec >= NR_SECTIONS))
+		return SECTION_NONE;
+	return kslub_section_map[sec];
+}
+
+struct free_area {
+	struct list_head free_list;
+	unsigned long nr_free;		/* blocks on free_list */
+};
+
+struct zone {
+	kslub_lock_t lock;
+	int node;
+	struct free_area free_area[MAX_ORDER];
+	unsigned long nr_free_pages;	/* pages in free_area */
+	unsigned long nr_dirty;		/* pages of PG_dirty free blocks */
+	unsigned long managed_pages;	/* pages of all arenas given to the buddy */
+	struct list_head arenas;
+	unsigned long nr_arenas;
+	unsigned long nr_empty_arenas;	/* arenas wholly free */
+	uint64_t last_purge;		/* ms clock of the last purge */
+	/* counters for the report */
+	unsigned long nr_arena_mmap;	/* arenas mapped */
+	unsigned long nr_arena_munmap;	/* arenas unmapped */
+	unsigned long nr_purged;	/* pages given back with madvise */
+};
+
+/* Per-thread page lists: the kernel's per-cpu pages, one list per small order. */
+#define NR_PCP_ORDERS (PAGE_ALLOC_COSTLY_ORDER + 1)
+struct per_cpu_pages {
+	int count;			/* pages on all lists */
+	int high;			/* above this, give batch back to the zone */
+	int batch;			/* pages moved at once */
+	int node;
+	struct list_head lists[NR_PCP_ORDERS];
+};
+
+/* ---- SLUB --------------------------------------------------------------------- */
+struct kmem_cache_order_objects {
+	unsigned int x;			/* order << 16 | objects */
+};
+#define OO_SHIFT 16
+#define OO_MASK  ((1U << OO_SHIFT) - 1)
+#define MAX_OBJS_PER_PAGE 32767
+static inline unsigned int oo_order(struct kmem_cache_order_objects x) { return x.x >> OO_SHIFT; }
+static inline unsigned int oo_objects(struct kmem_cache_order_objects x) { return x.x & OO_MASK; }
+
+struct kmem_cache_cpu {
+	void **freelist;		/* next free object, private to the thread */
+	struct slab *slab;		/* the slab we allocate from (frozen) */
+	struct slab *partial;		/* frozen partially free slabs */
+	unsigned long pad;
+};
+_Static_assert(sizeof(struct kmem_cache_cpu) == 32, "cpu slot is 32 bytes");
+
+struct kmem_cache_node {
+	kslub_lock_t list_lock;
+	unsigned long nr_partial;	/* slabs on partial */
+	struct list_head partial;	/* partially free slabs, not frozen */
+	long nr_slabs;			/* slabs of this node (atomic) */
+	long total_objects;		/* objects in those slabs (atomic) */
+	struct list_head full;		/* full slabs, for debug caches only */
+};
+
+#define KSLUB_CACHE_NAME_MAX 40
+struct kmem_cache {
+	unsigned int cpu_offset;	/* offset of our kmem_cache_cpu in struct kslub_thread */
+	unsigned int offset;		/* free pointer offset in an object */
+	unsigned long random;		/* freelist pointer obfuscation (hardened) */
+	uint64_t div_magic;		/* ceil(2^64 / size): tells if an offset is a multiple of size */
+	slab_flags_t flags;
+	unsigned int size;		/* object with metadata, the slot size */
+	unsigned int object_size;	/* object without metadata */
+	unsigned int inuse;		/* offset to metadata */
+	unsigned int align;
+	unsigned int red_left_pad;	/* left red zone (debug) */
+	unsigned long min_partial;	/* empty slabs kept on a node list */
+	unsigned int cpu_partial;	/* objects kept on cpu-partial lists */
+	unsigned int cpu_partial_slabs;	/* the same in slabs */
+	struct kmem_cache_order_objects oo;	/* preferred order and objects */
+	struct kmem_cache_order_objects min;	/* smallest order that holds one object */
+	void (*ctor)(void *);
+	int refcount;
+	int index;			/* slot in each thread's cpu array */
+	bool is_kmalloc;
+	char name[KSLUB_CACHE_NAME_MAX];
+	struct list_head list;		/* slab_caches */
+	struct kmem_cache_node *node[MAX_NUMNODES];
+};
+
+/* ---- per-thread state ---------------------------------------------------------- */
+enum kslub_thread_state {
+	THREAD_EMPTY = 0,	/* the shared, never-written empty state */
+	THREAD_LIVE,
+	THREAD_DEAD,		/* flushed at exit; allocations bypass the cpu slabs */
+};
+
+struct kslub_thread {
+	struct kmem_cache_cpu cpu[KSLUB_MAX_CACHES];	/* first: cpu_offset stays small */
+	struct per_cpu_pages pcp;
+	struct list_head list;		/* kslub_threads */
+	int state;
+	int node;
+	pid_t tid;
+	unsigned int alloc_pages;	/* pages this structure occupies */
+};
+
+extern __thread struct kslub_thread *kslub_current __attribute__((tls_model("initial-exec")));
+extern struct kslub_thread kslub_thread_empty;
+
+static always_inline struct kmem_cache_cpu *this_cpu_ptr(struct kmem_cache *s)
+{
+	return (struct kmem_cache_cpu *)((char *)kslub_current + s->cpu_offset);
+}
+
+/* ---- shared globals and functions ------------------------------------------------ */
+extern int kslub_nr_node_ids;			/* nodes in use */
+extern struct zone *kslub_zones[MAX_NUMNODES];
+extern struct list_head kslub_slab_caches;	/* every kmem_cache, under slab_mutex */
+extern kslub_lock_t kslub_slab_mutex;
+extern struct list_head kslub_threads;		/* every struct kslub_thread */
+extern kslub_lock_t kslub_threads_lock;
+extern int kslub_initialized;
+
+void kslub_init_slow(void);
+static always_inline void kslub_ensure_init(void)
+{
+	if (unlikely(!__atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE)))
+		kslub_init_slow();
+}
+struct kslub_thread *kslub_thread_get(void);	/* the caller's state, created if needed */
+void kslub_thread_flush(struct kslub_thread *t);
+uint64_t kslub_now_ms(void);
+int kslub_current_node(void);
+
+/* os.c */
+void *os_mmap_aligned(size_t size, size_t align);
+void *os_mmap(size_t size);
+int os_munmap(void *addr, size_t size);
+void os_purge(void *addr, size_t size);
+void *os_mremap(void *old, size_t old_size, size_t new_size, void *fixed);
+extern unsigned long kslub_os_mmaps, kslub_os_munmaps, kslub_os_purges, kslub_os_mapped;
+
+/* arena.c */
+struct arena *arena_create(struct zone *zone);
+void arena_destroy(struct arena *arena);
+void section_map_set(void *addr, size_t size, enum section_type head, enum section_type tail);
+
+/* page_alloc.c */
+#include "page_alloc.h"
+
+/* slub.c */
+void kmem_cache_init(void);
+struct kmem_cache *kmem_cache_create_flags(const char *name, unsigned int size, unsigned int align,
+					   slab_flags_t flags, void (*ctor)(void *), bool is_kmalloc);
+void *slab_alloc_slow(struct kmem_cache *s, gfp_t gfp);
+void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *obj);
+void flush_cpu_slab(struct kmem_cache *s, struct kmem_cache_cpu *c);
+void kslub_cache_count(struct kmem_cache *s, struct kslub_cache_info *info, unsigned long *node_partial);
+noinline void kslub_bad_free(const char *func, const void *p, const char *why);
+
+/* kmalloc.c */
+void create_kmalloc_caches(void);
+void kmalloc_large_free(struct page *page, const void *p, const char *func);
+size_t kmalloc_huge_size(const void *p);
+
+/* options.c */
+#include "options.h"
+
+/* report.c */
+#include "report.h"
+
+#endif /* KSLUB_INTERNAL_H */

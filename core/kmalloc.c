@@ -1,0 +1,487 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kmalloc.c - kmalloc and friends on top of SLUB and the buddy.
+ *
+ *   size 1 .. 8 KiB        a kmalloc cache: kmalloc-8 ... kmalloc-8k, with the
+ *                          kernel's kmalloc-96 and kmalloc-192
+ *   8 KiB .. 4 MiB         kmalloc_large: exactly the pages needed, from a
+ *                          buddy block whose unused tail goes straight back
+ *   above 4 MiB            a mapping of its own (the kernel's vmalloc), with a
+ *                          header page; realloc moves it with mremap
+ *
+ * A power-of-two size is aligned to its size, as the kernel guarantees.
+ * kmalloc(0) is ZERO_SIZE_PTR, which kfree accepts and nothing may touch.
+ */
+#include "slub.h"
+
+#include <errno.h>
+#include <stdint.h>
+
+/* Before the caches exist every slot points at a cache whose kmem_cache_cpu
+ * is slot 0 of the thread: the empty thread's, whose freelist is NULL, so the
+ * first kmalloc takes the slow path and starts kslub. */
+static struct kmem_cache kmalloc_boot_cache;
+struct kmem_cache *kmalloc_caches[NR_KMALLOC_SLOTS] = {
+	[0 ... NR_KMALLOC_SLOTS - 1] = &kmalloc_boot_cache,
+};
+uint8_t kmalloc_size_index[KSLUB_KMALLOC_MAX_CACHE_SIZE / KMALLOC_MIN_SIZE];
+
+/* The kernel's kmalloc sizes. */
+static const unsigned int kmalloc_sizes[] = {
+	8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192,
+};
+static unsigned int nr_kmalloc_caches;
+
+void create_kmalloc_caches(void)
+{
+	char name[KSLUB_CACHE_NAME_MAX];
+	unsigned int slot = 0;
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(kmalloc_sizes); i++) {
+		unsigned int size = kmalloc_sizes[i];
+		struct kmem_cache *s;
+
+		if (size >= 1024)
+			kslub_snprintf(name, sizeof(name), "kmalloc-%uk", size / 1024);
+		else
+			kslub_snprintf(name, sizeof(name), "kmalloc-%u", size);
+		s = kmem_cache_create_flags(name, size, 0, 0, NULL, true);
+		if (!s)
+			kslub_fatal(NULL, NULL, "cannot create %s", name);
+		kmalloc_caches[slot] = s;
+		for (unsigned int sz = i ? kmalloc_sizes[i - 1] + 1 : 1; sz <= size; sz += KMALLOC_MIN_SIZE)
+			kmalloc_size_index[(sz - 1) >> KMALLOC_SHIFT_LOW] = (uint8_t)slot;
+		slot++;
+	}
+	nr_kmalloc_caches = slot;
+}
+
+KSLUB_API struct kmem_cache *kslub_kmalloc_cache(size_t size)
+{
+	kslub_ensure_init();
+	if (!size || size > KSLUB_KMALLOC_MAX_CACHE_SIZE)
+		return NULL;
+	return kmalloc_caches[kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW]];
+}
+
+/* ---- direct mappings ("vmalloc") -------------------------------------------- */
+#define HUGE_MAGIC 0x6b736c7562687567UL
+struct huge_header {
+	unsigned long magic;
+	size_t map_size;	/* bytes mapped, from the header */
+	size_t size;		/* usable bytes from user */
+	void *user;		/* what the program holds */
+};
+
+#define KMALLOC_LARGE_MAX (PAGE_SIZE << (MAX_ORDER - 1))
+
+static void *kmalloc_huge(size_t size, size_t align)
+{
+	size_t off = max_t(size_t, PAGE_SIZE, align);
+	size_t total, map_align = max_t(size_t, ARENA_SIZE, align);
+	struct huge_header *h;
+
+	if (size > PTRDIFF_MAX - off - ARENA_SIZE)
+		return errno = ENOMEM, NULL;
+	total = ALIGN(off + size, PAGE_SIZE);
+	h = os_mmap_aligned(total, map_align);
+	if (!h)
+		return NULL;
+	if ((((unsigned long)h + total - 1) >> ARENA_SHIFT) >= NR_SECTIONS) {
+		os_munmap(h, total);
+		return errno = ENOMEM, NULL;
+	}
+	h->magic = HUGE_MAGIC;
+	h->map_size = total;
+	h->size = total - off;
+	h->user = (char *)h + off;
+	section_map_set(h, total, SECTION_HUGE_HEAD, SECTION_HUGE_TAIL);
+	return h->user;
+}
+
+/* The header of the mapping that holds x, or NULL. */
+static struct huge_header *huge_header_of(const void *x)
+{
+	unsigned long sec = (unsigned long)x >> ARENA_SHIFT;
+	struct huge_header *h;
+
+	while (sec && READ_ONCE(kslub_section_map[sec]) == SECTION_HUGE_TAIL)
+		sec--;
+	if (READ_ONCE(kslub_section_map[sec]) != SECTION_HUGE_HEAD)
+		return NULL;
+	h = (struct huge_header *)(sec << ARENA_SHIFT);
+	if (h->magic != HUGE_MAGIC || h->user != x)
+		return NULL;
+	return h;
+}
+
+static void huge_free(struct huge_header *h)
+{
+	section_map_set(h, h->map_size, SECTION_NONE, SECTION_NONE);
+	h->magic = 0;
+	os_munmap(h, h->map_size);
+}
+
+size_t kmalloc_huge_size(const void *p)
+{
+	struct huge_header *h = huge_header_of(p);
+
+	return h ? h->size : 0;
+}
+
+/* Grow or shrink a mapping: in place if the address space allows, else move
+ * the pages (no copy) to a new aligned range. */
+static void *huge_realloc(struct huge_header *h, size_t new_size)
+{
+	size_t off = (size_t)((char *)h->user - (char *)h);
+	size_t total, map_align;
+	struct huge_header *nh;
+	void *dst;
+
+	if (new_size > PTRDIFF_MAX - off - ARENA_SIZE)
+		return errno = ENOMEM, NULL;
+	total = ALIGN(off + new_size, PAGE_SIZE);
+	if (total == h->map_size)
+		return h->user;
+	if (total < h->map_size) {
+		section_map_set((char *)h + total, h->map_size - total, SECTION_NONE, SECTION_NONE);
+		section_map_set(h, total, SECTION_HUGE_HEAD, SECTION_HUGE_TAIL);
+		os_munmap((char *)h + total, h->map_size - total);
+		h->map_size = total;
+		h->size = total - off;
+		return h->user;
+	}
+	if (os_mremap(h, h->map_size, total, NULL)) {
+		h->map_size = total;
+		h->size = total - off;
+		section_map_set(h, total, SECTION_HUGE_HEAD, SECTION_HUGE_TAIL);
+		return h->user;
+	}
+	map_align = max_t(size_t, ARENA_SIZE, off);
+	dst = os_mmap_aligned(total, map_align);
+	if (!dst)
+		return NULL;
+	section_map_set(h, h->map_size, SECTION_NONE, SECTION_NONE);
+	nh = os_mremap(h, h->map_size, total, dst);
+	if (!nh) {
+		section_map_set(h, h->map_size, SECTION_HUGE_HEAD, SECTION_HUGE_TAIL);
+		os_munmap(dst, total);
+		return errno = ENOMEM, NULL;
+	}
+	/* the reservation at dst was replaced by the moved pages */
+	__atomic_fetch_sub(&kslub_os_mapped, total, __ATOMIC_RELAXED);
+	nh->map_size = total;
+	nh->size = total - off;
+	nh->user = (char *)nh + off;
+	section_map_set(nh, total, SECTION_HUGE_HEAD, SECTION_HUGE_TAIL);
+	return nh->user;
+}
+
+/* ---- large blocks from the buddy -------------------------------------------- */
+static void *large_setup(struct page *page, size_t size, bool zeroed, gfp_t gfp, int order)
+{
+	void *p = page_address(page);
+
+	page->nr_pages = DIV_ROUND_UP(size, PAGE_SIZE);
+	page->large_order = (unsigned int)order;
+	__atomic_store_n(&page->flags, PG_large, __ATOMIC_RELEASE);
+	if ((gfp & KSLUB_GFP_ZERO) && !zeroed)
+		memset(p, 0, page->nr_pages * PAGE_SIZE);
+	return p;
+}
+
+void *kmalloc_large_node(size_t size, gfp_t gfp, int node)
+{
+	struct page *page;
+	bool zeroed;
+
+	if (size > KMALLOC_LARGE_MAX)
+		return kmalloc_huge(size, 0);
+	page = alloc_pages_exact_node(node, gfp, size, &zeroed);
+	if (!page)
+		return NULL;
+	return large_setup(page, size, zeroed, gfp, -1);
+}
+
+void kmalloc_large_free(struct page *page, const void *p, const char *func)
+{
+	unsigned long nr = page->nr_pages;
+
+	if (unlikely(p != page_address(page) || !nr || nr > (1UL << (MAX_ORDER - 1))))
+		kslub_fatal(func, p, "invalid pointer: not the start of a block");
+	__atomic_store_n(&page->flags, 0, __ATOMIC_RELEASE);
+	page->nr_pages = 0;
+	if (!(nr & (nr - 1)) && nr < (1UL << NR_PCP_ORDERS))
+		free_the_pages(page, (unsigned int)__builtin_ctzl(nr));
+	else
+		free_pages_range(page, nr, true);
+}
+
+/* Everything kfree gets that is not a slab object. */
+noinline void kfree_nonslab(const void *x, const char *func)
+{
+	int type = section_type(x);
+
+	if (type == SECTION_ARENA) {
+		struct page *page = compound_head(virt_to_page(x));
+		unsigned long flags = READ_ONCE(page->flags);
+
+		if (flags & PG_large) {
+			kmalloc_large_free(page, x, func);
+			return;
+		}
+		if (flags & PG_slab)
+			kslub_fatal(func, x, "invalid pointer: not the start of an object of %s",
+				    page_slab(page)->slab_cache->name);
+		if (flags & (PG_buddy | PG_pcp) || !flags)
+			kslub_fatal(func, x, "invalid pointer: memory is free (double free?)");
+		kslub_fatal(func, x, "invalid pointer: kslub's own metadata");
+	}
+	if (type == SECTION_HUGE_HEAD || type == SECTION_HUGE_TAIL) {
+		struct huge_header *h = huge_header_of(x);
+
+		if (!h)
+			kslub_fatal(func, x, "invalid pointer: not the start of a mapped block");
+		huge_free(h);
+		return;
+	}
+	kslub_fatal(func, x, "invalid pointer: not allocated by kslub");
+}
+
+/* ---- the kmalloc family ------------------------------------------------------- */
+noinline void *kmalloc_slow(size_t size, gfp_t gfp)
+{
+	kslub_ensure_init();
+	if (unlikely(!__atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE)))
+		kslub_fatal(NULL, NULL, "internal error: kmalloc called while kslub is starting");
+	if (likely(size - 1 < KSLUB_KMALLOC_MAX_CACHE_SIZE))
+		return slab_alloc(kmalloc_caches[kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW]], gfp);
+	if (!size)
+		return KSLUB_ZERO_SIZE_PTR;
+	return kmalloc_large_node(size, gfp, -1);
+}
+
+KSLUB_API void *kslub_kmalloc(size_t size, gfp_t gfp)
+{
+	return kmalloc_inline(size, gfp);
+}
+
+KSLUB_API void *kslub_kmalloc_node(size_t size, gfp_t gfp, int node)
+{
+	kslub_ensure_init();
+	if (node < 0 || node >= kslub_nr_node_ids || node == kslub_current->node)
+		return kmalloc_inline(size, gfp);
+	if (size - 1 < KSLUB_KMALLOC_MAX_CACHE_SIZE)
+		return kslub_kmem_cache_alloc_node(kmalloc_caches[kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW]],
+						   gfp, node);
+	if (!size)
+		return KSLUB_ZERO_SIZE_PTR;
+	return kmalloc_large_node(size, gfp, node);
+}
+
+KSLUB_API void *kslub_kcalloc(size_t n, size_t size, gfp_t gfp)
+{
+	size_t bytes;
+
+	if (__builtin_mul_overflow(n, size, &bytes))
+		return errno = ENOMEM, NULL;
+	return kmalloc_inline(bytes, gfp | KSLUB_GFP_ZERO);
+}
+
+KSLUB_API void kslub_kfree(const void *p)
+{
+	kfree_inline(p, "kfree");
+}
+
+size_t ksize_internal(const void *p, const char *func)
+{
+	struct slab *slab;
+	struct page *page;
+	int type;
+
+	if (KSLUB_ZERO_OR_NULL_PTR(p))
+		return 0;
+	type = section_type(p);
+	if (type == SECTION_HUGE_HEAD || type == SECTION_HUGE_TAIL) {
+		struct huge_header *h = huge_header_of(p);
+
+		if (!h)
+			kslub_fatal(func, p, "invalid pointer: not the start of a mapped block");
+		return h->size;
+	}
+	if (type != SECTION_ARENA)
+		kslub_fatal(func, p, "invalid pointer: not allocated by kslub");
+	page = compound_head(virt_to_page(p));
+	if (page->flags & PG_large) {
+		if (p != page_address(page))
+			kslub_fatal(func, p, "invalid pointer: not the start of a block");
+		return page->nr_pages * PAGE_SIZE;
+	}
+	if (!(page->flags & PG_slab))
+		kslub_fatal(func, p, "invalid pointer: memory is free");
+	slab = page_slab(page);
+	if (!object_is_start(slab->slab_cache, slab, p))
+		kslub_fatal(func, p, "invalid pointer: not the start of an object of %s", slab->slab_cache->name);
+	return slab->slab_cache->object_size;
+}
+
+KSLUB_API size_t kslub_ksize(const void *p)
+{
+	return ksize_internal(p, "ksize");
+}
+
+/* Shrink a large block in place: its tail pages go back to the buddy. */
+static void large_shrink(struct page *page, size_t new_size)
+{
+	unsigned long nr = DIV_ROUND_UP(new_size, PAGE_SIZE);
+
+	if (nr && nr < page->nr_pages) {
+		free_pages_range(page + nr, page->nr_pages - nr, true);
+		page->nr_pages = nr;
+	}
+}
+
+void *krealloc_internal(const void *p, size_t new_size, gfp_t gfp, const char *func)
+{
+	size_t ks;
+	void *ret;
+	int type;
+
+	if (KSLUB_ZERO_OR_NULL_PTR(p))
+		return kmalloc_inline(new_size, gfp);
+	if (!new_size) {
+		kfree_inline(p, func);
+		return KSLUB_ZERO_SIZE_PTR;
+	}
+	ks = ksize_internal(p, func);
+	type = section_type(p);
+	if (type == SECTION_HUGE_HEAD || type == SECTION_HUGE_TAIL) {
+		if (new_size > KMALLOC_LARGE_MAX || new_size >= ks / 2) {
+			size_t old = ks;
+
+			ret = huge_realloc(huge_header_of(p), new_size);
+			if (ret && (gfp & KSLUB_GFP_ZERO) && new_size > old)
+				memset((char *)ret + old, 0, new_size - old);
+			return ret;
+		}
+	} else if (new_size <= ks) {
+		struct page *page = compound_head(virt_to_page(p));
+
+		if ((page->flags & PG_large) && new_size > KSLUB_KMALLOC_MAX_CACHE_SIZE)
+			large_shrink(page, new_size);
+		return (void *)p;
+	}
+	ret = kmalloc_inline(new_size, gfp & ~KSLUB_GFP_ZERO);
+	if (!ret)
+		return NULL;
+	memcpy(ret, p, ks < new_size ? ks : new_size);
+	if ((gfp & KSLUB_GFP_ZERO) && new_size > ks)
+		memset((char *)ret + ks, 0, new_size - ks);
+	kfree_inline(p, func);
+	return ret;
+}
+
+KSLUB_API void *kslub_krealloc(const void *p, size_t new_size, gfp_t gfp)
+{
+	return krealloc_internal(p, new_size, gfp, "krealloc");
+}
+
+/* size bytes aligned to align (a power of two).  Power-of-two kmalloc caches
+ * are aligned to their size; buddy blocks to theirs. */
+void *kmalloc_aligned(size_t size, size_t align, gfp_t gfp)
+{
+	size_t need;
+	unsigned int order;
+	struct page *page;
+	bool zeroed;
+
+	if (align <= 16)
+		return kmalloc_inline(size < 16 ? 16 : size, gfp);
+	need = size > align ? size : align;
+	if (need <= KSLUB_KMALLOC_MAX_CACHE_SIZE) {
+		size_t pow2 = 1UL << (64 - __builtin_clzl(need - 1));
+
+		return kmalloc_inline(pow2, gfp);
+	}
+	if (need > KMALLOC_LARGE_MAX || align > KMALLOC_LARGE_MAX)
+		return kmalloc_huge(size ? size : 1, align);
+	/* a block of order get_order(align) or more is aligned to align */
+	order = get_order(need);
+	if (size <= (PAGE_SIZE << order) && align <= (PAGE_SIZE << order) && align <= PAGE_SIZE)
+		return kmalloc_large_node(size, gfp, -1);
+	page = alloc_pages_node(-1, gfp, order, &zeroed);
+	if (!page)
+		return NULL;
+	{
+		unsigned long nr = DIV_ROUND_UP(size ? size : 1, PAGE_SIZE);
+
+		if (nr < (1UL << order))
+			free_pages_range(page + nr, (1UL << order) - nr, !zeroed);
+		return large_setup(page, nr * PAGE_SIZE, zeroed, gfp, -1);
+	}
+}
+
+/* ---- the page allocator's public API ---------------------------------------------- */
+KSLUB_API void *kslub_alloc_pages(gfp_t gfp, unsigned int order)
+{
+	bool zeroed;
+	struct page *page = alloc_pages_node(-1, gfp, order, &zeroed);
+
+	if (!page)
+		return NULL;
+	return large_setup(page, PAGE_SIZE << order, zeroed, gfp, (int)order);
+}
+
+static struct page *checked_block(void *addr, unsigned long nr, const char *func)
+{
+	struct page *page;
+
+	if (section_type(addr) != SECTION_ARENA)
+		kslub_fatal(func, addr, "invalid pointer: not pages of kslub");
+	page = virt_to_page(addr);
+	if (!(page->flags & PG_large) || page_address(page) != addr)
+		kslub_fatal(func, addr, "invalid pointer: not the start of a block of pages");
+	if (page->nr_pages != nr)
+		kslub_fatal(func, addr, "block has %lu pages, freed as %lu pages", page->nr_pages, nr);
+	return page;
+}
+
+KSLUB_API void kslub_free_pages(void *addr, unsigned int order)
+{
+	struct page *page;
+
+	if (!addr)
+		return;
+	if (order >= MAX_ORDER)
+		kslub_fatal("free_pages", addr, "invalid order %u", order);
+	page = checked_block(addr, 1UL << order, "free_pages");
+	page->flags = 0;
+	page->nr_pages = 0;
+	free_the_pages(page, order);
+}
+
+KSLUB_API void *kslub_alloc_pages_exact(size_t size, gfp_t gfp)
+{
+	bool zeroed;
+	struct page *page;
+
+	if (!size || size > KMALLOC_LARGE_MAX)
+		return errno = size ? ENOMEM : EINVAL, NULL;
+	page = alloc_pages_exact_node(-1, gfp, size, &zeroed);
+	if (!page)
+		return NULL;
+	return large_setup(page, size, zeroed, gfp, -1);
+}
+
+KSLUB_API void kslub_free_pages_exact(void *addr, size_t size)
+{
+	struct page *page;
+	unsigned long nr = DIV_ROUND_UP(size, PAGE_SIZE);
+
+	if (!addr)
+		return;
+	page = checked_block(addr, nr, "free_pages_exact");
+	page->flags = 0;
+	page->nr_pages = 0;
+	free_pages_range(page, nr, true);
+}

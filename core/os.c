@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * os.c - the only file that calls mmap, munmap, madvise and mremap.  Every
+ * call keeps the caller's errno, except that a failed mapping leaves ENOMEM,
+ * which is what malloc's callers expect to see.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+
+unsigned long kslub_os_mmaps;	/* successful mappings */
+unsigned long kslub_os_munmaps;	/* unmappings */
+unsigned long kslub_os_purges;	/* madvise calls that gave pages back */
+unsigned long kslub_os_mapped;	/* bytes mapped now */
+
+void *os_mmap(size_t size)
+{
+	int saved = errno;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	errno = saved;
+	__atomic_fetch_add(&kslub_os_mmaps, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&kslub_os_mapped, size, __ATOMIC_RELAXED);
+	return p;
+}
+
+int os_munmap(void *addr, size_t size)
+{
+	int saved = errno, ret = munmap(addr, size);
+
+	errno = saved;
+	if (ret == 0) {
+		__atomic_fetch_add(&kslub_os_munmaps, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_sub(&kslub_os_mapped, size, __ATOMIC_RELAXED);
+	}
+	return ret;
+}
+
+/* A mapping of size bytes whose start is a multiple of align (a power of two
+ * no smaller than a page): map more, then cut the ends off. */
+void *os_mmap_aligned(size_t size, size_t align)
+{
+	char *p, *start;
+	size_t lead, trail;
+
+	if (size + align < size)
+		return errno = ENOMEM, NULL;
+	p = os_mmap(size);
+	if (!p)
+		return NULL;
+	if (((unsigned long)p & (align - 1)) == 0)
+		return p;
+	os_munmap(p, size);
+	p = os_mmap(size + align);
+	if (!p)
+		return NULL;
+	start = (char *)ALIGN((unsigned long)p, align);
+	lead = (size_t)(start - p);
+	trail = align - lead;
+	if (lead)
+		os_munmap(p, lead);
+	if (trail)
+		os_munmap(start + size, trail);
+	/* the two cuts were counted as unmappings of a mapping that lives on */
+	__atomic_fetch_sub(&kslub_os_munmaps, (lead != 0) + (trail != 0), __ATOMIC_RELAXED);
+	return start;
+}
+
+/* The pages are free: give them back, keep the range mapped.  MADV_DONTNEED
+ * makes the next touch a zero page, which lets callers skip a memset. */
+void os_purge(void *addr, size_t size)
+{
+	int saved = errno;
+
+	if (madvise(addr, size, MADV_DONTNEED) == 0)
+		__atomic_fetch_add(&kslub_os_purges, 1, __ATOMIC_RELAXED);
+	errno = saved;
+}
+
+/* Grow or shrink a mapping.  With fixed, move it there (the range at fixed
+ * must be reserved by the caller); without, only in place. */
+void *os_mremap(void *old, size_t old_size, size_t new_size, void *fixed)
+{
+	int saved = errno;
+	void *p;
+
+	if (fixed)
+		p = mremap(old, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, fixed);
+	else
+		p = mremap(old, old_size, new_size, 0);
+	errno = saved;
+	if (p == MAP_FAILED)
+		return NULL;
+	__atomic_fetch_add(&kslub_os_mapped, new_size - old_size, __ATOMIC_RELAXED);
+	return p;
+}

@@ -1,0 +1,583 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * page_alloc.c - the buddy page allocator.
+ *
+ * One zone per NUMA node.  A zone owns arenas (arena.c) and keeps their free
+ * pages in free_area[order] lists of naturally aligned blocks of 2^order
+ * pages, order 0 .. MAX_ORDER - 1 (4 KiB .. 4 MiB).  Allocation takes the
+ * smallest block that fits and splits it (expand); freeing merges a block
+ * with its free buddy as long as it can (free_one_page).
+ *
+ * Per-thread page lists (the kernel's per-cpu pages) hold blocks of order
+ * 0 .. PAGE_ALLOC_COSTLY_ORDER so that slab refills rarely take the zone lock;
+ * they are filled and drained batch pages at a time and never hold more than
+ * high pages.
+ *
+ * Memory goes back to the OS two ways.  Free blocks are PG_dirty while their
+ * pages may be resident; when a zone has more than KSLUB_DIRTY_MAX dirty
+ * pages, blocks that have been free for KSLUB_PURGE_DELAY ms are purged with
+ * madvise(MADV_DONTNEED) (all of them when there are four times too many).
+ * A clean block reads as zeros, which calloc uses.  An arena that is wholly
+ * free is unmapped when the zone already keeps KSLUB_RETAIN_ARENAS of them.
+ *
+ * Locking: zone->lock guards free_area, the counters and the arena list.
+ * A thread's page lists are its own.  No syscall is made under zone->lock.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <time.h>
+
+static struct zone zone_storage[MAX_NUMNODES];
+struct zone *kslub_zones[MAX_NUMNODES];
+
+uint64_t kslub_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+unsigned int get_order(size_t size)
+{
+	if (size <= PAGE_SIZE)
+		return 0;
+	return (unsigned int)(64 - __builtin_clzl((size - 1) >> PAGE_SHIFT));
+}
+
+struct zone *zone_create(int node)
+{
+	struct zone *zone = &zone_storage[node];
+
+	spin_lock_init(&zone->lock);
+	zone->node = node;
+	for (int o = 0; o < MAX_ORDER; o++) {
+		INIT_LIST_HEAD(&zone->free_area[o].free_list);
+		zone->free_area[o].nr_free = 0;
+	}
+	INIT_LIST_HEAD(&zone->arenas);
+	kslub_zones[node] = zone;
+	return zone;
+}
+
+static inline unsigned long page_index(const struct page *page)
+{
+	return (unsigned long)(page - (const struct page *)((unsigned long)page_arena(page) + ARENA_MEMMAP_OFFSET));
+}
+
+static inline void add_to_free_list(struct zone *zone, struct page *page, unsigned int order,
+				    unsigned long flags, uint64_t freed_at)
+{
+	unsigned long nr = 1UL << order;
+
+	page->flags = PG_buddy | flags;
+	page->order = order;
+	page->freed_at = freed_at;
+	/* dirty blocks at the head, to be reused while warm; clean at the tail */
+	if (flags & PG_dirty) {
+		list_add(&page->buddy_list, &zone->free_area[order].free_list);
+		zone->nr_dirty += nr;
+	} else {
+		list_add_tail(&page->buddy_list, &zone->free_area[order].free_list);
+	}
+	zone->free_area[order].nr_free++;
+	zone->nr_free_pages += nr;
+	page_arena(page)->nr_free += nr;
+}
+
+static inline void del_from_free_list(struct zone *zone, struct page *page, unsigned int order)
+{
+	unsigned long nr = 1UL << order;
+	struct arena *arena = page_arena(page);
+
+	if (arena->nr_free == arena->usable)
+		zone->nr_empty_arenas--;
+	list_del(&page->buddy_list);
+	zone->free_area[order].nr_free--;
+	zone->nr_free_pages -= nr;
+	arena->nr_free -= nr;
+	if (page->flags & PG_dirty)
+		zone->nr_dirty -= nr;
+	page->flags &= PG_dirty;
+}
+
+static void arena_release(struct zone *zone, struct arena *arena, struct arena **to_unmap);
+
+/*
+ * free_one_page: put a block back and merge it with its buddy while the buddy
+ * is free and of the same order.  Called with zone->lock held.
+ */
+static void free_one_page(struct zone *zone, struct page *page, unsigned int order,
+			  unsigned long dirty, uint64_t now, struct arena **to_unmap)
+{
+	struct arena *arena = page_arena(page);
+	unsigned long idx = page_index(page);
+
+	VM_BUG_ON(idx & ((1UL << order) - 1));
+	while (order < MAX_ORDER - 1) {
+		unsigned long buddy_idx = idx ^ (1UL << order);
+		unsigned long combined_idx = idx & buddy_idx;
+		struct page *buddy = page + ((long)buddy_idx - (long)idx);
+
+		if (!(buddy->flags & PG_buddy) || buddy->order != order)
+			break;
+		dirty |= buddy->flags & PG_dirty;
+		del_from_free_list(zone, buddy, order);
+		buddy->flags = 0;
+		page += (long)combined_idx - (long)idx;
+		idx = combined_idx;
+		order++;
+	}
+	add_to_free_list(zone, page, order, dirty, now);
+	if (arena->nr_free == arena->usable) {
+		zone->nr_empty_arenas++;
+		if (zone->nr_empty_arenas > (unsigned long)kslub_opt(OPT_RETAIN_ARENAS) && to_unmap && !*to_unmap)
+			arena_release(zone, arena, to_unmap);
+	}
+}
+
+/* Add the free pages of a new arena to the zone, as the largest aligned blocks. */
+static void zone_add_arena(struct zone *zone, struct arena *arena)
+{
+	struct page *memmap = (struct page *)((char *)arena + ARENA_MEMMAP_OFFSET);
+	unsigned long i = ARENA_RESERVED_PAGES;
+
+	list_add(&arena->list, &zone->arenas);
+	zone->nr_arenas++;
+	zone->nr_arena_mmap++;
+	zone->managed_pages += arena->usable;
+	while (i < ARENA_PAGES) {
+		unsigned int order = (unsigned int)__builtin_ctzl(i);
+
+		if (order > MAX_ORDER - 1)
+			order = MAX_ORDER - 1;
+		while (i + (1UL << order) > ARENA_PAGES)
+			order--;
+		add_to_free_list(zone, &memmap[i], order, 0, 0);
+		i += 1UL << order;
+	}
+	zone->nr_empty_arenas++;
+}
+
+/* Take a wholly free arena off the zone; the caller unmaps it after unlocking. */
+static void arena_release(struct zone *zone, struct arena *arena, struct arena **to_unmap)
+{
+	struct page *memmap = (struct page *)((char *)arena + ARENA_MEMMAP_OFFSET);
+	unsigned long i = ARENA_RESERVED_PAGES;
+
+	while (i < ARENA_PAGES) {
+		struct page *page = &memmap[i];
+		unsigned int order = page->order;
+
+		VM_BUG_ON(!(page->flags & PG_buddy));
+		del_from_free_list(zone, page, order);
+		i += 1UL << order;
+	}
+	/* del_from_free_list counted the arena as no longer empty on its first block */
+	list_del(&arena->list);
+	zone->nr_arenas--;
+	zone->nr_arena_munmap++;
+	zone->managed_pages -= arena->usable;
+	*to_unmap = arena;
+}
+
+/* expand: split a block of order high down to order low, freeing the upper halves. */
+static inline void expand(struct zone *zone, struct page *page, unsigned int low, unsigned int high,
+			  unsigned long dirty, uint64_t freed_at)
+{
+	unsigned long size = 1UL << high;
+
+	while (high > low) {
+		high--;
+		size >>= 1;
+		add_to_free_list(zone, &page[size], high, dirty, freed_at);
+	}
+}
+
+/* The smallest free block of at least order, split down to order. */
+static struct page *rmqueue_smallest(struct zone *zone, unsigned int order, unsigned long *dirty)
+{
+	for (unsigned int o = order; o < MAX_ORDER; o++) {
+		struct free_area *area = &zone->free_area[o];
+		struct page *page;
+		uint64_t freed_at;
+
+		if (list_empty(&area->free_list))
+			continue;
+		page = list_first_entry(&area->free_list, struct page, buddy_list);
+		*dirty = page->flags & PG_dirty;
+		freed_at = page->freed_at;
+		del_from_free_list(zone, page, o);
+		expand(zone, page, order, o, *dirty, freed_at);
+		page->flags = 0;
+		return page;
+	}
+	return NULL;
+}
+
+/* Grow the zone by one arena.  Called and returns without zone->lock. */
+static bool zone_grow(struct zone *zone, gfp_t gfp)
+{
+	struct arena *arena = arena_create(zone);
+
+	if (!arena)
+		return false;
+	if (!spin_lock_gfp(&zone->lock, gfp | KSLUB_GFP_DIRECT_RECLAIM))
+		return false;
+	zone_add_arena(zone, arena);
+	spin_unlock(&zone->lock);
+	return true;
+}
+
+static struct page *rmqueue(struct zone *zone, gfp_t gfp, unsigned int order, unsigned long *dirty)
+{
+	struct page *page;
+
+	for (;;) {
+		if (!spin_lock_gfp(&zone->lock, gfp))
+			return NULL;
+		page = rmqueue_smallest(zone, order, dirty);
+		spin_unlock(&zone->lock);
+		if (page)
+			return page;
+		if (!zone_grow(zone, gfp))
+			return NULL;
+	}
+}
+
+/* Move up to count pages' worth of order blocks from the zone to a page list. */
+static int rmqueue_bulk(struct zone *zone, gfp_t gfp, unsigned int order, int count, struct list_head *list)
+{
+	int got = 0;
+
+	for (;;) {
+		if (!spin_lock_gfp(&zone->lock, gfp))
+			return got;
+		while (got < count) {
+			unsigned long dirty;
+			struct page *page = rmqueue_smallest(zone, order, &dirty);
+
+			if (!page)
+				break;
+			page->flags = PG_pcp | dirty;
+			page->order = order;
+			list_add_tail(&page->buddy_list, list);
+			got += 1 << order;
+		}
+		spin_unlock(&zone->lock);
+		if (got || !zone_grow(zone, gfp))
+			return got;
+	}
+}
+
+static void zone_purge_locked(struct zone *zone, uint64_t now, bool all);
+
+/* After a free into the zone: purge if there is too much resident free memory. */
+static inline bool zone_over_dirty(struct zone *zone)
+{
+	return zone->nr_dirty > (unsigned long)kslub_opt(OPT_DIRTY_MAX);
+}
+
+static void zone_free_finish(struct zone *zone, uint64_t now, struct arena *to_unmap)
+{
+	if (zone_over_dirty(zone)) {
+		bool hard = zone->nr_dirty > 4 * (unsigned long)kslub_opt(OPT_DIRTY_MAX);
+		uint64_t delay = (uint64_t)kslub_opt(OPT_PURGE_DELAY);
+
+		if (hard || now - zone->last_purge >= delay / 2 + 1) {
+			zone->last_purge = now;
+			zone_purge_locked(zone, now, hard);
+		}
+	}
+	spin_unlock(&zone->lock);
+	if (to_unmap)
+		arena_destroy(to_unmap);
+}
+
+/* Give blocks of a page list back to their zones; count pages, taken from the tail. */
+static void free_pcppages_bulk(struct per_cpu_pages *pcp, int count)
+{
+	uint64_t now = kslub_now_ms();
+
+	while (count > 0 && pcp->count > 0) {
+		struct zone *zone = NULL;
+		struct arena *to_unmap = NULL;
+
+		for (int o = NR_PCP_ORDERS - 1; o >= 0 && count > 0; o--) {
+			struct list_head *list = &pcp->lists[o];
+
+			while (count > 0 && !list_empty(list)) {
+				struct page *page = list_last_entry(list, struct page, buddy_list);
+				struct zone *z = page_arena(page)->zone;
+
+				if (zone && z != zone)
+					break;
+				if (!zone) {
+					zone = z;
+					spin_lock(&zone->lock);
+				}
+				list_del(&page->buddy_list);
+				pcp->count -= 1 << o;
+				count -= 1 << o;
+				free_one_page(zone, page, (unsigned int)o, page->flags & PG_dirty, now,
+					      &to_unmap);
+			}
+		}
+		if (!zone)
+			break;
+		zone_free_finish(zone, now, to_unmap);
+	}
+}
+
+static inline struct per_cpu_pages *this_pcp(int node)
+{
+	struct kslub_thread *t = kslub_current;
+
+	if (t->state != THREAD_LIVE || t->pcp.node != node)
+		return NULL;
+	return &t->pcp;
+}
+
+struct page *alloc_pages_node(int node, gfp_t gfp, unsigned int order, bool *zeroed)
+{
+	struct zone *zone;
+	struct per_cpu_pages *pcp;
+	unsigned long dirty = PG_dirty;
+	struct page *page;
+
+	kslub_ensure_init();
+	if (order >= MAX_ORDER)
+		return errno = ENOMEM, NULL;
+	if (node < 0 || node >= kslub_nr_node_ids)
+		node = kslub_current_node();
+	zone = kslub_zones[node];
+
+	if (order < NR_PCP_ORDERS && (pcp = this_pcp(node))) {
+		struct list_head *list = &pcp->lists[order];
+
+		if (list_empty(list)) {
+			int batch = max_t(int, pcp->batch, 1 << order);
+
+			if (!rmqueue_bulk(zone, gfp, order, batch, list))
+				return errno = ENOMEM, NULL;
+		}
+		page = list_first_entry(list, struct page, buddy_list);
+		list_del(&page->buddy_list);
+		pcp->count -= 1 << order;
+		dirty = page->flags & PG_dirty;
+	} else {
+		page = rmqueue(zone, gfp, order, &dirty);
+		if (!page)
+			return errno = ENOMEM, NULL;
+	}
+	page->flags = 0;
+	page->compound_head = 0;
+	if (zeroed)
+		*zeroed = !dirty;
+	return page;
+}
+
+/* nr pages from page, all in one arena, as the largest aligned pieces. */
+void free_pages_range(struct page *page, unsigned long nr, bool dirty)
+{
+	struct zone *zone = page_arena(page)->zone;
+	struct arena *to_unmap = NULL;
+	unsigned long idx = page_index(page), end = idx + nr;
+	uint64_t now = kslub_now_ms();
+
+	spin_lock(&zone->lock);
+	while (idx < end) {
+		unsigned int order = idx ? (unsigned int)__builtin_ctzl(idx) : MAX_ORDER - 1;
+
+		if (order > MAX_ORDER - 1)
+			order = MAX_ORDER - 1;
+		while (idx + (1UL << order) > end)
+			order--;
+		page->flags = 0;
+		free_one_page(zone, page, order, dirty ? PG_dirty : 0, now, &to_unmap);
+		idx += 1UL << order;
+		page += 1UL << order;
+	}
+	zone_free_finish(zone, now, to_unmap);
+}
+
+void free_the_pages(struct page *page, unsigned int order)
+{
+	struct arena *arena = page_arena(page);
+	struct per_cpu_pages *pcp;
+
+	if (order < NR_PCP_ORDERS && (pcp = this_pcp(arena->node))) {
+		page->flags = PG_pcp | PG_dirty;
+		page->order = order;
+		list_add(&page->buddy_list, &pcp->lists[order]);
+		pcp->count += 1 << order;
+		if (unlikely(pcp->count > pcp->high))
+			free_pcppages_bulk(pcp, pcp->batch);
+		return;
+	}
+	free_pages_range(page, 1UL << order, true);
+}
+
+struct page *alloc_pages_exact_node(int node, gfp_t gfp, size_t size, bool *zeroed)
+{
+	unsigned int order = get_order(size);
+	unsigned long nr = DIV_ROUND_UP(size, PAGE_SIZE);
+	bool z;
+	struct page *page;
+
+	if (order >= MAX_ORDER)
+		return errno = ENOMEM, NULL;
+	/* the tail goes back at once, so take the block from the zone itself */
+	if (order < NR_PCP_ORDERS && nr == (1UL << order)) {
+		page = alloc_pages_node(node, gfp, order, &z);
+	} else {
+		unsigned long dirty;
+
+		kslub_ensure_init();
+		if (node < 0 || node >= kslub_nr_node_ids)
+			node = kslub_current_node();
+		page = rmqueue(kslub_zones[node], gfp, order, &dirty);
+		if (!page)
+			return errno = ENOMEM, NULL;
+		page->flags = 0;
+		page->compound_head = 0;
+		z = !dirty;
+		if (nr < (1UL << order))
+			free_pages_range(page + nr, (1UL << order) - nr, !z);
+	}
+	if (!page)
+		return NULL;
+	if (zeroed)
+		*zeroed = z;
+	return page;
+}
+
+/*
+ * Purge: take dirty blocks off the lists, oldest first, madvise them without
+ * the lock, and put them back clean.  With all, every dirty block goes;
+ * otherwise only those free for at least KSLUB_PURGE_DELAY ms, and only until
+ * the zone is back at half of KSLUB_DIRTY_MAX.  Called with zone->lock held;
+ * drops and retakes it.
+ */
+#define PURGE_BATCH 64
+static void zone_purge_locked(struct zone *zone, uint64_t now, bool all)
+{
+	uint64_t delay = (uint64_t)kslub_opt(OPT_PURGE_DELAY);
+	unsigned long target = all ? 0 : (unsigned long)kslub_opt(OPT_DIRTY_MAX) / 2;
+
+	while (zone->nr_dirty > target) {
+		struct page *batch[PURGE_BATCH];
+		int n = 0;
+
+		for (int o = MAX_ORDER - 1; o >= 0 && n < PURGE_BATCH; o--) {
+			struct list_head *head = &zone->free_area[o].free_list;
+			struct list_head *pos = head->prev;
+
+			while (pos != head && n < PURGE_BATCH && zone->nr_dirty > target) {
+				struct page *page = list_entry(pos, struct page, buddy_list);
+
+				pos = pos->prev;
+				if (!(page->flags & PG_dirty))
+					continue;
+				if (!all && now - page->freed_at < delay)
+					break;	/* the rest toward the head are younger */
+				del_from_free_list(zone, page, (unsigned int)o);
+				page->flags = PG_isolated;
+				page->order = (unsigned int)o;
+				batch[n++] = page;
+			}
+		}
+		if (!n)
+			break;
+		spin_unlock(&zone->lock);
+		for (int i = 0; i < n; i++)
+			os_purge(page_address(batch[i]), PAGE_SIZE << batch[i]->order);
+		spin_lock(&zone->lock);
+		for (int i = 0; i < n; i++) {
+			zone->nr_purged += 1UL << batch[i]->order;
+			free_one_page(zone, batch[i], batch[i]->order, 0, now, NULL);
+		}
+	}
+}
+
+void drain_thread_pages(struct kslub_thread *t)
+{
+	if (t->pcp.count)
+		free_pcppages_bulk(&t->pcp, t->pcp.count);
+}
+
+/* malloc_trim: the caller's page lists, then every zone's dirty blocks and
+ * wholly free arenas beyond none kept. */
+size_t page_alloc_trim(void)
+{
+	size_t before = __atomic_load_n(&kslub_os_mapped, __ATOMIC_RELAXED), purged = 0;
+
+	if (kslub_current->state == THREAD_LIVE)
+		drain_thread_pages(kslub_current);
+	for (int nid = 0; nid < kslub_nr_node_ids; nid++) {
+		struct zone *zone = kslub_zones[nid];
+		unsigned long p0;
+
+		spin_lock(&zone->lock);
+		p0 = zone->nr_purged;
+		zone_purge_locked(zone, kslub_now_ms(), true);
+		purged += (zone->nr_purged - p0) * PAGE_SIZE;
+		for (;;) {
+			struct arena *arena, *to_unmap = NULL;
+
+			list_for_each_entry(arena, &zone->arenas, list) {
+				if (arena->nr_free == arena->usable) {
+					arena_release(zone, arena, &to_unmap);
+					break;
+				}
+			}
+			if (!to_unmap)
+				break;
+			spin_unlock(&zone->lock);
+			arena_destroy(to_unmap);
+			spin_lock(&zone->lock);
+		}
+		spin_unlock(&zone->lock);
+	}
+	return purged + (before - __atomic_load_n(&kslub_os_mapped, __ATOMIC_RELAXED));
+}
+
+void page_alloc_init(void)
+{
+	for (int nid = 0; nid < kslub_nr_node_ids; nid++)
+		zone_create(nid);
+}
+
+void zone_lock_all(void)
+{
+	for (int nid = 0; nid < kslub_nr_node_ids; nid++)
+		spin_lock(&kslub_zones[nid]->lock);
+}
+
+void zone_unlock_all(void)
+{
+	for (int nid = kslub_nr_node_ids - 1; nid >= 0; nid--)
+		spin_unlock(&kslub_zones[nid]->lock);
+}
+
+void zone_reinit_locks(void)
+{
+	for (int nid = 0; nid < kslub_nr_node_ids; nid++)
+		spin_lock_init(&kslub_zones[nid]->lock);
+}
+
+KSLUB_API int kslub_buddyinfo(int node, unsigned long nr_free[KSLUB_MAX_ORDER])
+{
+	struct zone *zone;
+
+	kslub_ensure_init();
+	if (node < 0 || node >= kslub_nr_node_ids)
+		return -1;
+	zone = kslub_zones[node];
+	spin_lock(&zone->lock);
+	for (int o = 0; o < MAX_ORDER; o++)
+		nr_free[o] = zone->free_area[o].nr_free;
+	spin_unlock(&zone->lock);
+	return MAX_ORDER;
+}

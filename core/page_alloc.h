@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * page_alloc.h - the buddy page allocator's interface to the rest of the core.
+ */
+#ifndef KSLUB_PAGE_ALLOC_H
+#define KSLUB_PAGE_ALLOC_H
+
+struct page;
+struct zone;
+struct kslub_thread;
+
+/* A block of 2^order pages from node's zone (NUMA_NO_NODE: the caller's node),
+ * through the calling thread's page lists for small orders.  *zeroed, when
+ * given, says whether the whole block is known to read as zeros. */
+struct page *alloc_pages_node(int node, gfp_t gfp, unsigned int order, bool *zeroed);
+/* Give back a block of 2^order pages that alloc_pages_node returned. */
+void free_the_pages(struct page *page, unsigned int order);
+/* nr pages starting at page, a block or the tail of one: freed in the largest
+ * aligned pieces the buddy can take (alloc_pages_exact's tail, free_pages_exact). */
+void free_pages_range(struct page *page, unsigned long nr, bool dirty);
+/* Exactly DIV_ROUND_UP(size, PAGE_SIZE) pages: the tail of the block is freed. */
+struct page *alloc_pages_exact_node(int node, gfp_t gfp, size_t size, bool *zeroed);
+
+void page_alloc_init(void);
+void drain_thread_pages(struct kslub_thread *t);
+size_t page_alloc_trim(void);
+unsigned int get_order(size_t size);
+void zone_lock_all(void);
+void zone_unlock_all(void);
+void zone_reinit_locks(void);
+struct zone *zone_create(int node);
+
+#endif

@@ -1,0 +1,1320 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * slub.c - the SLUB allocator: kmem_cache, per-thread kmem_cache_cpu,
+ * per-node kmem_cache_node, slabs carved from buddy pages.
+ *
+ * Lock order (take them in this order, never the other way):
+ *   1. kslub_slab_mutex       the list of caches, cache slots, create/destroy
+ *   2. kslub_threads_lock     the list of threads (exit, fork, reports)
+ *   3. kmem_cache_node->list_lock   a node's partial list of one cache
+ *   4. zone->lock             a node's buddy lists (page_alloc.c)
+ *
+ * What guards what:
+ *   - kmem_cache_cpu is private to its thread: no lock, no atomic.  Another
+ *     thread touches it only when its owner is gone (thread exit, fork child)
+ *     or when kmem_cache_destroy() clears a cache nobody may use any more.
+ *   - slab->freelist and slab->counters (inuse, objects, frozen) change
+ *     together, by cmpxchg16b, from any thread.
+ *   - slab->slab_list and n->nr_partial change only under n->list_lock.
+ *   - n->nr_slabs and n->total_objects are atomic counters.
+ *
+ * The states of a slab:
+ *   cpu slab      frozen; c->slab of one thread, whose c->freelist holds its
+ *                 free objects; slab->freelist collects frees by other threads.
+ *   cpu partial   frozen; on a thread's c->partial list; all free objects on
+ *                 slab->freelist.  Gets there when a free hits a full slab.
+ *   node partial  not frozen; on n->partial under list_lock; free objects on
+ *                 slab->freelist.
+ *   full          not frozen; on no list (on n->full for debug caches);
+ *                 slab->freelist is NULL.  The next free freezes it onto the
+ *                 freeing thread's cpu-partial list.
+ *   empty         inuse == 0: kept on the node partial list while the node
+ *                 has fewer than min_partial slabs, else back to the buddy.
+ *
+ * Object layout: objects sit at multiples of s->size from the slab start.
+ * The free pointer is at s->offset: 0 (in the object) for caches without a
+ * constructor, after the object for caches with one, so that a constructed
+ * object keeps its state while free.  Free pointers are stored obfuscated
+ * (SLAB_FREELIST_HARDENED): ptr ^ s->random ^ swab(address of the pointer).
+ * An allocated object has 0 in that slot: free() decodes the slot to tell a
+ * double free from a first one.
+ *
+ * Frees by another thread use the kernel's __slab_free; a thread that exits
+ * flushes its cpu slabs and cpu-partial slabs to the nodes (flush_cpu_slab)
+ * and later allocations of that thread take single objects from the node
+ * lists (alloc_single_from_partial), so nothing is stranded.
+ */
+#include "slub.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/auxv.h>
+#include <unistd.h>
+
+struct list_head kslub_slab_caches = LIST_HEAD_INIT(kslub_slab_caches);
+kslub_lock_t kslub_slab_mutex = KSLUB_LOCK_INIT;
+
+/* The cache of struct kmem_cache and the cache of struct kmem_cache_node.
+ * They start as static structures and move into their own slabs (bootstrap). */
+static struct kmem_cache boot_kmem_cache, boot_kmem_cache_node;
+static struct kmem_cache *kmem_cache;
+static struct kmem_cache *kmem_cache_node;
+static enum { DOWN, PARTIAL, UP, FULL } slab_state = DOWN;
+
+static uint64_t cache_slots[KSLUB_MAX_CACHES / 64];	/* used kmem_cache_cpu slots */
+static unsigned long kslub_random_seed[2];
+
+static inline struct kmem_cache_node *get_node(struct kmem_cache *s, int node)
+{
+	return s->node[node];
+}
+
+static inline bool kmem_cache_has_cpu_partial(struct kmem_cache *s)
+{
+	return s->cpu_partial_slabs != 0;
+}
+
+/* ---- freelist and counters, changed together ----------------------------- */
+static always_inline unsigned __int128 fc_make(void *freelist, unsigned long counters)
+{
+	return ((unsigned __int128)counters << 64) | (unsigned long)freelist;
+}
+
+static always_inline bool cmpxchg_double_slab(struct slab *slab, void *freelist_old, unsigned long counters_old,
+					      void *freelist_new, unsigned long counters_new)
+{
+	return __sync_bool_compare_and_swap(&slab->freelist_counters, fc_make(freelist_old, counters_old),
+					    fc_make(freelist_new, counters_new));
+}
+
+/* A local copy of the counters, to change fields before the cmpxchg. */
+struct slab_counters {
+	union {
+		unsigned long counters;
+		struct {
+			unsigned inuse:16;
+			unsigned objects:15;
+			unsigned frozen:1;
+		};
+	};
+};
+
+/* ---- node lists ------------------------------------------------------------ */
+enum { DEACTIVATE_TO_HEAD, DEACTIVATE_TO_TAIL };
+
+static void add_partial(struct kmem_cache_node *n, struct slab *slab, int tail)
+{
+	n->nr_partial++;
+	if (tail == DEACTIVATE_TO_TAIL)
+		list_add_tail(&slab->slab_list, &n->partial);
+	else
+		list_add(&slab->slab_list, &n->partial);
+}
+
+static void remove_partial(struct kmem_cache_node *n, struct slab *slab)
+{
+	list_del(&slab->slab_list);
+	n->nr_partial--;
+}
+
+static inline void inc_slabs_node(struct kmem_cache *s, int node, int objects)
+{
+	struct kmem_cache_node *n = get_node(s, node);
+
+	if (likely(n)) {
+		__atomic_fetch_add(&n->nr_slabs, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&n->total_objects, objects, __ATOMIC_RELAXED);
+	}
+}
+
+static inline void dec_slabs_node(struct kmem_cache *s, int node, int objects)
+{
+	struct kmem_cache_node *n = get_node(s, node);
+
+	__atomic_fetch_sub(&n->nr_slabs, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_sub(&n->total_objects, objects, __ATOMIC_RELAXED);
+}
+
+/* ---- slabs from the buddy -------------------------------------------------- */
+static struct slab *allocate_slab(struct kmem_cache *s, gfp_t gfp, int node)
+{
+	struct kmem_cache_order_objects oo = s->oo;
+	struct page *page;
+	struct slab *slab;
+	unsigned int order, objects;
+	char *start, *p;
+
+	page = alloc_pages_node(node, gfp, oo_order(oo), NULL);
+	if (unlikely(!page)) {
+		oo = s->min;
+		page = alloc_pages_node(node, gfp, oo_order(oo), NULL);
+		if (unlikely(!page))
+			return NULL;
+	}
+	order = oo_order(oo);
+	objects = oo_objects(oo);
+	slab = page_slab(page);
+	slab->slab_cache = s;
+	slab->freelist = NULL;
+	slab->counters = 0;
+	slab->objects = objects;
+	slab->mask = (PAGE_SIZE << order) - 1;
+	slab->objs_end = objects * s->size;
+	slab->order = (unsigned short)order;
+	slab->node = (unsigned short)page_arena(page)->node;
+	for (unsigned long i = 1; i < (1UL << order); i++)
+		WRITE_ONCE(page[i].compound_head, (unsigned long)page | 1);
+	/* flags last: free() trusts PG_slab only on a slab that is set up */
+	__atomic_store_n(&slab->flags, PG_slab, __ATOMIC_RELEASE);
+
+	start = (char *)slab_address(slab) + s->red_left_pad;
+	for (p = start; p < start + (objects - 1) * s->size; p += s->size) {
+		if (s->ctor)
+			s->ctor(p);
+		set_freepointer(s, p, p + s->size);
+	}
+	if (s->ctor)
+		s->ctor(p);
+	set_freepointer(s, p, NULL);
+	slab->freelist = start;
+	inc_slabs_node(s, slab->node, (int)objects);
+	return slab;
+}
+
+static struct slab *new_slab(struct kmem_cache *s, gfp_t gfp, int node)
+{
+	return allocate_slab(s, gfp & ~KSLUB_GFP_ZERO, node);
+}
+
+static void free_slab(struct slab *slab)
+{
+	struct page *page = slab_page(slab);
+	unsigned int order = slab->order;
+
+	for (unsigned long i = 1; i < (1UL << order); i++)
+		page[i].compound_head = 0;
+	slab->slab_cache = NULL;
+	__atomic_store_n(&slab->flags, 0, __ATOMIC_RELEASE);
+	free_the_pages(page, order);
+}
+
+static void discard_slab(struct kmem_cache *s, struct slab *slab)
+{
+	dec_slabs_node(s, slab->node, slab->objects);
+	free_slab(slab);
+}
+
+/* ---- cpu-partial lists --------------------------------------------------- */
+
+/* Unfreeze a list of frozen slabs onto their node partial lists, discarding
+ * the empty ones the nodes do not need (kernel: __unfreeze_partials). */
+static void unfreeze_partials_list(struct kmem_cache *s, struct slab *partial_slab)
+{
+	struct kmem_cache_node *n = NULL, *n2;
+	struct slab *slab, *slab_to_discard = NULL;
+
+	while ((slab = partial_slab)) {
+		struct slab_counters old, new;
+		void *freelist;
+
+		partial_slab = slab->next;
+		n2 = get_node(s, slab->node);
+		if (n != n2) {
+			if (n)
+				spin_unlock(&n->list_lock);
+			n = n2;
+			spin_lock(&n->list_lock);
+		}
+		do {
+			freelist = READ_ONCE(slab->freelist);
+			old.counters = READ_ONCE(slab->counters);
+			VM_BUG_ON(!old.frozen);
+			new.counters = old.counters;
+			new.frozen = 0;
+		} while (!cmpxchg_double_slab(slab, freelist, old.counters, freelist, new.counters));
+
+		if (unlikely(!new.inuse && n->nr_partial >= s->min_partial)) {
+			slab->next = slab_to_discard;
+			slab_to_discard = slab;
+		} else {
+			add_partial(n, slab, DEACTIVATE_TO_TAIL);
+		}
+	}
+	if (n)
+		spin_unlock(&n->list_lock);
+	while (slab_to_discard) {
+		slab = slab_to_discard;
+		slab_to_discard = slab_to_discard->next;
+		discard_slab(s, slab);
+	}
+}
+
+static void unfreeze_partials(struct kmem_cache *s, struct kmem_cache_cpu *c)
+{
+	struct slab *partial_slab = c->partial;
+
+	c->partial = NULL;
+	if (partial_slab)
+		unfreeze_partials_list(s, partial_slab);
+}
+
+/* Put a slab that was frozen for us on our cpu-partial list; with drain, a
+ * full list is unfrozen to the node first (kernel: put_cpu_partial). */
+static void put_cpu_partial(struct kmem_cache *s, struct slab *slab, int drain)
+{
+	struct kmem_cache_cpu *c = this_cpu_ptr(s);
+	struct slab *oldslab = c->partial, *slab_to_unfreeze = NULL;
+	int slabs = 0;
+
+	if (oldslab) {
+		if (drain && oldslab->slabs >= (int)s->cpu_partial_slabs) {
+			slab_to_unfreeze = oldslab;
+			oldslab = NULL;
+		} else {
+			slabs = oldslab->slabs;
+		}
+	}
+	slabs++;
+	slab->slabs = slabs;
+	slab->next = oldslab;
+	c->partial = slab;
+	if (slab_to_unfreeze)
+		unfreeze_partials_list(s, slab_to_unfreeze);
+}
+
+/* ---- taking slabs ------------------------------------------------------------- */
+
+/* Take all objects of a frozen slab's freelist for the cpu; unfreeze it if
+ * there are none (kernel: get_freelist). */
+static void *get_freelist(struct kmem_cache *s, struct slab *slab)
+{
+	struct slab_counters new;
+	unsigned long counters;
+	void *freelist;
+
+	(void)s;
+	do {
+		freelist = READ_ONCE(slab->freelist);
+		counters = READ_ONCE(slab->counters);
+		new.counters = counters;
+		VM_BUG_ON(!new.frozen);
+		new.inuse = slab->objects;
+		new.frozen = freelist != NULL;
+	} while (!cmpxchg_double_slab(slab, freelist, counters, NULL, new.counters));
+	return freelist;
+}
+
+/* Freeze a slab of the node partial list; with mode, take its freelist for the
+ * cpu.  Called with n->list_lock held (kernel: acquire_slab). */
+static void *acquire_slab(struct kmem_cache *s, struct kmem_cache_node *n, struct slab *slab, int mode)
+{
+	struct slab_counters new;
+	unsigned long counters;
+	void *freelist;
+
+	(void)s;
+	do {
+		freelist = READ_ONCE(slab->freelist);
+		counters = READ_ONCE(slab->counters);
+		new.counters = counters;
+		if (mode)
+			new.inuse = slab->objects;
+		VM_BUG_ON(new.frozen);
+		new.frozen = 1;
+	} while (!cmpxchg_double_slab(slab, freelist, counters, mode ? NULL : freelist, new.counters));
+	remove_partial(n, slab);
+	return freelist;
+}
+
+/* The first partial slab becomes the cpu slab, more fill the cpu-partial list
+ * to half its size (kernel: get_partial_node). */
+static void *get_partial_node(struct kmem_cache *s, struct kmem_cache_node *n, struct kmem_cache_cpu *c, gfp_t gfp)
+{
+	struct slab *slab, *slab2;
+	void *object = NULL;
+	unsigned int partial_slabs = 0;
+
+	if (!n || !READ_ONCE(n->nr_partial))
+		return NULL;
+	if (!spin_lock_gfp(&n->list_lock, gfp))
+		return NULL;
+	list_for_each_entry_safe(slab, slab2, &n->partial, slab_list) {
+		void *t = acquire_slab(s, n, slab, object == NULL);
+
+		if (!object) {
+			c->slab = slab;
+			object = t;
+		} else {
+			put_cpu_partial(s, slab, 0);
+			partial_slabs++;
+		}
+		if (!kmem_cache_has_cpu_partial(s) || partial_slabs > s->cpu_partial_slabs / 2)
+			break;
+	}
+	spin_unlock(&n->list_lock);
+	return object;
+}
+
+/* Our node first, then the others in order of distance (kernel: get_partial
+ * and get_any_partial). */
+static void *get_partial(struct kmem_cache *s, int node, struct kmem_cache_cpu *c, gfp_t gfp)
+{
+	void *object = get_partial_node(s, get_node(s, node), c, gfp);
+
+	for (int i = 1; !object && i < kslub_nr_node_ids; i++)
+		object = get_partial_node(s, get_node(s, (node + i) % kslub_nr_node_ids), c, gfp);
+	return object;
+}
+
+/* Give the cpu slab back: splice the thread's freelist onto the slab's,
+ * unfreeze it, and put it where it belongs (kernel: deactivate_slab). */
+static void deactivate_slab(struct kmem_cache *s, struct slab *slab, void *freelist)
+{
+	enum { M_PARTIAL, M_FREE, M_FULL_NOLIST } mode;
+	struct kmem_cache_node *n = get_node(s, slab->node);
+	int free_delta = 0, tail = DEACTIVATE_TO_HEAD;
+	void *nextfree, *freelist_iter, *freelist_tail = NULL;
+	struct slab_counters old, new;
+	void *old_freelist;
+
+	if (READ_ONCE(slab->freelist))
+		tail = DEACTIVATE_TO_TAIL;
+
+	/* Stage one: count the thread's free objects, find the last. */
+	freelist_iter = freelist;
+	while (freelist_iter) {
+		nextfree = get_freepointer(s, freelist_iter);
+		free_delta++;
+		freelist_tail = freelist_iter;
+		freelist_iter = nextfree;
+	}
+
+	/* Stage two: unfreeze the slab while splicing the lists together. */
+redo:
+	old_freelist = READ_ONCE(slab->freelist);
+	old.counters = READ_ONCE(slab->counters);
+	VM_BUG_ON(!old.frozen);
+	new.counters = old.counters;
+	if (freelist_tail) {
+		new.inuse -= free_delta;
+		set_freepointer(s, freelist_tail, old_freelist);
+	} else {
+		freelist = old_freelist;
+	}
+	new.frozen = 0;
+
+	if (!new.inuse && READ_ONCE(n->nr_partial) >= s->min_partial) {
+		mode = M_FREE;
+	} else if (freelist) {
+		mode = M_PARTIAL;
+		spin_lock(&n->list_lock);
+	} else {
+		mode = M_FULL_NOLIST;
+	}
+	if (!cmpxchg_double_slab(slab, old_freelist, old.counters, freelist, new.counters)) {
+		if (mode == M_PARTIAL)
+			spin_unlock(&n->list_lock);
+		goto redo;
+	}
+	if (mode == M_PARTIAL) {
+		add_partial(n, slab, tail);
+		spin_unlock(&n->list_lock);
+	} else if (mode == M_FREE) {
+		discard_slab(s, slab);
+	}
+}
+
+void flush_cpu_slab(struct kmem_cache *s, struct kmem_cache_cpu *c)
+{
+	struct slab *slab = c->slab;
+
+	if (slab) {
+		void *freelist = c->freelist;
+
+		c->slab = NULL;
+		c->freelist = NULL;
+		deactivate_slab(s, slab, freelist);
+	}
+	unfreeze_partials(s, c);
+}
+
+/* ---- single objects, for threads without cpu slabs ------------------------- */
+
+/* A thread that has exited (other libraries' destructors still allocate)
+ * takes objects one at a time from the node lists, caching nothing. */
+static void *alloc_single(struct kmem_cache *s, gfp_t gfp, int node)
+{
+	struct kmem_cache_node *n;
+	struct slab *slab;
+	void *object;
+
+	for (int i = 0; i < kslub_nr_node_ids; i++) {
+		n = get_node(s, (node + i) % kslub_nr_node_ids);
+		if (!READ_ONCE(n->nr_partial) || !spin_lock_gfp(&n->list_lock, gfp))
+			continue;
+		if (!list_empty(&n->partial)) {
+			struct slab_counters new;
+			unsigned long counters;
+			void *next;
+
+			slab = list_first_entry(&n->partial, struct slab, slab_list);
+			do {
+				object = READ_ONCE(slab->freelist);
+				counters = READ_ONCE(slab->counters);
+				new.counters = counters;
+				new.inuse++;
+				next = get_freepointer(s, object);
+			} while (!cmpxchg_double_slab(slab, object, counters, next, new.counters));
+			if (!next)
+				remove_partial(n, slab);
+			spin_unlock(&n->list_lock);
+			return object;
+		}
+		spin_unlock(&n->list_lock);
+	}
+
+	slab = new_slab(s, gfp, node);
+	if (!slab)
+		return NULL;
+	object = slab->freelist;
+	slab->freelist = get_freepointer(s, object);
+	slab->inuse = 1;
+	if (slab->freelist) {
+		n = get_node(s, slab->node);
+		spin_lock(&n->list_lock);
+		add_partial(n, slab, DEACTIVATE_TO_HEAD);
+		spin_unlock(&n->list_lock);
+	}
+	return object;
+}
+
+/* ---- the slow paths --------------------------------------------------------- */
+
+/* The thread's freelist is empty (kernel: ___slab_alloc). */
+static void *refill_alloc(struct kmem_cache *s, struct kmem_cache_cpu *c, gfp_t gfp, int node)
+{
+	struct slab *slab;
+	void *freelist;
+
+redo:
+	slab = c->slab;
+	if (!slab)
+		goto new_slab;
+	freelist = c->freelist;
+	if (freelist)
+		goto load_freelist;
+	freelist = get_freelist(s, slab);	/* frees by other threads */
+	if (!freelist) {
+		c->slab = NULL;			/* full, and now unfrozen */
+		goto new_slab;
+	}
+load_freelist:
+	c->freelist = get_freepointer(s, freelist);
+	return freelist;
+
+new_slab:
+	if (c->partial) {
+		c->slab = c->partial;
+		c->partial = c->partial->next;
+		c->freelist = NULL;
+		goto redo;
+	}
+	freelist = get_partial(s, node, c, gfp);
+	if (freelist)
+		goto load_freelist;
+	slab = new_slab(s, gfp, node);
+	if (unlikely(!slab))
+		return NULL;
+	freelist = slab->freelist;
+	slab->freelist = NULL;
+	slab->inuse = slab->objects;
+	slab->frozen = 1;
+	c->slab = slab;
+	goto load_freelist;
+}
+
+noinline void *slab_alloc_slow(struct kmem_cache *s, gfp_t gfp)
+{
+	struct kslub_thread *t = kslub_current;
+	void *object;
+	int node;
+
+	if (unlikely(t->state != THREAD_LIVE)) {
+		if (t->state == THREAD_EMPTY)
+			t = kslub_thread_get();
+		if (t->state != THREAD_LIVE) {
+			object = alloc_single(s, gfp, kslub_current_node());
+			goto out;
+		}
+	}
+	node = t->node;
+	object = refill_alloc(s, this_cpu_ptr(s), gfp, node);
+out:
+	if (unlikely(!object)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	wipe_freepointer(s, object);
+	if (unlikely(gfp & KSLUB_GFP_ZERO))
+		memset(object, 0, s->object_size);
+	return object;
+}
+
+/* A free that is not to the thread's cpu slab (kernel: __slab_free). */
+noinline void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *x)
+{
+	struct kmem_cache_node *n = NULL;
+	struct slab_counters new;
+	unsigned long counters;
+	void *prior;
+	bool was_frozen;
+	bool can_freeze = kmem_cache_has_cpu_partial(s) && kslub_current->state == THREAD_LIVE;
+
+	do {
+		if (unlikely(n)) {
+			spin_unlock(&n->list_lock);
+			n = NULL;
+		}
+		prior = READ_ONCE(slab->freelist);
+		counters = READ_ONCE(slab->counters);
+		set_freepointer(s, x, prior);
+		new.counters = counters;
+		was_frozen = new.frozen;
+		new.inuse--;
+		if ((!new.inuse || !prior) && !was_frozen) {
+			if (can_freeze && !prior) {
+				new.frozen = 1;		/* full slab: ours now */
+			} else {
+				n = get_node(s, slab->node);
+				spin_lock(&n->list_lock);
+			}
+		}
+	} while (!cmpxchg_double_slab(slab, prior, counters, x, new.counters));
+
+	if (likely(!n)) {
+		if (new.frozen && !was_frozen)
+			put_cpu_partial(s, slab, 1);
+		return;
+	}
+	if (unlikely(!new.inuse && n->nr_partial >= s->min_partial)) {
+		if (prior)
+			remove_partial(n, slab);
+		spin_unlock(&n->list_lock);
+		discard_slab(s, slab);
+		return;
+	}
+	if (!prior)
+		add_partial(n, slab, DEACTIVATE_TO_TAIL);
+	spin_unlock(&n->list_lock);
+}
+
+/* ---- reports of misuse ------------------------------------------------------- */
+noinline void kslub_bad_object_free(struct kmem_cache *s, struct slab *slab, const void *x, const char *func)
+{
+	if (!object_is_start(s, slab, x))
+		kslub_fatal(func, x, "invalid pointer: not the start of an object of %s (object size %u)",
+			    s->name, s->object_size);
+	kslub_fatal(func, x, "double free: object of %s already free", s->name);
+}
+
+/* ---- sizes and orders ----------------------------------------------------------- */
+static unsigned int nr_cpu_ids_cached;
+
+static unsigned int nr_cpu_ids(void)
+{
+	if (!nr_cpu_ids_cached) {
+		cpu_set_t set;
+		int n = 0;
+
+		if (sched_getaffinity(0, sizeof(set), &set) == 0)
+			n = CPU_COUNT(&set);
+		nr_cpu_ids_cached = n > 0 ? (unsigned int)n : 1;
+	}
+	return nr_cpu_ids_cached;
+}
+
+static inline int fls(unsigned int x)
+{
+	return x ? 32 - __builtin_clz(x) : 0;
+}
+
+static inline unsigned int order_objects(unsigned int order, unsigned int size)
+{
+	return (unsigned int)((PAGE_SIZE << order) / size);
+}
+
+static inline struct kmem_cache_order_objects oo_make(unsigned int order, unsigned int size)
+{
+	struct kmem_cache_order_objects x = { (order << OO_SHIFT) + order_objects(order, size) };
+	return x;
+}
+
+/* The smallest order from min_objects up whose leftover is at most
+ * 1/fract_leftover of the slab (kernel: calc_slab_order). */
+static int calc_slab_order(unsigned int size, unsigned int min_objects, unsigned int max_order,
+			   unsigned int fract_leftover)
+{
+	unsigned int min_order = (unsigned int)kslub_opt(OPT_MIN_ORDER);
+	unsigned int order;
+
+	if (order_objects(min_order, size) > MAX_OBJS_PER_PAGE)
+		return (int)get_order((size_t)size * MAX_OBJS_PER_PAGE) - 1;
+	for (order = max_t(unsigned int, min_order, get_order((size_t)min_objects * size));
+	     order <= max_order; order++) {
+		unsigned long slab_size = PAGE_SIZE << order;
+		unsigned long rem = slab_size % size;
+
+		if (rem <= slab_size / fract_leftover)
+			break;
+	}
+	return (int)order;
+}
+
+/* kernel: calculate_order */
+static int calculate_order(unsigned int size)
+{
+	unsigned int slub_max_order = (unsigned int)kslub_opt(OPT_MAX_ORDER);
+	unsigned int min_objects = (unsigned int)kslub_opt(OPT_MIN_OBJECTS);
+	unsigned int max_objects;
+	int order;
+
+	if (!min_objects)
+		min_objects = 4 * (unsigned int)(fls(nr_cpu_ids()) + 1);
+	max_objects = order_objects(slub_max_order, size);
+	min_objects = min_t(unsigned int, min_objects, max_objects);
+
+	while (min_objects > 1) {
+		for (unsigned int fraction = 16; fraction >= 4; fraction /= 2) {
+			order = calc_slab_order(size, min_objects, slub_max_order, fraction);
+			if (order <= (int)slub_max_order)
+				return order;
+		}
+		min_objects--;
+	}
+	order = calc_slab_order(size, 1, slub_max_order, 1);
+	if (order <= (int)slub_max_order)
+		return order;
+	order = calc_slab_order(size, 1, MAX_ORDER - 1, 1);
+	if (order < MAX_ORDER)
+		return order;
+	return -ENOSYS;
+}
+
+static void set_min_partial(struct kmem_cache *s, unsigned long min)
+{
+	if (min < 5)
+		min = 5;
+	else if (min > 10)
+		min = 10;
+	s->min_partial = min;
+}
+
+static void set_cpu_partial(struct kmem_cache *s)
+{
+	unsigned int nr_objects;
+	long opt = kslub_opt(OPT_CPU_PARTIAL);
+
+	if (opt >= 0)
+		nr_objects = (unsigned int)opt;
+	else if (s->size >= PAGE_SIZE)
+		nr_objects = 6;
+	else if (s->size >= 1024)
+		nr_objects = 24;
+	else if (s->size >= 256)
+		nr_objects = 52;
+	else
+		nr_objects = 120;
+	s->cpu_partial = nr_objects;
+	/* kernel: slub_set_cpu_partial, assuming slabs half full */
+	s->cpu_partial_slabs = nr_objects ? DIV_ROUND_UP(nr_objects * 2, oo_objects(s->oo)) : 0;
+}
+
+static int calculate_sizes(struct kmem_cache *s)
+{
+	unsigned int size = ALIGN(s->object_size, (unsigned int)sizeof(void *));
+	int order;
+
+	s->inuse = size;
+	if (s->ctor || size < sizeof(void *)) {
+		s->offset = size;		/* keep constructed objects intact */
+		size += sizeof(void *);
+	} else {
+		s->offset = 0;
+	}
+	s->red_left_pad = 0;
+	size = ALIGN(size, s->align);
+	s->size = size;
+	s->div_magic = UINT64_MAX / size + 1;
+	order = calculate_order(size);
+	if (order < 0)
+		return 0;
+	s->oo = oo_make((unsigned int)order, size);
+	s->min = oo_make(get_order(size), size);
+	return oo_objects(s->oo) != 0;
+}
+
+static unsigned int calculate_alignment(slab_flags_t flags, unsigned int align, unsigned int size)
+{
+	if (flags & KSLUB_SLAB_HWCACHE_ALIGN) {
+		unsigned int ralign = 64;
+
+		while (size <= ralign / 2)
+			ralign /= 2;
+		align = max_t(unsigned int, align, ralign);
+	}
+	align = max_t(unsigned int, align, sizeof(void *));
+	return ALIGN(align, (unsigned int)sizeof(void *));
+}
+
+/* ---- nodes ---------------------------------------------------------------------- */
+static void init_kmem_cache_node(struct kmem_cache_node *n)
+{
+	spin_lock_init(&n->list_lock);
+	n->nr_partial = 0;
+	INIT_LIST_HEAD(&n->partial);
+	n->nr_slabs = 0;
+	n->total_objects = 0;
+	INIT_LIST_HEAD(&n->full);
+}
+
+/* The first kmem_cache_node of a node comes from a slab of the
+ * kmem_cache_node cache made by hand (kernel: early_kmem_cache_node_alloc). */
+static void early_kmem_cache_node_alloc(int node)
+{
+	struct slab *slab = new_slab(kmem_cache_node, KSLUB_GFP_KERNEL, node);
+	struct kmem_cache_node *n;
+
+	if (!slab)
+		kslub_fatal(NULL, NULL, "out of memory while starting (kmem_cache_node)");
+	n = slab->freelist;
+	slab->freelist = get_freepointer(kmem_cache_node, n);
+	slab->inuse = 1;
+	kmem_cache_node->node[node] = n;
+	init_kmem_cache_node(n);
+	inc_slabs_node(kmem_cache_node, node, slab->objects);
+	add_partial(n, slab, DEACTIVATE_TO_HEAD);
+}
+
+static int init_kmem_cache_nodes(struct kmem_cache *s)
+{
+	for (int node = 0; node < kslub_nr_node_ids; node++) {
+		struct kmem_cache_node *n;
+
+		if (slab_state == DOWN) {
+			early_kmem_cache_node_alloc(node);
+			continue;
+		}
+		n = slab_alloc(kmem_cache_node, KSLUB_GFP_KERNEL);
+		if (!n)
+			return 0;
+		init_kmem_cache_node(n);
+		s->node[node] = n;
+	}
+	return 1;
+}
+
+static void free_kmem_cache_nodes(struct kmem_cache *s)
+{
+	for (int node = 0; node < kslub_nr_node_ids; node++) {
+		if (s->node[node])
+			kslub_kmem_cache_free(kmem_cache_node, s->node[node]);
+		s->node[node] = NULL;
+	}
+}
+
+/* ---- cache slots in each thread's cpu array ------------------------------------ */
+static int alloc_cache_slot(void)
+{
+	for (unsigned int w = 0; w < ARRAY_SIZE(cache_slots); w++) {
+		if (~cache_slots[w]) {
+			int bit = __builtin_ctzll(~cache_slots[w]);
+
+			cache_slots[w] |= 1ULL << bit;
+			return (int)(w * 64) + bit;
+		}
+	}
+	return -1;
+}
+
+static void free_cache_slot(int index)
+{
+	cache_slots[index / 64] &= ~(1ULL << (index % 64));
+}
+
+/* ---- creating caches ------------------------------------------------------------- */
+static int kmem_cache_open(struct kmem_cache *s, const char *name, unsigned int size, unsigned int align,
+			   slab_flags_t flags, void (*ctor)(void *))
+{
+	size_t len = strlen(name);
+
+	if (len >= sizeof(s->name))
+		len = sizeof(s->name) - 1;
+	memcpy(s->name, name, len);
+	s->name[len] = '\0';
+	s->object_size = size;
+	s->flags = flags;
+	s->ctor = ctor;
+	s->align = calculate_alignment(flags, align, size);
+	s->random = kslub_random_seed[0] ^ ((unsigned long)s * kslub_random_seed[1]);
+	s->refcount = 1;
+	if (!calculate_sizes(s))
+		return -EINVAL;
+	set_min_partial(s, (unsigned long)(fls(s->size) - 1) / 2);
+	if (kslub_opt(OPT_MIN_PARTIAL) >= 0)
+		s->min_partial = (unsigned long)kslub_opt(OPT_MIN_PARTIAL);
+	set_cpu_partial(s);
+	s->index = alloc_cache_slot();
+	if (s->index < 0)
+		return -ENOSPC;
+	s->cpu_offset = (unsigned int)(offsetof(struct kslub_thread, cpu) +
+				       (size_t)s->index * sizeof(struct kmem_cache_cpu));
+	if (!init_kmem_cache_nodes(s)) {
+		free_cache_slot(s->index);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void create_boot_cache(struct kmem_cache *s, const char *name, unsigned int size, slab_flags_t flags)
+{
+	if (kmem_cache_open(s, name, size, 0, flags, NULL))
+		kslub_fatal(NULL, NULL, "cannot create boot cache %s", name);
+}
+
+/* Move a static boot cache into an object of the kmem_cache cache and point
+ * its slabs at the copy (kernel: bootstrap). */
+static struct kmem_cache *bootstrap(struct kmem_cache *static_cache)
+{
+	struct kmem_cache *s = slab_alloc(kmem_cache, KSLUB_GFP_KERNEL);
+
+	if (!s)
+		kslub_fatal(NULL, NULL, "out of memory while starting (bootstrap)");
+	memcpy(s, static_cache, sizeof(*s));
+	/* only the starting thread can hold slabs of it: give them to the node */
+	flush_cpu_slab(s, this_cpu_ptr(s));
+	for (int node = 0; node < kslub_nr_node_ids; node++) {
+		struct kmem_cache_node *n = get_node(s, node);
+		struct slab *p;
+
+		list_for_each_entry(p, &n->partial, slab_list)
+			p->slab_cache = s;
+	}
+	list_add(&s->list, &kslub_slab_caches);
+	return s;
+}
+
+/* Full slabs are on no list, so bootstrap() could not reach them: the boot
+ * caches must not have any when they move.  They hold one kmem_cache_node per
+ * node and two kmem_cache objects, far from a slab's worth. */
+void kmem_cache_init(void)
+{
+	unsigned long *rnd = (unsigned long *)getauxval(AT_RANDOM);
+
+	if (rnd) {
+		kslub_random_seed[0] = rnd[0];
+		kslub_random_seed[1] = rnd[1] | 1;
+	} else {
+		kslub_random_seed[0] = (unsigned long)&rnd ^ (unsigned long)getpid() << 32;
+		kslub_random_seed[1] = kslub_now_ms() | 1;
+	}
+	kmem_cache_node = &boot_kmem_cache_node;
+	kmem_cache = &boot_kmem_cache;
+
+	create_boot_cache(kmem_cache_node, "kmem_cache_node", sizeof(struct kmem_cache_node),
+			  KSLUB_SLAB_HWCACHE_ALIGN);
+	slab_state = PARTIAL;
+	create_boot_cache(kmem_cache, "kmem_cache", sizeof(struct kmem_cache), KSLUB_SLAB_HWCACHE_ALIGN);
+
+	kmem_cache = bootstrap(&boot_kmem_cache);
+	kmem_cache_node = bootstrap(&boot_kmem_cache_node);
+	slab_state = UP;
+}
+
+struct kmem_cache *kmem_cache_create_flags(const char *name, unsigned int size, unsigned int align,
+					   slab_flags_t flags, void (*ctor)(void *), bool is_kmalloc)
+{
+	struct kmem_cache *s;
+	int err;
+
+	kslub_ensure_init();
+	if (!name || !size || size > (PAGE_SIZE << (MAX_ORDER - 1)) || (align & (align - 1)) ||
+	    align > PAGE_SIZE) {
+		err = -EINVAL;
+		goto fail;
+	}
+	spin_lock(&kslub_slab_mutex);
+	s = slab_alloc(kmem_cache, KSLUB_GFP_KERNEL | KSLUB_GFP_ZERO);
+	if (!s) {
+		spin_unlock(&kslub_slab_mutex);
+		err = -ENOMEM;
+		goto fail;
+	}
+	err = kmem_cache_open(s, name, size, align, flags, ctor);
+	if (err) {
+		spin_unlock(&kslub_slab_mutex);
+		kslub_kmem_cache_free(kmem_cache, s);
+		goto fail;
+	}
+	s->is_kmalloc = is_kmalloc;
+	list_add_tail(&s->list, &kslub_slab_caches);
+	spin_unlock(&kslub_slab_mutex);
+	return s;
+fail:
+	if (flags & KSLUB_SLAB_PANIC)
+		kslub_fatal("kmem_cache_create", NULL, "cannot create cache %s (error %d)", name ? name : "(null)", -err);
+	errno = -err;
+	return NULL;
+}
+
+/* ---- the public API ----------------------------------------------------------------- */
+KSLUB_API struct kmem_cache *kslub_kmem_cache_create(const char *name, unsigned int size, unsigned int align,
+						     slab_flags_t flags, void (*ctor)(void *))
+{
+	return kmem_cache_create_flags(name, size, align, flags, ctor, false);
+}
+
+KSLUB_API void *kslub_kmem_cache_alloc(struct kmem_cache *s, gfp_t gfp)
+{
+	return slab_alloc(s, gfp);
+}
+
+KSLUB_API void *kslub_kmem_cache_alloc_node(struct kmem_cache *s, gfp_t gfp, int node)
+{
+	void *object;
+
+	if (node < 0 || node >= kslub_nr_node_ids || node == kslub_current->node)
+		return slab_alloc(s, gfp);
+	/* another node: take an object of that node, caching nothing */
+	object = alloc_single(s, gfp, node);
+	if (!object) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	wipe_freepointer(s, object);
+	if (gfp & KSLUB_GFP_ZERO)
+		memset(object, 0, s->object_size);
+	return object;
+}
+
+KSLUB_API void kslub_kmem_cache_free(struct kmem_cache *s, void *x)
+{
+	struct slab *slab;
+
+	if (unlikely(!x))
+		return;
+	slab = virt_to_slab_checked(x, "kmem_cache_free");
+	if (unlikely(!slab))
+		return;
+	if (unlikely(slab->slab_cache != s))
+		kslub_fatal("kmem_cache_free", x, "object of cache %s freed to cache %s",
+			    slab->slab_cache->name, s ? s->name : "(null)");
+	if (unlikely(!object_is_start(s, slab, x) || object_is_free(s, slab, x)))
+		kslub_bad_object_free(s, slab, x, "kmem_cache_free");
+	slab_free(s, slab, x);
+}
+
+KSLUB_API unsigned int kslub_kmem_cache_size(struct kmem_cache *s)
+{
+	return s->object_size;
+}
+
+KSLUB_API const char *kslub_kmem_cache_name(struct kmem_cache *s)
+{
+	return s->name;
+}
+
+/* Flush every thread's cpu slot of s.  Only for a cache no thread uses now. */
+static void flush_all(struct kmem_cache *s)
+{
+	struct kslub_thread *t;
+
+	spin_lock(&kslub_threads_lock);
+	list_for_each_entry(t, &kslub_threads, list)
+		flush_cpu_slab(s, (struct kmem_cache_cpu *)((char *)t + s->cpu_offset));
+	spin_unlock(&kslub_threads_lock);
+}
+
+/* Mark the free objects of a slab in map (bit per object); returns how many. */
+static unsigned int slab_free_map(struct kmem_cache *s, struct slab *slab, void *freelist, uint64_t *map)
+{
+	char *base = (char *)slab_address(slab) + s->red_left_pad;
+	unsigned int n = 0;
+
+	for (void *p = freelist; p && n <= slab->objects; p = get_freepointer(s, p)) {
+		unsigned long idx = (unsigned long)((char *)p - base) / s->size;
+
+		if ((char *)p < base || idx >= slab->objects)
+			break;
+		map[idx / 64] |= 1ULL << (idx % 64);
+		n++;
+	}
+	return n;
+}
+
+/* Report the live objects of a cache that is being destroyed (kernel:
+ * list_slab_objects).  Returns the number of slabs still in use. */
+static long shutdown_node(struct kmem_cache *s, struct kmem_cache_node *n)
+{
+	struct slab *slab, *h;
+	struct slab *to_discard = NULL;
+	long reported = 0;
+
+	spin_lock(&n->list_lock);
+	list_for_each_entry_safe(slab, h, &n->partial, slab_list) {
+		if (!slab->inuse) {
+			remove_partial(n, slab);
+			slab->next = to_discard;
+			to_discard = slab;
+		}
+	}
+	spin_unlock(&n->list_lock);
+	while (to_discard) {
+		slab = to_discard;
+		to_discard = slab->next;
+		discard_slab(s, slab);
+	}
+	spin_lock(&n->list_lock);
+	list_for_each_entry(slab, &n->partial, slab_list) {
+		uint64_t map[(MAX_OBJS_PER_PAGE + 64) / 64];
+		char *base = (char *)slab_address(slab) + s->red_left_pad;
+
+		if (reported >= 16)
+			break;
+		memset(map, 0, DIV_ROUND_UP(slab->objects, 64) * sizeof(uint64_t));
+		slab_free_map(s, slab, slab->freelist, map);
+		for (unsigned int i = 0; i < slab->objects && reported < 16; i++) {
+			if (!(map[i / 64] & (1ULL << (i % 64)))) {
+				kslub_dprintf(2, "kslub: Object %p @offset=%lu in %s\n", base + (size_t)i * s->size,
+					      (unsigned long)i * s->size, s->name);
+				reported++;
+			}
+		}
+	}
+	spin_unlock(&n->list_lock);
+	return READ_ONCE(n->nr_slabs);
+}
+
+KSLUB_API void kslub_kmem_cache_destroy(struct kmem_cache *s)
+{
+	long slabs = 0, objects = 0;
+	struct kslub_cache_info info;
+
+	if (!s)
+		return;
+	spin_lock(&kslub_slab_mutex);
+	if (s->is_kmalloc || s == kmem_cache || s == kmem_cache_node) {
+		spin_unlock(&kslub_slab_mutex);
+		kslub_warn("kmem_cache_destroy(): %s is not a cache of the program's; not destroyed", s->name);
+		return;
+	}
+	flush_all(s);
+	kslub_cache_count(s, &info, NULL);
+	for (int node = 0; node < kslub_nr_node_ids; node++)
+		slabs += shutdown_node(s, get_node(s, node));
+	objects = (long)info.active_objs;
+	if (slabs) {
+		/* kernel: "Slab cache still has objects"; the cache stays */
+		kslub_dprintf(2, "kslub: kmem_cache_destroy %s: Slab cache still has objects"
+			      " (%ld objects in %ld slabs)\n", s->name, objects, slabs);
+		spin_unlock(&kslub_slab_mutex);
+		return;
+	}
+	list_del(&s->list);
+	free_cache_slot(s->index);
+	spin_unlock(&kslub_slab_mutex);
+	free_kmem_cache_nodes(s);
+	kslub_kmem_cache_free(kmem_cache, s);
+}
+
+/* Empty slabs of the node lists go back to the buddy (kernel:
+ * __kmem_cache_do_shrink); the calling thread's cpu slabs are flushed first.
+ * Other threads keep theirs. */
+KSLUB_API int kslub_kmem_cache_shrink(struct kmem_cache *s)
+{
+	if (kslub_current->state == THREAD_LIVE)
+		flush_cpu_slab(s, this_cpu_ptr(s));
+	for (int node = 0; node < kslub_nr_node_ids; node++) {
+		struct kmem_cache_node *n = get_node(s, node);
+		struct slab *slab, *h, *to_discard = NULL;
+
+		spin_lock(&n->list_lock);
+		list_for_each_entry_safe(slab, h, &n->partial, slab_list) {
+			/* allocations from node lists take list_lock, and an
+			 * empty slab has nothing to free: no race */
+			if (!slab->inuse) {
+				remove_partial(n, slab);
+				slab->next = to_discard;
+				to_discard = slab;
+			}
+		}
+		spin_unlock(&n->list_lock);
+		while (to_discard) {
+			slab = to_discard;
+			to_discard = slab->next;
+			discard_slab(s, slab);
+		}
+	}
+	return 0;
+}
+
+/* ---- counting and validation ---------------------------------------------------------- */
+
+/* Free objects on a freelist that belongs to slab, walked with checks so that a
+ * list another thread is changing cannot send us astray. */
+static unsigned long count_freelist(struct kmem_cache *s, struct slab *slab, void *p)
+{
+	unsigned long n = 0;
+	char *base = (char *)slab_address(slab);
+
+	while (p && n < slab->objects) {
+		if ((char *)p < base || (char *)p >= base + slab->objs_end + s->red_left_pad)
+			break;
+		n++;
+		p = get_freepointer(s, p);
+	}
+	return n;
+}
+
+void kslub_cache_count(struct kmem_cache *s, struct kslub_cache_info *info, unsigned long *node_partial)
+{
+	unsigned long free_objs = 0;
+	struct kslub_thread *t;
+
+	memset(info, 0, sizeof(*info));
+	for (int node = 0; node < kslub_nr_node_ids; node++) {
+		struct kmem_cache_node *n = get_node(s, node);
+		struct slab *slab;
+
+		spin_lock(&n->list_lock);
+		info->num_slabs += (unsigned long)READ_ONCE(n->nr_slabs);
+		info->num_objs += (unsigned long)READ_ONCE(n->total_objects);
+		info->partial_slabs += n->nr_partial;
+		if (node_partial)
+			node_partial[node] = n->nr_partial;
+		list_for_each_entry(slab, &n->partial, slab_list)
+			free_objs += slab->objects - slab->inuse;
+		spin_unlock(&n->list_lock);
+	}
+	spin_lock(&kslub_threads_lock);
+	list_for_each_entry(t, &kslub_threads, list) {
+		struct kmem_cache_cpu *c = (struct kmem_cache_cpu *)((char *)t + s->cpu_offset);
+		struct slab *slab = READ_ONCE(c->slab);
+
+		if (slab) {
+			info->cpu_slabs++;
+			free_objs += count_freelist(s, slab, READ_ONCE(c->freelist));
+			free_objs += slab->objects - slab->inuse;
+		}
+		for (slab = READ_ONCE(c->partial); slab; slab = slab->next) {
+			info->cpu_slabs++;
+			free_objs += slab->objects - slab->inuse;
+		}
+	}
+	spin_unlock(&kslub_threads_lock);
+	info->active_objs = info->num_objs > free_objs ? info->num_objs - free_objs : 0;
+	info->object_size = s->object_size;
+	info->size = s->size;
+	info->objs_per_slab = oo_objects(s->oo);
+	info->order = oo_order(s->oo);
+	info->cpu_partial = s->cpu_partial;
+	info->min_partial = (unsigned int)s->min_partial;
+}
+
+KSLUB_API int kslub_cache_info(struct kmem_cache *s, struct kslub_cache_info *info)
+{
+	if (!s || !info)
+		return -1;
+	kslub_cache_count(s, info, NULL);
+	return 0;
+}
+
+static long validate_slab(struct kmem_cache *s, struct slab *slab, void *freelist, bool on_partial)
+{
+	uint64_t map[(MAX_OBJS_PER_PAGE + 64) / 64];
+	char *base = (char *)slab_address(slab) + s->red_left_pad;
+	unsigned int nfree = 0;
+	long errors = 0;
+
+	memset(map, 0, DIV_ROUND_UP(slab->objects, 64) * sizeof(uint64_t));
+	if (slab->slab_cache != s || !(slab->flags & PG_slab)) {
+		kslub_dprintf(2, "kslub: %s: slab %p is not a slab of this cache\n", s->name, slab_address(slab));
+		return 1;
+	}
+	for (void *p = freelist; p; p = get_freepointer(s, p)) {
+		unsigned long off = (unsigned long)((char *)p - base);
+		unsigned long idx = off / s->size;
+
+		if ((char *)p < base || idx >= slab->objects || off % s->size) {
+			kslub_dprintf(2, "kslub: %s: slab %p: freelist pointer %p is not an object\n",
+				      s->name, slab_address(slab), p);
+			return errors + 1;
+		}
+		if (map[idx / 64] & (1ULL << (idx % 64))) {
+			kslub_dprintf(2, "kslub: %s: slab %p: object %p is on the freelist twice\n",
+				      s->name, slab_address(slab), p);
+			return errors + 1;
+		}
+		map[idx / 64] |= 1ULL << (idx % 64);
+		nfree++;
+	}
+	if (on_partial) {
+		if (slab->frozen) {
+			kslub_dprintf(2, "kslub: %s: slab %p on a node partial list is frozen\n", s->name,
+				      slab_address(slab));
+			errors++;
+		}
+		if (slab->inuse + nfree != slab->objects) {
+			kslub_dprintf(2, "kslub: %s: slab %p: inuse %u + free %u != objects %u\n", s->name,
+				      slab_address(slab), slab->inuse, nfree, slab->objects);
+			errors++;
+		}
+	}
+	return errors;
+}
+
+/* kernel: validate_slab_cache.  Checks the node lists and the calling thread's
+ * cpu slot; slabs other threads hold are not looked at. */
+KSLUB_API long kslub_validate_slab_cache(struct kmem_cache *s)
+{
+	long errors = 0;
+
+	for (int node = 0; node < kslub_nr_node_ids; node++) {
+		struct kmem_cache_node *n = get_node(s, node);
+		struct slab *slab;
+		unsigned long count = 0;
+
+		spin_lock(&n->list_lock);
+		list_for_each_entry(slab, &n->partial, slab_list) {
+			errors += validate_slab(s, slab, slab->freelist, true);
+			count++;
+		}
+		if (count != n->nr_partial) {
+			kslub_dprintf(2, "kslub: %s: node %d: %lu slabs on the partial list, nr_partial %lu\n",
+				      s->name, node, count, n->nr_partial);
+			errors++;
+		}
+		spin_unlock(&n->list_lock);
+	}
+	if (kslub_current->state == THREAD_LIVE) {
+		struct kmem_cache_cpu *c = this_cpu_ptr(s);
+		struct slab *slab;
+
+		if (c->slab) {
+			errors += validate_slab(s, c->slab, c->freelist, false);
+			if (!c->slab->frozen) {
+				kslub_dprintf(2, "kslub: %s: cpu slab %p is not frozen\n", s->name,
+					      slab_address(c->slab));
+				errors++;
+			}
+		}
+		for (slab = c->partial; slab; slab = slab->next) {
+			if (!slab->frozen) {
+				kslub_dprintf(2, "kslub: %s: cpu partial slab %p is not frozen\n", s->name,
+					      slab_address(slab));
+				errors++;
+			}
+		}
+	}
+	return errors;
+}

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * slub.h - the fast paths: slab_alloc, slab_free, and kmalloc/kfree on top of
+ * them.  Each is a few instructions with one unlikely branch to a function in
+ * slub.c or kmalloc.c.  Nothing else belongs here.
+ *
+ * Costs (x86-64, gcc -O2, counted with callgrind):
+ *   slab_alloc  about 12 instructions: load the thread's kmem_cache_cpu, pop
+ *               the freelist head, decode the next pointer, wipe it.
+ *   kfree       about 35 instructions: section map, struct page, head page,
+ *               object check (start of an object, not free already), push.
+ */
+#ifndef KSLUB_SLUB_H
+#define KSLUB_SLUB_H
+
+#include "internal.h"
+
+/* ---- hardened freelist pointers (SLAB_FREELIST_HARDENED) ----------------- */
+static always_inline void *freelist_ptr(const struct kmem_cache *s, void *ptr, unsigned long ptr_addr)
+{
+	return (void *)((unsigned long)ptr ^ s->random ^ __builtin_bswap64(ptr_addr));
+}
+
+static always_inline void *get_freepointer(const struct kmem_cache *s, const void *object)
+{
+	unsigned long ptr_addr = (unsigned long)object + s->offset;
+
+	return freelist_ptr(s, *(void **)ptr_addr, ptr_addr);
+}
+
+static always_inline void set_freepointer(const struct kmem_cache *s, void *object, void *fp)
+{
+	unsigned long ptr_addr = (unsigned long)object + s->offset;
+
+	*(void **)ptr_addr = freelist_ptr(s, fp, ptr_addr);
+}
+
+/* An allocated object's free pointer slot holds 0, never a valid encoding,
+ * so that free() can tell a free object from a live one. */
+static always_inline void wipe_freepointer(const struct kmem_cache *s, void *object)
+{
+	*(void **)((char *)object + s->offset) = NULL;
+}
+
+/* ---- slab_alloc ------------------------------------------------------------ */
+/* Pop the thread's freelist.  When it is empty (or the thread has no state
+ * yet) slab_alloc_slow refills it: remote frees of the cpu slab, the
+ * cpu-partial list, the node partial list, a new slab from the buddy. */
+static always_inline void *slab_alloc(struct kmem_cache *s, gfp_t gfp)
+{
+	struct kmem_cache_cpu *c = this_cpu_ptr(s);
+	void **object = c->freelist;
+
+	if (unlikely(!object))
+		return slab_alloc_slow(s, gfp);
+	c->freelist = get_freepointer(s, object);
+	wipe_freepointer(s, object);
+	if (unlikely(gfp & KSLUB_GFP_ZERO))
+		memset(object, 0, s->object_size);
+	return object;
+}
+
+/* ---- slab_free ------------------------------------------------------------- */
+/* Is x the start of an object of this slab that is not free already?
+ * An offset is a multiple of size when offset * ceil(2^64 / size) wraps below
+ * ceil(2^64 / size).  A free object's slot decodes to NULL or to an object of
+ * the same slab; a live object's slot is 0 or program data, which decodes to
+ * neither except by a 2^-40 chance. */
+static always_inline bool object_is_start(const struct kmem_cache *s, const struct slab *slab, const void *x)
+{
+	unsigned long off = ((unsigned long)x & slab->mask) - s->red_left_pad;
+
+	return off * s->div_magic < s->div_magic && off < slab->objs_end;
+}
+
+static always_inline bool object_is_free(const struct kmem_cache *s, const struct slab *slab, const void *x)
+{
+	unsigned long fp = (unsigned long)get_freepointer(s, x);
+
+	return fp == 0 || ((fp ^ (unsigned long)x) & ~slab->mask) == 0;
+}
+
+/* Push on the thread's freelist when the object is in its cpu slab; otherwise
+ * slab_free_slow does the kernel's __slab_free: a lock-free cmpxchg of the
+ * slab's freelist and counters, taking a list lock only when the slab must
+ * change list. */
+static always_inline void slab_free(struct kmem_cache *s, struct slab *slab, void *x)
+{
+	struct kmem_cache_cpu *c = this_cpu_ptr(s);
+
+	if (likely(slab == c->slab)) {
+		set_freepointer(s, x, c->freelist);
+		c->freelist = x;
+		return;
+	}
+	slab_free_slow(s, slab, x);
+}
+
+/* ---- kmalloc --------------------------------------------------------------- */
+#define KMALLOC_SHIFT_LOW 3
+#define KMALLOC_MIN_SIZE (1 << KMALLOC_SHIFT_LOW)
+#define NR_KMALLOC_SLOTS 64
+extern struct kmem_cache *kmalloc_caches[NR_KMALLOC_SLOTS];
+/* kmalloc_size_index[(size - 1) / 8]: the kmalloc cache slot for size. */
+extern uint8_t kmalloc_size_index[KSLUB_KMALLOC_MAX_CACHE_SIZE / KMALLOC_MIN_SIZE];
+
+void *kmalloc_slow(size_t size, gfp_t gfp);
+void *kmalloc_large_node(size_t size, gfp_t gfp, int node);
+void kfree_nonslab(const void *x, const char *func);
+noinline void kslub_bad_object_free(struct kmem_cache *s, struct slab *slab, const void *x, const char *func);
+void *kmalloc_aligned(size_t size, size_t align, gfp_t gfp);
+void *krealloc_internal(const void *p, size_t new_size, gfp_t gfp, const char *func);
+size_t ksize_internal(const void *p, const char *func);
+
+static always_inline void *kmalloc_inline(size_t size, gfp_t gfp)
+{
+	if (likely(size - 1 < KSLUB_KMALLOC_MAX_CACHE_SIZE)) {
+		struct kmem_cache *s = kmalloc_caches[kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW]];
+		struct kmem_cache_cpu *c = this_cpu_ptr(s);
+		void **object = c->freelist;
+
+		if (unlikely(!object))
+			return kmalloc_slow(size, gfp);
+		c->freelist = get_freepointer(s, object);
+		wipe_freepointer(s, object);
+		if (unlikely(gfp & KSLUB_GFP_ZERO))
+			memset(object, 0, s->object_size);
+		return object;
+	}
+	return kmalloc_slow(size, gfp);
+}
+
+/* The slab object x, checked; NULL (after handling it) if x is not a slab
+ * object.  func names the public function for reports. */
+static always_inline struct slab *virt_to_slab_checked(const void *x, const char *func)
+{
+	struct page *page;
+
+	if (unlikely(section_type(x) != SECTION_ARENA)) {
+		kfree_nonslab(x, func);
+		return NULL;
+	}
+	page = compound_head(virt_to_page(x));
+	if (unlikely(!(page->flags & PG_slab))) {
+		kfree_nonslab(x, func);
+		return NULL;
+	}
+	return page_slab(page);
+}
+
+static always_inline void kfree_inline(const void *x, const char *func)
+{
+	struct slab *slab;
+	struct kmem_cache *s;
+
+	if (unlikely(KSLUB_ZERO_OR_NULL_PTR(x)))
+		return;
+	slab = virt_to_slab_checked(x, func);
+	if (unlikely(!slab))
+		return;
+	s = slab->slab_cache;
+	if (unlikely(!object_is_start(s, slab, x) || object_is_free(s, slab, x)))
+		kslub_bad_object_free(s, slab, x, func);
+	slab_free(s, slab, (void *)x);
+}
+
+#endif
