@@ -610,7 +610,7 @@ noinline void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *x)
 }
 
 /* ---- reports of misuse ------------------------------------------------------- */
-noinline void kslub_bad_object_free(struct kmem_cache *s, struct slab *slab, const void *x, const char *func)
+noinline __attribute__((noreturn, cold)) void kslub_bad_object_free(struct kmem_cache *s, struct slab *slab, const void *x, const char *func)
 {
 	if (!object_is_start(s, slab, x))
 		kslub_fatal(func, x, "invalid pointer: not the start of an object of %s (object size %u)",
@@ -1009,9 +1009,7 @@ KSLUB_API void kslub_kmem_cache_free(struct kmem_cache *s, void *x)
 	if (unlikely(slab->slab_cache != s))
 		kslub_fatal("kmem_cache_free", x, "object of cache %s freed to cache %s",
 			    slab->slab_cache->name, s ? s->name : "(null)");
-	if (unlikely(!object_is_start(s, slab, x) || object_is_free(s, slab, x)))
-		kslub_bad_object_free(s, slab, x, "kmem_cache_free");
-	slab_free(s, slab, x);
+	slab_free(s, slab, x, "kmem_cache_free");
 }
 
 KSLUB_API unsigned int kslub_kmem_cache_size(struct kmem_cache *s)

@@ -4,11 +4,8 @@
  * them.  Each is a few instructions with one unlikely branch to a function in
  * slub.c or kmalloc.c.  Nothing else belongs here.
  *
- * Costs (x86-64, gcc -O2, counted with callgrind):
- *   slab_alloc  about 12 instructions: load the thread's kmem_cache_cpu, pop
- *               the freelist head, decode the next pointer, wipe it.
- *   kfree       about 35 instructions: section map, struct page, head page,
- *               object check (start of an object, not free already), push.
+ * Costs are instructions on x86-64 with gcc -O2, counted with callgrind
+ * (scripts/count-instructions).
  */
 #ifndef KSLUB_SLUB_H
 #define KSLUB_SLUB_H
@@ -43,29 +40,39 @@ static always_inline void wipe_freepointer(const struct kmem_cache *s, void *obj
 }
 
 /* ---- slab_alloc ------------------------------------------------------------ */
-/* Pop the thread's freelist.  When it is empty (or the thread has no state
- * yet) slab_alloc_slow refills it: remote frees of the cpu slab, the
- * cpu-partial list, the node partial list, a new slab from the buddy. */
+/* Pop an object off a thread's freelist: decode the next pointer, wipe the
+ * slot.  Returns NULL when the freelist is empty. */
+static always_inline void *freelist_pop(const struct kmem_cache *s, struct kmem_cache_cpu *c)
+{
+	void **object = c->freelist;
+	unsigned long offset = s->offset, slot;
+
+	if (unlikely(!object))
+		return NULL;
+	slot = (unsigned long)object + offset;
+	c->freelist = freelist_ptr(s, *(void **)slot, slot);
+	*(void **)slot = NULL;
+	return object;
+}
+
+/* slab_alloc: about 15 instructions.  When the thread's freelist is empty (or
+ * the thread has no state yet) slab_alloc_slow refills it: frees by other
+ * threads to the cpu slab, the cpu-partial list, the node partial list, a new
+ * slab from the buddy. */
 static always_inline void *slab_alloc(struct kmem_cache *s, gfp_t gfp)
 {
-	struct kmem_cache_cpu *c = this_cpu_ptr(s);
-	void **object = c->freelist;
+	void *object = freelist_pop(s, this_cpu_ptr(s));
 
 	if (unlikely(!object))
 		return slab_alloc_slow(s, gfp);
-	c->freelist = get_freepointer(s, object);
-	wipe_freepointer(s, object);
 	if (unlikely(gfp & KSLUB_GFP_ZERO))
 		memset(object, 0, s->object_size);
 	return object;
 }
 
 /* ---- slab_free ------------------------------------------------------------- */
-/* Is x the start of an object of this slab that is not free already?
- * An offset is a multiple of size when offset * ceil(2^64 / size) wraps below
- * ceil(2^64 / size).  A free object's slot decodes to NULL or to an object of
- * the same slab; a live object's slot is 0 or program data, which decodes to
- * neither except by a 2^-40 chance. */
+/* Is x the start of an object of this slab?  An offset is a multiple of size
+ * when offset * ceil(2^64 / size) wraps below ceil(2^64 / size). */
 static always_inline bool object_is_start(const struct kmem_cache *s, const struct slab *slab, const void *x)
 {
 	unsigned long off = ((unsigned long)x & slab->mask) - s->red_left_pad;
@@ -73,23 +80,40 @@ static always_inline bool object_is_start(const struct kmem_cache *s, const stru
 	return off * s->div_magic < s->div_magic && off < slab->objs_end;
 }
 
-static always_inline bool object_is_free(const struct kmem_cache *s, const struct slab *slab, const void *x)
+/* Is the object free already?  A free object's slot decodes to NULL or to an
+ * object of the same slab; a live object's slot holds 0 or program data,
+ * which decodes to neither but by a chance of about one in 2^48. */
+static always_inline bool freepointer_is_free(const struct slab *slab, const void *x, unsigned long fp)
 {
-	unsigned long fp = (unsigned long)get_freepointer(s, x);
-
-	return fp == 0 || ((fp ^ (unsigned long)x) & ~slab->mask) == 0;
+	return fp == 0 || (fp ^ (unsigned long)x) <= slab->mask;
 }
 
-/* Push on the thread's freelist when the object is in its cpu slab; otherwise
- * slab_free_slow does the kernel's __slab_free: a lock-free cmpxchg of the
- * slab's freelist and counters, taking a list lock only when the slab must
- * change list. */
-static always_inline void slab_free(struct kmem_cache *s, struct slab *slab, void *x)
+static always_inline bool object_is_free(const struct kmem_cache *s, const struct slab *slab, const void *x)
 {
-	struct kmem_cache_cpu *c = this_cpu_ptr(s);
+	return freepointer_is_free(slab, x, (unsigned long)get_freepointer(s, x));
+}
 
+/* slab_free: check the object, then push it on the thread's freelist when it
+ * is in the thread's cpu slab (about 30 instructions from kfree's entry);
+ * otherwise slab_free_slow does the kernel's __slab_free: a lock-free
+ * cmpxchg of the slab's freelist and counters, taking a list lock only when
+ * the slab must change list. */
+static always_inline void slab_free(struct kmem_cache *s, struct slab *slab, void *x, const char *func)
+{
+	unsigned long addr = (unsigned long)x, slot = addr + s->offset;
+	unsigned long off = addr & slab->mask;
+	unsigned long key, fp;
+	struct kmem_cache_cpu *c;
+
+	if (unlikely(off * s->div_magic >= s->div_magic || off >= slab->objs_end))
+		kslub_bad_object_free(s, slab, x, func);	/* not the start of an object */
+	key = s->random ^ __builtin_bswap64(slot);
+	fp = *(unsigned long *)slot ^ key;
+	if (unlikely(fp == 0 || (fp ^ addr) <= slab->mask))
+		kslub_bad_object_free(s, slab, x, func);	/* already free */
+	c = this_cpu_ptr(s);
 	if (likely(slab == c->slab)) {
-		set_freepointer(s, x, c->freelist);
+		*(unsigned long *)slot = (unsigned long)c->freelist ^ key;
 		c->freelist = x;
 		return;
 	}
@@ -107,7 +131,6 @@ extern uint8_t kmalloc_size_index[KSLUB_KMALLOC_MAX_CACHE_SIZE / KMALLOC_MIN_SIZ
 void *kmalloc_slow(size_t size, gfp_t gfp);
 void *kmalloc_large_node(size_t size, gfp_t gfp, int node);
 void kfree_nonslab(const void *x, const char *func);
-noinline void kslub_bad_object_free(struct kmem_cache *s, struct slab *slab, const void *x, const char *func);
 void *kmalloc_aligned(size_t size, size_t align, gfp_t gfp);
 void *krealloc_internal(const void *p, size_t new_size, gfp_t gfp, const char *func);
 size_t ksize_internal(const void *p, const char *func);
@@ -116,13 +139,10 @@ static always_inline void *kmalloc_inline(size_t size, gfp_t gfp)
 {
 	if (likely(size - 1 < KSLUB_KMALLOC_MAX_CACHE_SIZE)) {
 		struct kmem_cache *s = kmalloc_caches[kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW]];
-		struct kmem_cache_cpu *c = this_cpu_ptr(s);
-		void **object = c->freelist;
+		void *object = freelist_pop(s, this_cpu_ptr(s));
 
 		if (unlikely(!object))
 			return kmalloc_slow(size, gfp);
-		c->freelist = get_freepointer(s, object);
-		wipe_freepointer(s, object);
 		if (unlikely(gfp & KSLUB_GFP_ZERO))
 			memset(object, 0, s->object_size);
 		return object;
@@ -159,9 +179,7 @@ static always_inline void kfree_inline(const void *x, const char *func)
 	if (unlikely(!slab))
 		return;
 	s = slab->slab_cache;
-	if (unlikely(!object_is_start(s, slab, x) || object_is_free(s, slab, x)))
-		kslub_bad_object_free(s, slab, x, func);
-	slab_free(s, slab, (void *)x);
+	slab_free(s, slab, (void *)x, func);
 }
 
 #endif
