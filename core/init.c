@@ -114,7 +114,7 @@ struct kslub_thread *kslub_thread_get(void)
 	t = page_address(page);
 	if (!zeroed)
 		memset(t, 0, sizeof(*t));
-	page->flags = PG_reserved;
+	WRITE_ONCE(page->flags, PG_reserved);
 	t->alloc_pages = (unsigned int)DIV_ROUND_UP(sizeof(*t), PAGE_SIZE);
 	t->node = kslub_nr_node_ids > 1 ? topology_current_node() : 0;
 	t->tid = gettid_raw();
@@ -149,7 +149,7 @@ static void thread_release(struct kslub_thread *t)
 {
 	struct page *page = virt_to_page(t);
 
-	page->flags = 0;
+	WRITE_ONCE(page->flags, 0);
 	free_pages_range(page, t->alloc_pages, true);
 }
 

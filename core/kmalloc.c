@@ -48,9 +48,9 @@ void create_kmalloc_caches(void)
 		s = kmem_cache_create_flags(name, size, 0, 0, NULL, true);
 		if (!s)
 			kslub_fatal(NULL, NULL, "cannot create %s", name);
-		kmalloc_caches[slot] = s;
 		for (unsigned int sz = i ? kmalloc_sizes[i - 1] + 1 : 1; sz <= size; sz += KMALLOC_MIN_SIZE)
-			kmalloc_size_index[(sz - 1) >> KMALLOC_SHIFT_LOW] = (uint8_t)slot;
+			WRITE_ONCE(kmalloc_size_index[(sz - 1) >> KMALLOC_SHIFT_LOW], (uint8_t)slot);
+		__atomic_store_n(&kmalloc_caches[slot], s, __ATOMIC_RELEASE);
 		slot++;
 	}
 	nr_kmalloc_caches = slot;
@@ -455,7 +455,7 @@ KSLUB_API void kslub_free_pages(void *addr, unsigned int order)
 	if (order >= MAX_ORDER)
 		kslub_fatal("free_pages", addr, "invalid order %u", order);
 	page = checked_block(addr, 1UL << order, "free_pages");
-	page->flags = 0;
+	WRITE_ONCE(page->flags, 0);
 	page->nr_pages = 0;
 	free_the_pages(page, order);
 }
@@ -481,7 +481,7 @@ KSLUB_API void kslub_free_pages_exact(void *addr, size_t size)
 	if (!addr)
 		return;
 	page = checked_block(addr, nr, "free_pages_exact");
-	page->flags = 0;
+	WRITE_ONCE(page->flags, 0);
 	page->nr_pages = 0;
 	free_pages_range(page, nr, true);
 }

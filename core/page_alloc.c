@@ -120,7 +120,8 @@ static void free_one_page(struct zone *zone, struct page *page, unsigned int ord
 		unsigned long combined_idx = idx & buddy_idx;
 		struct page *buddy = page + ((long)buddy_idx - (long)idx);
 
-		if (!(buddy->flags & PG_buddy) || buddy->order != order)
+		/* an allocated page's flags change without zone->lock, but never to PG_buddy */
+		if (!(READ_ONCE(buddy->flags) & PG_buddy) || buddy->order != order)
 			break;
 		dirty |= buddy->flags & PG_dirty;
 		del_from_free_list(zone, buddy, order);
@@ -371,7 +372,7 @@ struct page *alloc_pages_node(int node, gfp_t gfp, unsigned int order, bool *zer
 		if (!page)
 			return errno = ENOMEM, NULL;
 	}
-	page->flags = 0;
+	WRITE_ONCE(page->flags, 0);
 	page->compound_head = 0;
 	if (zeroed)
 		*zeroed = !dirty;
@@ -408,7 +409,7 @@ void free_the_pages(struct page *page, unsigned int order)
 	struct per_cpu_pages *pcp;
 
 	if (order < NR_PCP_ORDERS && (pcp = this_pcp(arena->node))) {
-		page->flags = PG_pcp | PG_dirty;
+		WRITE_ONCE(page->flags, PG_pcp | PG_dirty);
 		page->order = order;
 		list_add(&page->buddy_list, &pcp->lists[order]);
 		pcp->count += 1 << order;
@@ -440,7 +441,7 @@ struct page *alloc_pages_exact_node(int node, gfp_t gfp, size_t size, bool *zero
 		page = rmqueue(kslub_zones[node], gfp, order, &dirty);
 		if (!page)
 			return errno = ENOMEM, NULL;
-		page->flags = 0;
+		WRITE_ONCE(page->flags, 0);
 		page->compound_head = 0;
 		z = !dirty;
 		if (nr < (1UL << order))

@@ -105,7 +105,7 @@ enum { DEACTIVATE_TO_HEAD, DEACTIVATE_TO_TAIL };
 
 static void add_partial(struct kmem_cache_node *n, struct slab *slab, int tail)
 {
-	n->nr_partial++;
+	WRITE_ONCE(n->nr_partial, n->nr_partial + 1);
 	if (tail == DEACTIVATE_TO_TAIL)
 		list_add_tail(&slab->slab_list, &n->partial);
 	else
@@ -115,7 +115,7 @@ static void add_partial(struct kmem_cache_node *n, struct slab *slab, int tail)
 static void remove_partial(struct kmem_cache_node *n, struct slab *slab)
 {
 	list_del(&slab->slab_list);
-	n->nr_partial--;
+	WRITE_ONCE(n->nr_partial, n->nr_partial - 1);
 }
 
 static inline void inc_slabs_node(struct kmem_cache *s, int node, int objects)
@@ -909,11 +909,11 @@ static struct kmem_cache *bootstrap(struct kmem_cache *static_cache)
  * node and two kmem_cache objects, far from a slab's worth. */
 void kmem_cache_init(void)
 {
-	unsigned long *rnd = (unsigned long *)getauxval(AT_RANDOM);
+	const void *rnd = (const void *)getauxval(AT_RANDOM);	/* 16 random bytes from the kernel */
 
 	if (rnd) {
-		kslub_random_seed[0] = rnd[0];
-		kslub_random_seed[1] = rnd[1] | 1;
+		memcpy(kslub_random_seed, rnd, sizeof(kslub_random_seed));
+		kslub_random_seed[1] |= 1;
 	} else {
 		kslub_random_seed[0] = (unsigned long)&rnd ^ (unsigned long)getpid() << 32;
 		kslub_random_seed[1] = kslub_now_ms() | 1;

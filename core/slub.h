@@ -138,7 +138,8 @@ size_t ksize_internal(const void *p, const char *func);
 static always_inline void *kmalloc_inline(size_t size, gfp_t gfp)
 {
 	if (likely(size - 1 < KSLUB_KMALLOC_MAX_CACHE_SIZE)) {
-		struct kmem_cache *s = kmalloc_caches[kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW]];
+		struct kmem_cache *s = __atomic_load_n(&kmalloc_caches[READ_ONCE(kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW])],
+						       __ATOMIC_ACQUIRE);
 		void *object = freelist_pop(s, this_cpu_ptr(s));
 
 		if (unlikely(!object))
