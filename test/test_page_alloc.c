@@ -1,0 +1,496 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_page_alloc.c - the buddy page allocator through the public API:
+ * blocks split and coalesce back to the same free areas, alloc_pages_exact
+ * takes only the pages asked for, blocks are aligned to their order, freed
+ * memory goes back to the OS, and a failed mmap is NULL with ENOMEM.
+ *
+ * Free-area figures are read with kslub_buddyinfo() after
+ * kslub_flush_thread(), which empties the thread's page lists into the zone.
+ * Criterion runs each test in a process of its own, so tunables set in an
+ * .init function are read by that test's first kslub call.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "kslub.h"
+
+#define PAGE KSLUB_PAGE_SIZE
+#define NR_ORDERS KSLUB_MAX_ORDER
+#define MAX_BLOCK (PAGE << (NR_ORDERS - 1)) /* the largest buddy block: 4 MiB */
+#define MiB (1024UL * 1024)
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+/* The zone's free areas with the thread's page lists drained into them. */
+static void buddy_snapshot(unsigned long nr_free[NR_ORDERS])
+{
+	kslub_flush_thread();
+	cr_assert_eq(kslub_buddyinfo(0, nr_free), NR_ORDERS, "kslub_buddyinfo(0) must report %d orders", NR_ORDERS);
+}
+
+static unsigned long free_pages_of(const unsigned long nr_free[NR_ORDERS])
+{
+	unsigned long pages = 0;
+
+	for (int o = 0; o < NR_ORDERS; o++)
+		pages += nr_free[o] << o;
+	return pages;
+}
+
+static unsigned long zone_free_pages(void)
+{
+	unsigned long nr_free[NR_ORDERS];
+
+	buddy_snapshot(nr_free);
+	return free_pages_of(nr_free);
+}
+
+/* Resident set size in bytes, from /proc/self/statm. */
+static size_t rss_bytes(void)
+{
+	unsigned long size, resident;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	cr_assert_not_null(f, "cannot open /proc/self/statm");
+	cr_assert_eq(fscanf(f, "%lu %lu", &size, &resident), 2, "cannot parse /proc/self/statm");
+	fclose(f);
+	return resident * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Mark a block with its number at both ends; check the mark before freeing,
+ * so that two blocks handed out over each other show up. */
+static void tag_block(void *p, size_t bytes, unsigned long tag)
+{
+	((unsigned long *)p)[0] = tag;
+	((unsigned long *)((char *)p + bytes))[-1] = ~tag;
+}
+
+static void check_tag(void *p, size_t bytes, unsigned long tag)
+{
+	cr_assert_eq(((unsigned long *)p)[0], tag, "block %lu at %p was overwritten at its start", tag, p);
+	cr_assert_eq(((unsigned long *)((char *)p + bytes))[-1], ~tag, "block %lu at %p was overwritten at its end",
+		     tag, p);
+}
+
+static void retain_arenas(void)
+{
+	/* wholly free arenas stay mapped, so the free areas can be compared */
+	setenv("KSLUB_RETAIN_ARENAS", "100000", 1);
+}
+
+/* ---- split and coalesce ------------------------------------------------------- */
+
+/* A mix of whole blocks and exact page counts, in a fixed pseudo-random order. */
+#define NR_BLOCKS 400
+struct block {
+	void *p;
+	size_t bytes;
+	int order;		/* -1: alloc_pages_exact */
+};
+
+static unsigned long lcg(unsigned long *state)
+{
+	*state = *state * 6364136223846793005UL + 1442695040888963407UL;
+	return *state >> 33;
+}
+
+static unsigned long allocate_mix(struct block *b, unsigned long seed)
+{
+	unsigned long pages = 0, state = seed;
+
+	for (int i = 0; i < NR_BLOCKS; i++) {
+		unsigned long r = lcg(&state);
+
+		if (r % 3) {
+			/* small orders far more often than large, as slabs ask */
+			int order = (int)(lcg(&state) % 100);
+
+			order = order < 60 ? order % 4 : order < 95 ? 4 + order % 4 : 8 + order % 3;
+			b[i].order = order;
+			b[i].bytes = PAGE << order;
+			b[i].p = alloc_pages(GFP_KERNEL, (unsigned int)order);
+		} else {
+			unsigned long n = 1 + lcg(&state) % 300;
+
+			b[i].order = -1;
+			b[i].bytes = n * PAGE;
+			b[i].p = alloc_pages_exact(b[i].bytes, GFP_KERNEL);
+		}
+		cr_assert_not_null(b[i].p, "allocation %d (%zu bytes) failed", i, b[i].bytes);
+		tag_block(b[i].p, b[i].bytes, (unsigned long)i);
+		pages += b[i].bytes / PAGE;
+	}
+	return pages;
+}
+
+static void free_block(struct block *b, int i)
+{
+	check_tag(b[i].p, b[i].bytes, (unsigned long)i);
+	if (b[i].order >= 0)
+		free_pages(b[i].p, (unsigned int)b[i].order);
+	else
+		free_pages_exact(b[i].p, b[i].bytes);
+	b[i].p = NULL;
+}
+
+/* Free in an order unlike the allocation order: odd blocks first, then the
+ * even ones backwards, so that buddies come back in every sequence. */
+static void free_mix(struct block *b)
+{
+	for (int i = 1; i < NR_BLOCKS; i += 2)
+		free_block(b, i);
+	for (int i = (NR_BLOCKS - 1) & ~1; i >= 0; i -= 2)
+		free_block(b, i);
+}
+
+Test(page_alloc, flush_thread_gives_the_thread_page_lists_back, .init = retain_arenas)
+{
+	unsigned long before[NR_ORDERS], after[NR_ORDERS];
+
+	/* Small orders go through the thread's page lists, which take a batch
+	 * from the zone at a time; once the block is freed and the lists are
+	 * flushed, the zone must hold every page again. */
+	free_pages(alloc_pages(GFP_KERNEL, NR_ORDERS - 1), NR_ORDERS - 1);
+	for (unsigned int order = 0; order < 4; order++) {
+		void *p;
+
+		buddy_snapshot(before);
+		p = alloc_pages(GFP_KERNEL, order);
+		cr_assert_not_null(p);
+		free_pages(p, order);
+		buddy_snapshot(after);
+		cr_assert_eq(free_pages_of(after), free_pages_of(before),
+			     "order %u: alloc, free and kslub_flush_thread() left the zone with %lu free pages, "
+			     "%lu before: the rest stay on the thread's page lists", order,
+			     free_pages_of(after), free_pages_of(before));
+		for (int o = 0; o < NR_ORDERS; o++)
+			cr_assert_eq(after[o], before[o], "order %u round: order %d has %lu free blocks, %lu before",
+				     order, o, after[o], before[o]);
+	}
+}
+
+Test(page_alloc, freeing_every_block_restores_the_original_free_areas, .init = retain_arenas)
+{
+	static struct block blocks[NR_BLOCKS];
+	unsigned long before[NR_ORDERS], during[NR_ORDERS], after[NR_ORDERS];
+	unsigned long pages;
+
+	/* A first round maps the arenas the mix needs; they stay (retained). */
+	allocate_mix(blocks, 42);
+	free_mix(blocks);
+
+	buddy_snapshot(before);
+	pages = allocate_mix(blocks, 42);
+	buddy_snapshot(during);
+	cr_assert_eq(free_pages_of(before) - free_pages_of(during), pages,
+		     "%lu pages were handed out but the zone's free pages went from %lu to %lu", pages,
+		     free_pages_of(before), free_pages_of(during));
+	free_mix(blocks);
+	buddy_snapshot(after);
+
+	for (int o = 0; o < NR_ORDERS; o++)
+		cr_expect_eq(after[o], before[o], "order %d: %lu free blocks before, %lu after freeing everything",
+			     o, before[o], after[o]);
+}
+
+/* ---- alloc_pages_exact ------------------------------------------------------------- */
+
+struct exact_case {
+	unsigned long pages;
+};
+
+ParameterizedTestParameters(page_alloc, alloc_pages_exact_uses_only_the_pages_asked_for)
+{
+	static struct exact_case cases[] = {
+		{ 1 }, { 3 }, { 5 }, { 17 }, { 33 }, { 63 }, { 65 }, { 300 }, { 513 }, { 1023 }, { 1024 },
+	};
+
+	return cr_make_param_array(struct exact_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct exact_case *c, page_alloc, alloc_pages_exact_uses_only_the_pages_asked_for,
+		  .init = retain_arenas)
+{
+	size_t bytes = c->pages * PAGE;
+	unsigned long before, during, after;
+	char *p;
+
+	/* map the zone's first arena before counting */
+	free_pages(alloc_pages(GFP_KERNEL, 0), 0);
+	before = zone_free_pages();
+	p = alloc_pages_exact(bytes, GFP_KERNEL);
+	cr_assert_not_null(p, "alloc_pages_exact(%lu pages) failed", c->pages);
+	memset(p, 0x5a, bytes);
+	during = zone_free_pages();
+	cr_assert_eq(before - during, c->pages,
+		     "alloc_pages_exact(%lu pages) took %lu pages from the zone (the tail must go back)",
+		     c->pages, before - during);
+	free_pages_exact(p, bytes);
+	after = zone_free_pages();
+	cr_assert_eq(after, before, "free_pages_exact gave back %lu pages of %lu", after - during, c->pages);
+}
+
+Test(page_alloc, kmalloc_of_33_pages_uses_33_pages_not_64, .init = retain_arenas)
+{
+	size_t bytes = 33 * PAGE;
+	unsigned long before, during, after;
+	char *p;
+
+	free_pages(alloc_pages(GFP_KERNEL, 0), 0);
+	before = zone_free_pages();
+	p = kmalloc(bytes, GFP_KERNEL);
+	cr_assert_not_null(p);
+	memset(p, 0xa5, bytes);
+	cr_assert_geq(ksize(p), bytes);
+	cr_assert_lt(ksize(p), 34 * PAGE, "ksize %zu: kmalloc(33 pages) holds more than 33 pages", ksize(p));
+	during = zone_free_pages();
+	cr_assert_eq(before - during, 33, "kmalloc(33 pages) took %lu pages from the zone", before - during);
+	kfree(p);
+	after = zone_free_pages();
+	cr_assert_eq(after, before, "kfree gave back %lu pages of 33", after - during);
+}
+
+Test(page_alloc, alloc_pages_exact_above_the_largest_order_fails_with_enomem)
+{
+	void *p;
+
+	errno = 0;
+	p = alloc_pages_exact(MAX_BLOCK + PAGE, GFP_KERNEL);
+	cr_assert_null(p, "alloc_pages_exact(4 MiB + 1 page) must fail: no buddy block is that large");
+	cr_assert_eq(errno, ENOMEM, "errno %d, not ENOMEM", errno);
+	errno = 0;
+	p = alloc_pages(GFP_KERNEL, NR_ORDERS);
+	cr_assert_null(p, "alloc_pages(order %d) must fail", NR_ORDERS);
+	cr_assert_eq(errno, ENOMEM, "errno %d, not ENOMEM", errno);
+}
+
+/* ---- alignment -------------------------------------------------------------------- */
+
+Test(page_alloc, blocks_are_aligned_to_their_order)
+{
+	enum { PER_ORDER = 5 };
+	void *blocks[NR_ORDERS][PER_ORDER];
+
+	for (int o = 0; o < NR_ORDERS; o++) {
+		for (int i = 0; i < PER_ORDER; i++) {
+			char *p = alloc_pages(GFP_KERNEL, (unsigned int)o);
+
+			cr_assert_not_null(p, "alloc_pages(order %d) failed", o);
+			cr_assert_eq((uintptr_t)p & ((PAGE << o) - 1), 0, "order %d block %p is not aligned to %lu",
+				     o, (void *)p, PAGE << o);
+			p[0] = 1;
+			p[(PAGE << o) - 1] = 2;
+			blocks[o][i] = p;
+		}
+	}
+	for (int o = 0; o < NR_ORDERS; o++)
+		for (int i = 0; i < PER_ORDER; i++)
+			free_pages(blocks[o][i], (unsigned int)o);
+
+	/* exact blocks are at least page aligned */
+	for (unsigned long n = 1; n < 40; n += 3) {
+		void *p = alloc_pages_exact(n * PAGE, GFP_KERNEL);
+
+		cr_assert_not_null(p);
+		cr_assert_eq((uintptr_t)p & (PAGE - 1), 0, "alloc_pages_exact(%lu pages) = %p", n, p);
+		free_pages_exact(p, n * PAGE);
+	}
+}
+
+Test(page_alloc, alloc_pages_with_gfp_zero_gives_zeroed_pages_after_reuse)
+{
+	for (int o = 0; o < NR_ORDERS; o++) {
+		size_t bytes = PAGE << o;
+		unsigned char *p = alloc_pages(GFP_KERNEL, (unsigned int)o);
+
+		cr_assert_not_null(p);
+		memset(p, 0xff, bytes);
+		free_pages(p, (unsigned int)o);
+		p = alloc_pages(GFP_KERNEL | __GFP_ZERO, (unsigned int)o);
+		cr_assert_not_null(p);
+		for (size_t i = 0; i < bytes; i += sizeof(long))
+			cr_assert_eq(*(long *)(p + i), 0, "order %d: byte %zu of a __GFP_ZERO block is not zero", o, i);
+		free_pages(p, (unsigned int)o);
+	}
+}
+
+/* ---- memory goes back to the OS ------------------------------------------------------- */
+
+#define BIG_BLOCKS 200 /* of 1 MiB, a kmalloc_large size */
+
+static void purge_tunables(void)
+{
+	setenv("KSLUB_DIRTY_MAX", "2048", 1);	  /* pages: 8 MiB */
+	setenv("KSLUB_RETAIN_ARENAS", "1", 1);
+}
+
+static void keep_everything(void)
+{
+	/* free memory stays resident and mapped until kslub_trim() */
+	setenv("KSLUB_DIRTY_MAX", "1073741824", 1);
+	setenv("KSLUB_RETAIN_ARENAS", "100000", 1);
+}
+
+static size_t touch_big_blocks(void **blocks)
+{
+	for (int i = 0; i < BIG_BLOCKS; i++) {
+		blocks[i] = kmalloc(MiB, GFP_KERNEL);
+		cr_assert_not_null(blocks[i], "kmalloc(1 MiB) number %d failed", i);
+		memset(blocks[i], i + 1, MiB);
+	}
+	return (size_t)BIG_BLOCKS * MiB;
+}
+
+Test(page_alloc, trim_gives_freed_memory_back_to_the_os, .init = keep_everything)
+{
+	static void *blocks[BIG_BLOCKS];
+	size_t base, full, freed, trimmed, given, total;
+
+	kfree(kmalloc(100, GFP_KERNEL));	/* start kslub before the baseline */
+	base = rss_bytes();
+	total = touch_big_blocks(blocks);
+	full = rss_bytes();
+	cr_assert_geq(full - base, total * 9 / 10, "200 MiB touched but RSS grew by only %zu MiB",
+		      (full - base) / MiB);
+	for (int i = 0; i < BIG_BLOCKS; i++)
+		kfree(blocks[i]);
+	freed = rss_bytes();
+	cr_assert_geq(freed - base, total * 9 / 10,
+		      "with KSLUB_DIRTY_MAX and KSLUB_RETAIN_ARENAS at their maximum, free() already gave "
+		      "back %zu of 200 MiB", (full - freed) / MiB);
+	given = kslub_trim();
+	trimmed = rss_bytes();
+	cr_assert_leq(trimmed, base + total / 10,
+		      "after kslub_trim RSS is still %zu MiB above where it started (200 MiB were freed)",
+		      (trimmed - base) / MiB);
+	cr_assert_geq(given, total * 9 / 10, "kslub_trim() says it gave back %zu bytes of the 200 MiB freed",
+		      given);
+}
+
+Test(page_alloc, freed_memory_goes_back_to_the_os_without_trim, .init = purge_tunables)
+{
+	static void *blocks[BIG_BLOCKS];
+	size_t base, after, total;
+	/* at most 4 * KSLUB_DIRTY_MAX pages stay resident before a purge of
+	 * everything, plus the KSLUB_RETAIN_ARENAS arena kept mapped */
+	size_t bound = 4 * 2048 * PAGE + 8 * MiB + 8 * MiB;
+
+	kfree(kmalloc(100, GFP_KERNEL));
+	base = rss_bytes();
+	total = touch_big_blocks(blocks);
+	for (int i = 0; i < BIG_BLOCKS; i++)
+		kfree(blocks[i]);
+	after = rss_bytes();
+	cr_assert_leq(after, base + bound,
+		      "%zu MiB freed, RSS still %zu MiB above where it started (bound %zu MiB)", total / MiB,
+		      (after - base) / MiB, bound / MiB);
+}
+
+/* ---- running out of address space ----------------------------------------------------- */
+
+static size_t vm_size_bytes(void)
+{
+	unsigned long size;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	cr_assert_not_null(f);
+	cr_assert_eq(fscanf(f, "%lu", &size), 1);
+	fclose(f);
+	return size * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+Test(page_alloc, mmap_failure_gives_null_and_enomem_not_a_crash)
+{
+	enum { MAX_PTRS = 1 << 16 };
+	static void *ptrs[MAX_PTRS];
+	struct rlimit old, low;
+	int n = 0, large = 0;
+	void *p;
+
+	kfree(kmalloc(64, GFP_KERNEL));
+	cr_assert_eq(getrlimit(RLIMIT_AS, &old), 0);
+	low = old;
+	low.rlim_cur = vm_size_bytes() + 48 * MiB;
+	cr_assert_eq(setrlimit(RLIMIT_AS, &low), 0);
+
+	errno = 0;
+	p = kmalloc(1UL << 30, GFP_KERNEL);
+	cr_assert_null(p, "kmalloc(1 GiB) under a 48 MiB address space limit succeeded");
+	cr_assert_eq(errno, ENOMEM, "kmalloc(1 GiB): errno %d, not ENOMEM", errno);
+
+	/* Buddy blocks until the zone cannot grow: NULL and ENOMEM, no crash. */
+	for (;;) {
+		errno = 0;
+		p = alloc_pages(GFP_KERNEL, NR_ORDERS - 1);
+		if (!p)
+			break;
+		cr_assert_lt(n, MAX_PTRS);
+		ptrs[n++] = p;
+		large++;
+	}
+	cr_assert_eq(errno, ENOMEM, "alloc_pages failed with errno %d, not ENOMEM", errno);
+	cr_assert_lt(large, 100, "the address space limit had no effect");
+
+	/* Slab objects until the slabs cannot grow either. */
+	for (;;) {
+		errno = 0;
+		p = kmalloc(2048, GFP_KERNEL);
+		if (!p)
+			break;
+		cr_assert_lt(n, MAX_PTRS, "64 Ki objects of 2 KiB under a 48 MiB limit");
+		memset(p, 1, 2048);
+		ptrs[n++] = p;
+	}
+	cr_assert_eq(errno, ENOMEM, "kmalloc(2048) failed with errno %d, not ENOMEM", errno);
+
+	while (n > large)
+		kfree(ptrs[--n]);
+	while (n > 0)
+		free_pages(ptrs[--n], NR_ORDERS - 1);
+	cr_assert_eq(setrlimit(RLIMIT_AS, &old), 0);
+
+	/* and kslub works again once memory is there */
+	p = kmalloc(1UL << 30, GFP_KERNEL);
+	cr_assert_not_null(p, "kmalloc(1 GiB) fails after the limit was lifted");
+	kfree(p);
+	p = kmalloc(2048, GFP_KERNEL);
+	cr_assert_not_null(p);
+	kfree(p);
+	cr_assert_eq(kslub_validate_slab_cache(kslub_kmalloc_cache(2048)), 0);
+	cr_assert_eq(kslub_validate_slab_cache(kslub_kmalloc_cache(64)), 0);
+}
+
+/* ---- misuse ------------------------------------------------------------------------------- */
+
+static void no_core_dump(void)
+{
+	struct rlimit r = { 0, 0 };
+
+	setrlimit(RLIMIT_CORE, &r);
+}
+
+Test(page_alloc, free_pages_with_the_wrong_order_aborts, .signal = SIGABRT, .init = no_core_dump)
+{
+	void *p = alloc_pages(GFP_KERNEL, 2);
+
+	cr_assert_not_null(p);
+	free_pages(p, 3);
+}
+
+Test(page_alloc, free_pages_of_an_address_inside_a_block_aborts, .signal = SIGABRT, .init = no_core_dump)
+{
+	char *p = alloc_pages(GFP_KERNEL, 2);
+
+	cr_assert_not_null(p);
+	free_pages(p + PAGE, 1);
+}
