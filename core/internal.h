@@ -407,6 +407,9 @@ void create_kmalloc_caches(void);
 void kmalloc_large_free(struct page *page, const void *p, const char *func);
 size_t kmalloc_huge_size(const void *p);
 
+/* stats.c */
+int kslub_write_slabinfo_fd(int fd);	/* the report on fd; 0, or -1 with errno */
+
 /* options.c */
 #include "options.h"
 

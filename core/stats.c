@@ -122,6 +122,23 @@ KSLUB_API int kslub_write_slabinfo(const char *path)
 	return 0;
 }
 
+/* The same report on an open file descriptor (malloc_stats: stderr). */
+int kslub_write_slabinfo_fd(int fd)
+{
+	struct outbuf o;
+	int saved = errno;
+
+	kslub_ensure_init();
+	o.fd = fd;
+	o.len = 0;
+	o.err = 0;
+	write_report(&o);
+	if (o.err)
+		return errno = o.err, -1;
+	errno = saved;
+	return 0;
+}
+
 void kslub_slabinfo_at_exit(void)
 {
 	if (!kslub_slabinfo_path[0])
