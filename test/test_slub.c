@@ -1,0 +1,820 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_slub.c - SLUB object caches through the public API: create, alloc,
+ * free, shrink and destroy; constructors run as the kernel runs them;
+ * SLAB_HWCACHE_ALIGN; the slub_min_order / slub_min_objects tunables; and
+ * misuse (double free, interior, stack and global pointers, the wrong cache)
+ * aborts with a message that names the function and the pointer.
+ *
+ * Every test that uses a cache ends by validating it.  Misuse runs in a
+ * child: the .signal tests let Criterion's own child die, the message tests
+ * fork one and read its stderr through a pipe.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kslub.h"
+
+#define PAGE KSLUB_PAGE_SIZE
+#define MAX_OBJS_PER_PAGE 32767 /* kernel: objects in a slab fit struct slab's 15-bit count */
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static struct kslub_cache_info cache_info(struct kmem_cache *s)
+{
+	struct kslub_cache_info info;
+
+	cr_assert_eq(kslub_cache_info(s, &info), 0, "kslub_cache_info(%s) failed", kslub_kmem_cache_name(s));
+	return info;
+}
+
+static void validate(struct kmem_cache *s)
+{
+	cr_assert_eq(kslub_validate_slab_cache(s), 0, "cache %s is inconsistent (see stderr)",
+		     kslub_kmem_cache_name(s));
+}
+
+static void no_core_dump(void)
+{
+	struct rlimit r = { 0, 0 };
+
+	setrlimit(RLIMIT_CORE, &r);
+}
+
+/* A child's exit status and what it wrote on stdout and stderr. */
+struct child {
+	int status;
+	char out[4096];
+	char err[16384];
+};
+
+static void drain(int fd, char *buf, size_t size, size_t *len, bool *open)
+{
+	ssize_t n = read(fd, buf + *len, size - 1 - *len);
+
+	if (n <= 0) {
+		*open = false;
+		return;
+	}
+	*len += (size_t)n;
+	buf[*len] = '\0';
+	if (*len == size - 1) {
+		/* full: keep reading so the child never blocks, drop the rest */
+		char sink[4096];
+
+		while (read(fd, sink, sizeof(sink)) > 0)
+			;
+		*open = false;
+	}
+}
+
+static void run_child(void (*fn)(void), struct child *c)
+{
+	int out[2], err[2];
+	size_t out_len = 0, err_len = 0;
+	bool out_open = true, err_open = true;
+	pid_t pid;
+
+	memset(c, 0, sizeof(*c));
+	cr_assert_eq(pipe(out), 0);
+	cr_assert_eq(pipe(err), 0);
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	cr_assert_neq(pid, -1, "fork failed");
+	if (pid == 0) {
+		no_core_dump();
+		dup2(out[1], STDOUT_FILENO);
+		dup2(err[1], STDERR_FILENO);
+		close(out[0]);
+		close(err[0]);
+		close(out[1]);
+		close(err[1]);
+		fn();
+		fflush(stdout);
+		_exit(0);
+	}
+	close(out[1]);
+	close(err[1]);
+	while (out_open || err_open) {
+		struct pollfd fds[2] = { { out[0], POLLIN, 0 }, { err[0], POLLIN, 0 } };
+
+		if (poll(fds, 2, -1) < 0)
+			continue;
+		if (out_open && fds[0].revents)
+			drain(out[0], c->out, sizeof(c->out), &out_len, &out_open);
+		if (err_open && fds[1].revents)
+			drain(err[0], c->err, sizeof(c->err), &err_len, &err_open);
+	}
+	close(out[0]);
+	close(err[0]);
+	cr_assert_eq(waitpid(pid, &c->status, 0), pid);
+}
+
+static int count_substr(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* ---- create, alloc, free, destroy ---------------------------------------------- */
+
+Test(slub, objects_are_distinct_and_counted_until_freed)
+{
+	enum { N = 3000, SIZE = 100 };
+	static unsigned char *objs[N];
+	struct kmem_cache *s = kmem_cache_create("test_objects", SIZE, 0, 0, NULL);
+	struct kslub_cache_info info;
+
+	cr_assert_not_null(s);
+	cr_assert_eq(kmem_cache_size(s), SIZE);
+	cr_assert_str_eq(kslub_kmem_cache_name(s), "test_objects");
+	info = cache_info(s);
+	cr_assert_eq(info.active_objs, 0);
+	cr_assert_eq(info.object_size, SIZE);
+	cr_assert_geq(info.size, SIZE);
+	cr_assert_eq(info.objs_per_slab, (PAGE << info.order) / info.size,
+		     "a slab of order %u holds %u objects of %u bytes", info.order, info.objs_per_slab, info.size);
+
+	for (int i = 0; i < N; i++) {
+		objs[i] = kmem_cache_alloc(s, GFP_KERNEL);
+		cr_assert_not_null(objs[i]);
+		cr_assert_eq((uintptr_t)objs[i] % sizeof(void *), 0, "object %p is not pointer aligned",
+			     (void *)objs[i]);
+		memset(objs[i], (unsigned char)i, SIZE);
+	}
+	info = cache_info(s);
+	cr_assert_eq(info.active_objs, N, "%d objects allocated, %lu active", N, info.active_objs);
+	cr_assert_geq(info.num_objs, N);
+	cr_assert_eq(info.num_objs, info.num_slabs * info.objs_per_slab);
+	validate(s);
+	for (int i = 0; i < N; i++)
+		for (int j = 0; j < SIZE; j++)
+			cr_assert_eq(objs[i][j], (unsigned char)i, "object %d was overwritten at byte %d", i, j);
+	for (int i = 0; i < N; i += 2)
+		kmem_cache_free(s, objs[i]);
+	info = cache_info(s);
+	cr_assert_eq(info.active_objs, N / 2, "%d objects live, %lu active", N / 2, info.active_objs);
+	validate(s);
+	for (int i = 1; i < N; i += 2)
+		kmem_cache_free(s, objs[i]);
+	info = cache_info(s);
+	cr_assert_eq(info.active_objs, 0, "everything freed, %lu objects still active", info.active_objs);
+	validate(s);
+	kmem_cache_destroy(s);
+}
+
+Test(slub, create_rejects_what_the_kernel_rejects)
+{
+	errno = 0;
+	cr_assert_null(kmem_cache_create("zero_size", 0, 0, 0, NULL), "a cache of 0-byte objects was created");
+	cr_assert_eq(errno, EINVAL);
+	errno = 0;
+	cr_assert_null(kmem_cache_create("bad_align", 64, 24, 0, NULL), "an alignment of 24 was accepted");
+	cr_assert_eq(errno, EINVAL);
+	errno = 0;
+	cr_assert_null(kmem_cache_create(NULL, 64, 0, 0, NULL), "a cache without a name was created");
+	cr_assert_eq(errno, EINVAL);
+	errno = 0;
+	cr_assert_null(kmem_cache_create("too_big", (unsigned int)(PAGE << KSLUB_MAX_ORDER), 0, 0, NULL),
+		       "a cache of objects larger than the largest buddy block was created");
+}
+
+Test(slub, zalloc_zeroes_an_object_that_was_dirty)
+{
+	enum { N = 200, SIZE = 72 };
+	void *objs[N];
+	struct kmem_cache *s = kmem_cache_create("test_zalloc", SIZE, 0, 0, NULL);
+
+	cr_assert_not_null(s);
+	for (int i = 0; i < N; i++) {
+		objs[i] = kmem_cache_alloc(s, GFP_KERNEL);
+		cr_assert_not_null(objs[i]);
+		memset(objs[i], 0xff, SIZE);
+	}
+	for (int i = 0; i < N; i++)
+		kmem_cache_free(s, objs[i]);
+	for (int i = 0; i < N; i++) {
+		unsigned char *p = kmem_cache_zalloc(s, GFP_KERNEL);
+
+		cr_assert_not_null(p);
+		for (int j = 0; j < SIZE; j++)
+			cr_assert_eq(p[j], 0, "kmem_cache_zalloc object %d: byte %d is %#x", i, j, p[j]);
+		objs[i] = p;
+	}
+	for (int i = 0; i < N; i++)
+		kmem_cache_free(s, objs[i]);
+	validate(s);
+	kmem_cache_destroy(s);
+}
+
+/* ---- constructors ---------------------------------------------------------------- */
+
+#define CTOR_MAGIC 0xc0275ac7ed0b1ec7UL
+struct ctor_obj {
+	struct ctor_obj *self;	/* the ctor saw this very address */
+	unsigned long magic;
+	unsigned char body[104];
+};
+static unsigned long ctor_calls;
+
+static void ctor(void *p)
+{
+	struct ctor_obj *o = p;
+
+	o->self = o;
+	o->magic = CTOR_MAGIC;
+	memset(o->body, 0xc7, sizeof(o->body));
+	ctor_calls++;
+}
+
+static void check_constructed(struct ctor_obj *o)
+{
+	cr_assert_eq(o->self, o, "object %p was not made by the constructor (self %p)", (void *)o, (void *)o->self);
+	cr_assert_eq(o->magic, CTOR_MAGIC, "object %p lost its constructed state: magic %#lx", (void *)o, o->magic);
+	for (size_t i = 0; i < sizeof(o->body); i++)
+		cr_assert_eq(o->body[i], 0xc7, "object %p lost its constructed state at body byte %zu", (void *)o, i);
+}
+
+Test(slub, constructor_runs_once_per_object_when_its_slab_is_made)
+{
+	enum { N = 1000 };
+	static struct ctor_obj *objs[N];
+	struct kmem_cache *s = kmem_cache_create("test_ctor", sizeof(struct ctor_obj), 0, 0, ctor);
+	struct kslub_cache_info info;
+	unsigned long made;
+
+	cr_assert_not_null(s);
+	cr_assert_eq(ctor_calls, 0, "the constructor ran %lu times before any slab was made", ctor_calls);
+	for (int i = 0; i < N; i++) {
+		objs[i] = kmem_cache_alloc(s, GFP_KERNEL);
+		cr_assert_not_null(objs[i]);
+		check_constructed(objs[i]);
+	}
+	info = cache_info(s);
+	made = ctor_calls;
+	cr_assert_eq(made, info.num_objs,
+		     "the constructor ran %lu times for %lu objects in %lu slabs: once per object of each new slab",
+		     made, info.num_objs, info.num_slabs);
+
+	/* Free every other object: no slab empties, so none is given back, and
+	 * allocating as many again reuses them without constructing anew. */
+	for (int i = 0; i < N; i += 2)
+		kmem_cache_free(s, objs[i]);
+	for (int i = 0; i < N; i += 2) {
+		objs[i] = kmem_cache_alloc(s, GFP_KERNEL);
+		cr_assert_not_null(objs[i]);
+		check_constructed(objs[i]);
+	}
+	cr_assert_eq(ctor_calls, made, "the constructor ran again on allocation (%lu calls, %lu before)",
+		     ctor_calls, made);
+	info = cache_info(s);
+	cr_assert_eq(info.num_objs, made);
+	cr_assert_eq(info.active_objs, N);
+
+	for (int i = 0; i < N; i++)
+		kmem_cache_free(s, objs[i]);
+	validate(s);
+	kmem_cache_destroy(s);
+}
+
+Test(slub, constructed_state_survives_free_and_realloc_of_the_same_object)
+{
+	struct kmem_cache *s = kmem_cache_create("test_ctor_state", sizeof(struct ctor_obj), 0, 0, ctor);
+	struct ctor_obj *o, *again;
+
+	cr_assert_not_null(s);
+	o = kmem_cache_alloc(s, GFP_KERNEL);
+	cr_assert_not_null(o);
+	kmem_cache_free(s, o);
+	/* the last object freed to the thread's slab is the next one handed out */
+	again = kmem_cache_alloc(s, GFP_KERNEL);
+	cr_assert_eq(again, o, "kmem_cache_alloc after a free gave %p, not the object just freed %p",
+		     (void *)again, (void *)o);
+	check_constructed(again);
+	kmem_cache_free(s, again);
+	validate(s);
+	kmem_cache_destroy(s);
+}
+
+/* ---- alignment -------------------------------------------------------------------- */
+
+struct align_case {
+	unsigned int size;
+	unsigned int align;	/* asked for */
+	slab_flags_t flags;
+};
+
+/* The kernel's calculate_alignment(), with x86-64's 64-byte cache line. */
+static unsigned int kernel_alignment(const struct align_case *c)
+{
+	unsigned int align = c->align;
+
+	if (c->flags & SLAB_HWCACHE_ALIGN) {
+		unsigned int ralign = 64;
+
+		while (c->size <= ralign / 2)
+			ralign /= 2;
+		align = align > ralign ? align : ralign;
+	}
+	if (align < sizeof(void *))
+		align = sizeof(void *);
+	return align;
+}
+
+ParameterizedTestParameters(slub, objects_are_aligned_as_asked)
+{
+	static struct align_case cases[] = {
+		{ 8, 0, SLAB_HWCACHE_ALIGN },	{ 20, 0, SLAB_HWCACHE_ALIGN },	{ 33, 0, SLAB_HWCACHE_ALIGN },
+		{ 40, 0, SLAB_HWCACHE_ALIGN },	{ 64, 0, SLAB_HWCACHE_ALIGN },	{ 100, 0, SLAB_HWCACHE_ALIGN },
+		{ 200, 0, SLAB_HWCACHE_ALIGN }, { 1000, 0, SLAB_HWCACHE_ALIGN }, { 24, 128, 0 },
+		{ 40, 256, 0 },			{ 100, 4096, 0 },		{ 12, 16, SLAB_HWCACHE_ALIGN },
+	};
+
+	return cr_make_param_array(struct align_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct align_case *c, slub, objects_are_aligned_as_asked)
+{
+	enum { N = 300 };
+	void *objs[N];
+	unsigned int align = kernel_alignment(c);
+	struct kmem_cache *s = kmem_cache_create("test_align", c->size, c->align, c->flags, NULL);
+
+	cr_assert_not_null(s, "size %u align %u flags %#x: no cache", c->size, c->align, c->flags);
+	for (int i = 0; i < N; i++) {
+		objs[i] = kmem_cache_alloc(s, GFP_KERNEL);
+		cr_assert_not_null(objs[i]);
+		cr_assert_eq((uintptr_t)objs[i] % align, 0, "size %u align %u flags %#x: object %p is not aligned to %u",
+			     c->size, c->align, c->flags, objs[i], align);
+		memset(objs[i], 0x11, c->size);
+	}
+	for (int i = 0; i < N; i++)
+		kmem_cache_free(s, objs[i]);
+	validate(s);
+	kmem_cache_destroy(s);
+}
+
+/* ---- shrink and destroy --------------------------------------------------------------- */
+
+Test(slub, shrink_gives_empty_slabs_back)
+{
+	enum { N = 5000 };
+	static void *objs[N];
+	struct kmem_cache *s = kmem_cache_create("test_shrink", 256, 0, 0, NULL);
+	struct kslub_cache_info info;
+
+	cr_assert_not_null(s);
+	for (int i = 0; i < N; i++) {
+		objs[i] = kmem_cache_alloc(s, GFP_KERNEL);
+		cr_assert_not_null(objs[i]);
+	}
+	for (int i = 1; i < N; i++)
+		kmem_cache_free(s, objs[i]);
+	info = cache_info(s);
+	cr_assert_gt(info.num_slabs, 1, "no empty slab is kept in reserve: nothing to shrink");
+	cr_assert_eq(kmem_cache_shrink(s), 0);
+	info = cache_info(s);
+	cr_assert_eq(info.num_slabs, 1, "one object is live: one slab must be left after shrink, %lu are",
+		     info.num_slabs);
+	cr_assert_eq(info.active_objs, 1);
+	validate(s);
+	kmem_cache_free(s, objs[0]);
+	cr_assert_eq(kmem_cache_shrink(s), 0);
+	info = cache_info(s);
+	cr_assert_eq(info.num_slabs, 0, "no object is live: %lu slabs left after shrink", info.num_slabs);
+	cr_assert_eq(info.num_objs, 0);
+	validate(s);
+
+	/* the cache still works */
+	objs[0] = kmem_cache_alloc(s, GFP_KERNEL);
+	cr_assert_not_null(objs[0]);
+	kmem_cache_free(s, objs[0]);
+	validate(s);
+	kmem_cache_destroy(s);
+}
+
+Test(slub, trim_releases_the_empty_slabs_held_in_reserve)
+{
+	enum { N = 5000 };
+	static void *objs[N];
+	struct kmem_cache *s = kmem_cache_create("test_trim", 256, 0, 0, NULL);
+	struct kslub_cache_info info;
+
+	cr_assert_not_null(s);
+	for (int i = 0; i < N; i++) {
+		objs[i] = kmem_cache_alloc(s, GFP_KERNEL);
+		cr_assert_not_null(objs[i]);
+	}
+	for (int i = 0; i < N; i++)
+		kmem_cache_free(s, objs[i]);
+	info = cache_info(s);
+	cr_assert_gt(info.num_slabs, 0, "no empty slab is kept in reserve: nothing to trim");
+	/* kslub.h: kslub_trim() "release[s] empty slabs held in reserve" */
+	kslub_trim();
+	info = cache_info(s);
+	cr_assert_eq(info.num_slabs, 0, "no object is live, yet %lu empty slabs are left after kslub_trim()",
+		     info.num_slabs);
+	validate(s);
+	kmem_cache_destroy(s);
+}
+
+static void destroy_with_live_objects(void)
+{
+	struct kmem_cache *s = kmem_cache_create("test_leaky", 48, 0, 0, NULL);
+	void *objs[40];
+
+	for (int i = 0; i < 40; i++)
+		objs[i] = kmem_cache_alloc(s, GFP_KERNEL);
+	for (int i = 3; i < 40; i++)
+		kmem_cache_free(s, objs[i]);
+	for (int i = 0; i < 3; i++)
+		printf("%p\n", objs[i]);
+	fflush(stdout);
+	kmem_cache_destroy(s);
+	/* the kernel keeps such a cache: it must still work */
+	objs[3] = kmem_cache_alloc(s, GFP_KERNEL);
+	for (int i = 0; i < 4; i++)
+		kmem_cache_free(s, objs[i]);
+	if (kslub_validate_slab_cache(s) != 0)
+		_exit(3);
+	kmem_cache_destroy(s);
+	_exit(0);
+}
+
+Test(slub, destroy_with_live_objects_reports_them_and_keeps_the_cache)
+{
+	struct child c;
+	char *line, *save = NULL;
+	int listed = 0;
+
+	run_child(destroy_with_live_objects, &c);
+	cr_assert(WIFEXITED(c.status), "the child died (status %#x); stderr:\n%s", c.status, c.err);
+	cr_assert_eq(WEXITSTATUS(c.status), 0, "the cache was inconsistent after the failed destroy; stderr:\n%s",
+		     c.err);
+	cr_assert_eq(count_substr(c.err, "Slab cache still has objects"), 1,
+		     "kmem_cache_destroy with 3 live objects must say \"Slab cache still has objects\" once; "
+		     "stderr:\n%s", c.err);
+	cr_assert(strstr(c.err, "test_leaky"), "the report does not name the cache; stderr:\n%s", c.err);
+	for (line = strtok_r(c.out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		cr_assert(strstr(c.err, line), "live object %s is not in the report; stderr:\n%s", line, c.err);
+		listed++;
+	}
+	cr_assert_eq(listed, 3, "the child printed %d pointers", listed);
+}
+
+static void destroy_empty(void)
+{
+	struct kmem_cache *s = kmem_cache_create("test_clean", 48, 0, 0, NULL);
+	void *objs[100];
+
+	for (int i = 0; i < 100; i++)
+		objs[i] = kmem_cache_alloc(s, GFP_KERNEL);
+	for (int i = 0; i < 100; i++)
+		kmem_cache_free(s, objs[i]);
+	if (kslub_validate_slab_cache(s) != 0)
+		_exit(3);
+	kmem_cache_destroy(s);
+}
+
+Test(slub, destroy_of_a_cache_without_objects_is_silent)
+{
+	struct child c;
+
+	run_child(destroy_empty, &c);
+	cr_assert(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "status %#x; stderr:\n%s", c.status, c.err);
+	cr_assert_str_empty(c.err, "destroying an empty cache printed:\n%s", c.err);
+}
+
+Test(slub, caches_can_be_created_and_destroyed_many_times)
+{
+	/* more than the cache slots of a thread, so destroyed slots are reused */
+	for (int round = 0; round < 1200; round++) {
+		struct kmem_cache *s = kmem_cache_create("test_churn", 32 + round % 200, 0, 0, NULL);
+		void *p;
+
+		cr_assert_not_null(s, "round %d: kmem_cache_create failed (errno %d)", round, errno);
+		p = kmem_cache_alloc(s, GFP_KERNEL);
+		cr_assert_not_null(p);
+		memset(p, 0x3c, 32 + round % 200);
+		kmem_cache_free(s, p);
+		validate(s);
+		kmem_cache_destroy(s);
+	}
+}
+
+/* ---- tunables --------------------------------------------------------------------------- */
+
+static void min_order_2(void)
+{
+	setenv("KSLUB_MIN_ORDER", "2", 1);
+}
+
+Test(slub, min_order_tunable_gives_slabs_of_at_least_that_order, .init = min_order_2)
+{
+	struct kmem_cache *s = kmem_cache_create("test_min_order", 64, 0, 0, NULL);
+	struct kmem_cache *k = kslub_kmalloc_cache(8);
+	struct kslub_cache_info info;
+	void **objs;
+
+	cr_assert_not_null(s);
+	info = cache_info(s);
+	cr_assert_geq(info.order, 2, "KSLUB_MIN_ORDER=2, yet a cache of 64-byte objects has order %u", info.order);
+	cr_assert_eq(info.objs_per_slab, (PAGE << info.order) / info.size);
+	cr_assert_geq(cache_info(k).order, 2, "KSLUB_MIN_ORDER=2, yet kmalloc-8 has order %u", cache_info(k).order);
+
+	/* one object more than a slab holds takes exactly two slabs */
+	objs = calloc(info.objs_per_slab + 1, sizeof(void *));
+	cr_assert_not_null(objs);
+	for (unsigned int i = 0; i <= info.objs_per_slab; i++) {
+		objs[i] = kmem_cache_alloc(s, GFP_KERNEL);
+		cr_assert_not_null(objs[i]);
+	}
+	info = cache_info(s);
+	cr_assert_eq(info.num_slabs, 2, "%u objects in slabs of %u took %lu slabs", info.objs_per_slab + 1,
+		     info.objs_per_slab, info.num_slabs);
+	cr_assert_eq(info.num_objs, 2 * (unsigned long)info.objs_per_slab);
+	for (unsigned int i = 0; i <= info.objs_per_slab; i++)
+		kmem_cache_free(s, objs[i]);
+	free(objs);
+	validate(s);
+	validate(k);
+	kmem_cache_destroy(s);
+}
+
+static void min_objects_64(void)
+{
+	setenv("KSLUB_MIN_OBJECTS", "64", 1);
+}
+
+Test(slub, min_objects_tunable_gives_slabs_of_at_least_that_many_objects, .init = min_objects_64)
+{
+	struct kmem_cache *s = kmem_cache_create("test_min_objects", 256, 0, 0, NULL);
+	struct kslub_cache_info info;
+	void *p;
+
+	cr_assert_not_null(s);
+	info = cache_info(s);
+	cr_assert_geq(info.objs_per_slab, 64, "KSLUB_MIN_OBJECTS=64, yet a slab of 256-byte objects holds %u",
+		      info.objs_per_slab);
+	cr_assert_eq(info.objs_per_slab, (PAGE << info.order) / info.size);
+	p = kmem_cache_alloc(s, GFP_KERNEL);
+	cr_assert_not_null(p);
+	cr_assert_eq(cache_info(s).num_objs, info.objs_per_slab);
+	kmem_cache_free(s, p);
+	validate(s);
+	kmem_cache_destroy(s);
+}
+
+static void many_min_objects(void)
+{
+	/* both in range: slub_max_order up to MAX_ORDER - 1, min_objects up to 32767 */
+	setenv("KSLUB_MAX_ORDER", "10", 1);
+	setenv("KSLUB_MIN_OBJECTS", "20000", 1);
+}
+
+Test(slub, min_objects_never_makes_a_slab_of_more_objects_than_a_slab_can_count, .init = many_min_objects)
+{
+	enum { N = 70000 };
+	static void *objs[N];
+	struct kmem_cache *s = kslub_kmalloc_cache(8);
+	struct kslub_cache_info info = cache_info(s);
+
+	cr_assert_leq(info.objs_per_slab, MAX_OBJS_PER_PAGE,
+		      "kmalloc-8 slabs of order %u hold %u objects; struct slab counts at most %d",
+		      info.order, info.objs_per_slab, MAX_OBJS_PER_PAGE);
+	for (int i = 0; i < N; i++) {
+		objs[i] = kmalloc(8, GFP_KERNEL);
+		cr_assert_not_null(objs[i]);
+		*(long *)objs[i] = i;
+	}
+	cr_assert_eq(cache_info(s).active_objs, N);
+	validate(s);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(*(long *)objs[i], i, "object %d was overwritten", i);
+		kfree(objs[i]);
+	}
+	cr_assert_eq(cache_info(s).active_objs, 0);
+	validate(s);
+}
+
+/* ---- misuse ---------------------------------------------------------------------------- */
+
+/* In the message tests each prints the pointer it misuses on stdout first. */
+static bool show_pointer;
+
+static void show(const void *p)
+{
+	if (!show_pointer)
+		return;
+	printf("%p\n", p);
+	fflush(stdout);
+}
+
+static void kfree_twice(void)
+{
+	void *p = kmalloc(64, GFP_KERNEL);
+
+	show(p);
+	kfree(p);
+	kfree(p);
+}
+
+static void kfree_interior(void)
+{
+	char *p = kmalloc(64, GFP_KERNEL);
+
+	show(p + 8);
+	kfree(p + 8);
+}
+
+static void kfree_stack(void)
+{
+	char buf[64];
+
+	memset(buf, 0, sizeof(buf));
+	show(buf);
+	kfree(buf);
+}
+
+static char global_buf[64];
+
+static void kfree_global(void)
+{
+	show(global_buf);
+	kfree(global_buf);
+}
+
+static void cache_free_twice(void)
+{
+	struct kmem_cache *s = kmem_cache_create("test_twice", 40, 0, 0, NULL);
+	void *p = kmem_cache_alloc(s, GFP_KERNEL);
+
+	show(p);
+	kmem_cache_free(s, p);
+	kmem_cache_free(s, p);
+}
+
+static void cache_free_interior(void)
+{
+	struct kmem_cache *s = kmem_cache_create("test_interior", 40, 0, 0, NULL);
+	char *p = kmem_cache_alloc(s, GFP_KERNEL);
+
+	show(p + 16);
+	kmem_cache_free(s, p + 16);
+}
+
+static void cache_free_wrong_cache(void)
+{
+	struct kmem_cache *a = kmem_cache_create("test_cache_a", 40, 0, 0, NULL);
+	struct kmem_cache *b = kmem_cache_create("test_cache_b", 40, 0, 0, NULL);
+	void *p = kmem_cache_alloc(a, GFP_KERNEL);
+
+	show(p);
+	kmem_cache_free(b, p);
+}
+
+static void cache_free_kmalloc_object(void)
+{
+	struct kmem_cache *s = kmem_cache_create("test_cache_64", 64, 0, 0, NULL);
+	void *p = kmalloc(64, GFP_KERNEL);
+
+	show(p);
+	kmem_cache_free(s, p);
+}
+
+static void cache_free_large_block(void)
+{
+	struct kmem_cache *s = kmem_cache_create("test_cache_large", 64, 0, 0, NULL);
+	void *p = kmalloc(64 * 1024, GFP_KERNEL);
+
+	show(p);
+	kmem_cache_free(s, p);
+}
+
+static void ksize_interior(void)
+{
+	char *p = kmalloc(64, GFP_KERNEL);
+
+	show(p + 8);
+	(void)ksize(p + 8);
+}
+
+Test(slub, double_free_aborts, .signal = SIGABRT, .init = no_core_dump)
+{
+	kfree_twice();
+}
+
+Test(slub, free_of_interior_pointer_aborts, .signal = SIGABRT, .init = no_core_dump)
+{
+	kfree_interior();
+}
+
+Test(slub, free_of_stack_pointer_aborts, .signal = SIGABRT, .init = no_core_dump)
+{
+	kfree_stack();
+}
+
+Test(slub, free_of_global_pointer_aborts, .signal = SIGABRT, .init = no_core_dump)
+{
+	kfree_global();
+}
+
+Test(slub, kmem_cache_free_twice_aborts, .signal = SIGABRT, .init = no_core_dump)
+{
+	cache_free_twice();
+}
+
+Test(slub, kmem_cache_free_of_interior_pointer_aborts, .signal = SIGABRT, .init = no_core_dump)
+{
+	cache_free_interior();
+}
+
+Test(slub, kmem_cache_free_to_the_wrong_cache_aborts, .signal = SIGABRT, .init = no_core_dump)
+{
+	cache_free_wrong_cache();
+}
+
+Test(slub, kmem_cache_free_of_a_kmalloc_object_aborts, .signal = SIGABRT, .init = no_core_dump)
+{
+	cache_free_kmalloc_object();
+}
+
+Test(slub, kmem_cache_free_of_a_kmalloc_large_block_aborts, .signal = SIGABRT, .init = no_core_dump)
+{
+	cache_free_large_block();
+}
+
+Test(slub, ksize_of_interior_pointer_aborts, .signal = SIGABRT, .init = no_core_dump)
+{
+	ksize_interior();
+}
+
+/* The message: "kslub: prog[pid]: func(): what ... 0x..." */
+struct misuse_case {
+	int index;		/* into misuses[] */
+	char func[24];		/* the public function named */
+	char what[40];		/* words the message must hold */
+	char what2[40];		/* more words, or "" */
+};
+
+static void (*const misuses[])(void) = {
+	kfree_twice,	     kfree_interior,	     kfree_stack,	     kfree_global,
+	cache_free_twice,    cache_free_interior,    cache_free_wrong_cache, cache_free_kmalloc_object,
+	cache_free_large_block, ksize_interior,
+};
+
+ParameterizedTestParameters(slub, misuse_message_names_the_function_and_the_pointer)
+{
+	static struct misuse_case cases[] = {
+		{ 0, "kfree()", "double free", "kmalloc-64" },
+		{ 1, "kfree()", "invalid pointer", "kmalloc-64" },
+		{ 2, "kfree()", "invalid pointer", "" },
+		{ 3, "kfree()", "invalid pointer", "" },
+		{ 4, "kmem_cache_free()", "double free", "test_twice" },
+		{ 5, "kmem_cache_free()", "invalid pointer", "test_interior" },
+		{ 6, "kmem_cache_free()", "test_cache_a", "test_cache_b" },
+		{ 7, "kmem_cache_free()", "kmalloc-64", "test_cache_64" },
+		{ 8, "kmem_cache_free()", "invalid pointer", "" },
+		{ 9, "ksize()", "invalid pointer", "kmalloc-64" },
+	};
+
+	return cr_make_param_array(struct misuse_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct misuse_case *m, slub, misuse_message_names_the_function_and_the_pointer)
+{
+	struct child c;
+	char ptr[32];
+	const char *line;
+
+	show_pointer = true;
+	run_child(misuses[m->index], &c);
+	cr_assert(WIFSIGNALED(c.status) && WTERMSIG(c.status) == SIGABRT,
+		  "misuse %d (%s %s): the child did not die of SIGABRT (status %#x); stderr:\n%s", m->index,
+		  m->func, m->what, c.status, c.err);
+	cr_assert_eq(sscanf(c.out, "%31s", ptr), 1, "the child printed no pointer");
+	line = strstr(c.err, "kslub: ");
+	cr_assert_not_null(line, "no kslub message on stderr:\n%s", c.err);
+	cr_assert(strstr(line, m->func), "the message does not name %s:\n%s", m->func, c.err);
+	cr_assert(strstr(line, ptr), "the message does not show the pointer %s:\n%s", ptr, c.err);
+	cr_assert(strstr(line, m->what), "the message does not say \"%s\":\n%s", m->what, c.err);
+	if (m->what2[0])
+		cr_assert(strstr(line, m->what2), "the message does not say \"%s\":\n%s", m->what2, c.err);
+	cr_assert_eq(count_substr(c.err, "\n"), 1, "one misuse, one line; stderr:\n%s", c.err);
+}
