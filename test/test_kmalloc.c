@@ -1,0 +1,474 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_kmalloc.c - the kmalloc family: every size up to 64 KiB round-trips,
+ * kmalloc(0) is ZERO_SIZE_PTR, alignment as the kernel guarantees it, ksize,
+ * krealloc across the slab / large / huge boundaries, kcalloc overflow,
+ * zeroed memory, and the kernel's kmalloc cache names.
+ *
+ * Expected figures come from the kernel's definitions: the kmalloc-<size>
+ * caches (mm/slab_common.c kmalloc_info[]), KMALLOC_MAX_CACHE_SIZE, the
+ * alignment of power-of-two sizes, ARCH_KMALLOC_MINALIGN = 8 on x86-64.
+ */
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kslub.h"
+
+#define PAGE KSLUB_PAGE_SIZE
+#define KiB 1024UL
+#define MiB (1024UL * 1024)
+#define KMALLOC_MAX_SIZE (PAGE << (KSLUB_MAX_ORDER - 1)) /* 4 MiB: the largest buddy block */
+#define KMALLOC_MIN_ALIGN 8				     /* ARCH_KMALLOC_MINALIGN on x86-64 */
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static const size_t kmalloc_cache_sizes[] = { 8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192 };
+
+static void validate_kmalloc_caches(void)
+{
+	for (size_t i = 0; i < sizeof(kmalloc_cache_sizes) / sizeof(kmalloc_cache_sizes[0]); i++) {
+		struct kmem_cache *s = kslub_kmalloc_cache(kmalloc_cache_sizes[i]);
+
+		cr_assert_not_null(s);
+		cr_assert_eq(kslub_validate_slab_cache(s), 0, "%s is inconsistent (see stderr)",
+			     kslub_kmem_cache_name(s));
+	}
+}
+
+/* A pattern that differs with the size (or any seed) and the offset, written
+ * a word at a time so that gigabytes of it stay fast. */
+static inline uint64_t pattern_word(uint64_t seed, size_t word)
+{
+	return (seed * 0x9e3779b97f4a7c15ULL) ^ (word * 0xff51afd7ed558ccdULL) ^ (word >> 3);
+}
+
+/* Byte i of the pattern, the same whether written as a word or a byte. */
+static inline unsigned char pattern_byte(uint64_t seed, size_t i)
+{
+	return (unsigned char)(pattern_word(seed, i / 8) >> (8 * (i % 8)));
+}
+
+static void fill(void *p, size_t size, uint64_t seed)
+{
+	uint64_t *w = p;
+	size_t words = size / 8;
+
+	for (size_t i = 0; i < words; i++)
+		w[i] = pattern_word(seed, i);
+	for (size_t i = words * 8; i < size; i++)
+		((unsigned char *)p)[i] = pattern_byte(seed, i);
+}
+
+/* The first offset where p does not hold the pattern, or size. */
+static size_t check(const void *p, size_t size, uint64_t seed)
+{
+	const uint64_t *w = p;
+	size_t words = size / 8;
+
+	for (size_t i = 0; i < words; i++)
+		if (w[i] != pattern_word(seed, i))
+			return i * 8;
+	for (size_t i = words * 8; i < size; i++)
+		if (((const unsigned char *)p)[i] != pattern_byte(seed, i))
+			return i;
+	return size;
+}
+
+static size_t first_nonzero(const void *p, size_t size)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < size; i++)
+		if (b[i])
+			return i;
+	return size;
+}
+
+/* ---- every size --------------------------------------------------------------- */
+
+#define ROUND_TRIP_MAX (64 * KiB)
+#define WINDOW 2048 /* sizes live at once: at most 128 MiB */
+
+Test(kmalloc, every_size_to_64k_round_trips)
+{
+	static void *ptrs[WINDOW];
+
+	for (size_t lo = 0; lo <= ROUND_TRIP_MAX; lo += WINDOW) {
+		size_t hi = lo + WINDOW > ROUND_TRIP_MAX + 1 ? ROUND_TRIP_MAX + 1 : lo + WINDOW;
+
+		for (size_t size = lo; size < hi; size++) {
+			void *p = kmalloc(size, GFP_KERNEL);
+
+			ptrs[size - lo] = p;
+			if (!size) {
+				cr_assert_eq(p, ZERO_SIZE_PTR, "kmalloc(0) = %p", p);
+				continue;
+			}
+			cr_assert_not_null(p, "kmalloc(%zu) failed", size);
+			cr_assert_eq((uintptr_t)p % KMALLOC_MIN_ALIGN, 0, "kmalloc(%zu) = %p is not 8-byte aligned",
+				     size, p);
+			cr_assert_geq(ksize(p), size, "ksize(kmalloc(%zu)) = %zu", size, ksize(p));
+			fill(p, size, size);
+		}
+		for (size_t size = lo ? lo : 1; size < hi; size++) {
+			size_t bad = check(ptrs[size - lo], size, size);
+
+			cr_assert_eq(bad, size, "kmalloc(%zu) = %p: byte %zu was overwritten while all of sizes "
+				     "%zu..%zu were live", size, ptrs[size - lo], bad, lo, hi - 1);
+		}
+		for (size_t size = lo; size < hi; size++)
+			kfree(ptrs[size - lo]);
+	}
+	validate_kmalloc_caches();
+}
+
+Test(kmalloc, zero_size_is_ZERO_SIZE_PTR_and_kfree_accepts_it)
+{
+	struct kmem_cache *k8 = kslub_kmalloc_cache(8);
+	struct kslub_cache_info before, after;
+	void *p;
+
+	cr_assert_eq(kmalloc(0, GFP_KERNEL), ZERO_SIZE_PTR);
+	cr_assert_eq(kzalloc(0, GFP_KERNEL), ZERO_SIZE_PTR);
+	cr_assert_eq(kcalloc(0, 100, GFP_KERNEL), ZERO_SIZE_PTR);
+	cr_assert_eq(kcalloc(100, 0, GFP_KERNEL), ZERO_SIZE_PTR);
+	cr_assert(ZERO_OR_NULL_PTR(ZERO_SIZE_PTR));
+	cr_assert_eq(ksize(ZERO_SIZE_PTR), 0);
+	kfree(ZERO_SIZE_PTR);
+	kfree(NULL);
+
+	/* krealloc treats ZERO_SIZE_PTR as nothing allocated, and to size 0 frees */
+	kslub_cache_info(k8, &before);
+	p = krealloc(ZERO_SIZE_PTR, 8, GFP_KERNEL);
+	cr_assert_not_null(p);
+	cr_assert_neq(p, ZERO_SIZE_PTR);
+	kslub_cache_info(k8, &after);
+	cr_assert_eq(after.active_objs, before.active_objs + 1);
+	p = krealloc(p, 0, GFP_KERNEL);
+	cr_assert_eq(p, ZERO_SIZE_PTR, "krealloc(p, 0) = %p", p);
+	kslub_cache_info(k8, &after);
+	cr_assert_eq(after.active_objs, before.active_objs, "krealloc(p, 0) did not free p");
+	p = krealloc(NULL, 0, GFP_KERNEL);
+	cr_assert_eq(p, ZERO_SIZE_PTR);
+	validate_kmalloc_caches();
+}
+
+/* ---- alignment ------------------------------------------------------------------- */
+
+Test(kmalloc, power_of_two_sizes_are_aligned_to_their_size)
+{
+	enum { PER_SIZE = 6 };
+
+	for (size_t size = 1; size <= KMALLOC_MAX_SIZE; size *= 2) {
+		void *p[PER_SIZE];
+		int n = size >= MiB ? 2 : PER_SIZE;
+		size_t align = size < KMALLOC_MIN_ALIGN ? KMALLOC_MIN_ALIGN : size;
+
+		for (int i = 0; i < n; i++) {
+			p[i] = kmalloc(size, GFP_KERNEL);
+			cr_assert_not_null(p[i], "kmalloc(%zu) failed", size);
+			cr_assert_eq((uintptr_t)p[i] % align, 0, "kmalloc(%zu) = %p is not aligned to %zu", size,
+				     p[i], align);
+			memset(p[i], 0x77, size);
+		}
+		for (int i = 0; i < n; i++)
+			kfree(p[i]);
+	}
+	validate_kmalloc_caches();
+}
+
+/* ---- ksize ------------------------------------------------------------------------- */
+
+Test(kmalloc, ksize_is_at_least_size_and_all_of_it_is_usable)
+{
+	static const size_t sizes[] = {
+		1,    7,    9,	  24,	  33,	  65,	  97,	   100,	    129,      193,	257,	   500,
+		513,  1000, 1025, 2000,	  2049,	  4000,	  4097,	   8000,    8192,     8193,	10000,	   12289,
+		65537, 100000, 1 * MiB + 1, 3 * MiB, 4 * MiB, 4 * MiB + 1, 5 * MiB + 123,
+	};
+	enum { N = sizeof(sizes) / sizeof(sizes[0]), COPIES = 3 };
+	static unsigned char *p[N][COPIES];
+	static size_t ks[N][COPIES];
+
+	for (size_t i = 0; i < N; i++) {
+		for (int c = 0; c < COPIES; c++) {
+			p[i][c] = kmalloc(sizes[i], GFP_KERNEL);
+			cr_assert_not_null(p[i][c], "kmalloc(%zu) failed", sizes[i]);
+			ks[i][c] = ksize(p[i][c]);
+			cr_assert_geq(ks[i][c], sizes[i], "ksize(kmalloc(%zu)) = %zu", sizes[i], ks[i][c]);
+			fill(p[i][c], ks[i][c], i * COPIES + (size_t)c);
+		}
+	}
+	/* every block filled to its ksize: none may have written over another */
+	for (size_t i = 0; i < N; i++) {
+		for (int c = 0; c < COPIES; c++) {
+			size_t bad = check(p[i][c], ks[i][c], i * COPIES + (size_t)c);
+
+			cr_assert_eq(bad, ks[i][c], "kmalloc(%zu) filled to its ksize %zu: byte %zu was overwritten",
+				     sizes[i], ks[i][c], bad);
+			cr_assert_eq(ksize(p[i][c]), ks[i][c]);
+		}
+	}
+	for (size_t i = 0; i < N; i++)
+		for (int c = 0; c < COPIES; c++)
+			kfree(p[i][c]);
+	validate_kmalloc_caches();
+}
+
+Test(kmalloc, ksize_of_a_kmalloc_cache_object_is_the_cache_object_size)
+{
+	for (size_t size = 1; size <= KMALLOC_MAX_CACHE_SIZE; size += 1 + size / 16) {
+		void *p = kmalloc(size, GFP_KERNEL);
+		struct kmem_cache *s = kslub_kmalloc_cache(size);
+
+		cr_assert_not_null(p);
+		cr_assert_not_null(s);
+		cr_assert_eq(ksize(p), kmem_cache_size(s), "kmalloc(%zu): ksize %zu, %s holds %u", size, ksize(p),
+			     kslub_kmem_cache_name(s), kmem_cache_size(s));
+		kfree(p);
+	}
+	validate_kmalloc_caches();
+}
+
+/* ---- krealloc ------------------------------------------------------------------------- */
+
+Test(kmalloc, krealloc_keeps_contents_across_slab_large_and_huge)
+{
+	/* slab -> large -> huge and back, growing and shrinking */
+	static const size_t steps[] = {
+		24,	   200,	       8192,	       8193,	      100000,	   KMALLOC_MAX_SIZE,
+		KMALLOC_MAX_SIZE + 1,  12 * MiB,	5 * MiB,	     4 * MiB + 8192, 3 * MiB,	  9000,
+		8000,	   100,	       10,	       1,	      64 * KiB,	   7 * MiB,
+		20 * MiB,  2 * MiB,    300,	       0,
+	};
+	size_t old = 0;
+	void *p = NULL;
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		size_t size = steps[i], keep = old < size ? old : size, bad;
+		void *q = krealloc(p, size, GFP_KERNEL);
+
+		if (!size) {
+			cr_assert_eq(q, ZERO_SIZE_PTR);
+			break;
+		}
+		cr_assert_not_null(q, "krealloc(%p, %zu) failed", p, size);
+		bad = check(q, keep, i - 1);
+		cr_assert_eq(bad, keep, "krealloc from %zu to %zu bytes: byte %zu of the old contents changed", old,
+			     size, bad);
+		cr_assert_geq(ksize(q), size);
+		fill(q, size, i);
+		p = q;
+		old = size;
+	}
+	validate_kmalloc_caches();
+}
+
+Test(kmalloc, krealloc_shrinks_in_place_and_grows_back)
+{
+	char *p = kmalloc(100 * KiB, GFP_KERNEL), *q;
+
+	cr_assert_not_null(p);
+	fill(p, 100 * KiB, 1);
+	q = krealloc(p, 50 * KiB, GFP_KERNEL);
+	cr_assert_eq(q, p, "shrinking a large block moved it");
+	cr_assert_geq(ksize(q), 50 * KiB);
+	cr_assert_eq(check(q, 50 * KiB, 1), 50 * KiB);
+	q = krealloc(q, 90 * KiB, GFP_KERNEL);
+	cr_assert_not_null(q);
+	cr_assert_eq(check(q, 50 * KiB, 1), 50 * KiB, "growing after a shrink lost contents");
+	kfree(q);
+	validate_kmalloc_caches();
+}
+
+Test(kmalloc, krealloc_with_gfp_zero_zeroes_the_new_tail)
+{
+	static const size_t steps[] = { 100, 5000, 50000, 3 * MiB, 6 * MiB, 10 * MiB };
+	size_t old;
+	char *p = kzalloc(40, GFP_KERNEL);
+
+	cr_assert_not_null(p);
+	memset(p, 0x5a, 40);
+	old = 40;
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		char *q = krealloc(p, steps[i], GFP_KERNEL | __GFP_ZERO);
+		size_t nz;
+
+		cr_assert_not_null(q);
+		for (size_t j = 0; j < 40; j++)
+			cr_assert_eq(q[j], 0x5a, "krealloc to %zu: byte %zu lost", steps[i], j);
+		nz = first_nonzero(q + 40, steps[i] - 40);
+		cr_assert_eq(nz, steps[i] - 40, "krealloc(%zu -> %zu, __GFP_ZERO): byte %zu is not zero", old, steps[i],
+			     nz + 40);
+		p = q;
+		old = steps[i];
+	}
+	kfree(p);
+	validate_kmalloc_caches();
+}
+
+Test(kmalloc, failed_krealloc_leaves_the_block_intact)
+{
+	char *p = kmalloc(300, GFP_KERNEL), *q;
+
+	cr_assert_not_null(p);
+	fill(p, 300, 7);
+	errno = 0;
+	q = krealloc(p, SIZE_MAX / 2, GFP_KERNEL);
+	cr_assert_null(q, "krealloc to SIZE_MAX / 2 succeeded");
+	cr_assert_eq(errno, ENOMEM);
+	cr_assert_eq(check(p, 300, 7), 300, "a failed krealloc changed the block");
+	kfree(p);
+	validate_kmalloc_caches();
+}
+
+/* ---- failures ------------------------------------------------------------------------- */
+
+Test(kmalloc, kcalloc_overflow_gives_null_and_enomem)
+{
+	static const size_t cases[][2] = {
+		{ SIZE_MAX, 2 },
+		{ 2, SIZE_MAX },
+		{ SIZE_MAX / 2 + 1, 2 },
+		{ 1UL << 32, 1UL << 32 },
+		{ (SIZE_MAX / 16) + 1, 16 },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		errno = 0;
+		cr_assert_null(kcalloc(cases[i][0], cases[i][1], GFP_KERNEL), "kcalloc(%zu, %zu) did not fail",
+			       cases[i][0], cases[i][1]);
+		cr_assert_eq(errno, ENOMEM, "kcalloc(%zu, %zu): errno %d", cases[i][0], cases[i][1], errno);
+		errno = 0;
+		cr_assert_null(kmalloc_array(cases[i][0], cases[i][1], GFP_KERNEL));
+		cr_assert_eq(errno, ENOMEM);
+	}
+	validate_kmalloc_caches();
+}
+
+Test(kmalloc, impossible_sizes_give_null_and_enomem)
+{
+	static const size_t sizes[] = { SIZE_MAX, SIZE_MAX - PAGE, SIZE_MAX / 2, 1UL << 62, 1UL << 50 };
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		errno = 0;
+		cr_assert_null(kmalloc(sizes[i], GFP_KERNEL), "kmalloc(%#zx) did not fail", sizes[i]);
+		cr_assert_eq(errno, ENOMEM, "kmalloc(%#zx): errno %d", sizes[i], errno);
+	}
+	validate_kmalloc_caches();
+}
+
+/* ---- zeroed memory -------------------------------------------------------------------- */
+
+Test(kmalloc, kzalloc_gives_zeroed_memory_even_where_it_was_dirty)
+{
+	static const size_t sizes[] = {
+		1,	   8,	     24,	 96,	     100,	 192,	     1000,	4096,
+		8192,	   8193,     12288,	 3 * PAGE + 5, 65536,	 1 * MiB,    KMALLOC_MAX_SIZE, KMALLOC_MAX_SIZE + 1,
+		9 * MiB,
+	};
+	enum { PER_SIZE = 16 };
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t size = sizes[i];
+		int n = size > 64 * KiB ? 2 : PER_SIZE;
+		void *p[PER_SIZE];
+
+		for (int k = 0; k < n; k++) {
+			p[k] = kmalloc(size, GFP_KERNEL);
+			cr_assert_not_null(p[k]);
+			memset(p[k], 0xff, ksize(p[k]));
+		}
+		for (int k = 0; k < n; k++)
+			kfree(p[k]);
+		for (int k = 0; k < n; k++) {
+			size_t nz;
+
+			p[k] = (k & 1) ? kcalloc(1, size, GFP_KERNEL) : kzalloc(size, GFP_KERNEL);
+			cr_assert_not_null(p[k]);
+			nz = first_nonzero(p[k], ksize(p[k]));
+			cr_assert_eq(nz, ksize(p[k]), "%s(%zu) #%d: byte %zu of %zu is not zero",
+				     (k & 1) ? "kcalloc" : "kzalloc", size, k, nz, ksize(p[k]));
+			memset(p[k], 0xff, size);
+		}
+		for (int k = 0; k < n; k++)
+			kfree(p[k]);
+	}
+	validate_kmalloc_caches();
+}
+
+Test(kmalloc, kmemdup_and_kstrdup_copy)
+{
+	static const char text[] = "the kernel's slab allocator";
+	char *s = kstrdup(text, GFP_KERNEL), *m;
+
+	cr_assert_not_null(s);
+	cr_assert_str_eq(s, text);
+	cr_assert_neq(s, text);
+	m = kmemdup(text, sizeof(text), GFP_KERNEL);
+	cr_assert_not_null(m);
+	cr_assert_arr_eq(m, text, sizeof(text));
+	cr_assert_null(kstrdup(NULL, GFP_KERNEL));
+	kfree(s);
+	kfree(m);
+	validate_kmalloc_caches();
+}
+
+/* ---- the kmalloc caches ------------------------------------------------------------------ */
+
+struct cache_case {
+	size_t size;
+	char name[16];
+};
+
+/* The kernel's kmalloc_info[] and its size_index[] for sizes up to 192. */
+ParameterizedTestParameters(kmalloc, a_size_is_served_by_the_kernels_kmalloc_cache)
+{
+	static struct cache_case cases[] = {
+		{ 1, "kmalloc-8" },	  { 8, "kmalloc-8" },	    { 9, "kmalloc-16" },    { 16, "kmalloc-16" },
+		{ 17, "kmalloc-32" },	  { 32, "kmalloc-32" },	    { 33, "kmalloc-64" },   { 64, "kmalloc-64" },
+		{ 65, "kmalloc-96" },	  { 96, "kmalloc-96" },	    { 97, "kmalloc-128" },  { 128, "kmalloc-128" },
+		{ 129, "kmalloc-192" },	  { 192, "kmalloc-192" },   { 193, "kmalloc-256" }, { 256, "kmalloc-256" },
+		{ 257, "kmalloc-512" },	  { 512, "kmalloc-512" },   { 513, "kmalloc-1k" },  { 1024, "kmalloc-1k" },
+		{ 1025, "kmalloc-2k" },	  { 2048, "kmalloc-2k" },   { 2049, "kmalloc-4k" }, { 4096, "kmalloc-4k" },
+		{ 4097, "kmalloc-8k" },	  { 8192, "kmalloc-8k" },
+	};
+
+	return cr_make_param_array(struct cache_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct cache_case *c, kmalloc, a_size_is_served_by_the_kernels_kmalloc_cache)
+{
+	struct kmem_cache *s = kslub_kmalloc_cache(c->size);
+	struct kslub_cache_info before, after;
+	void *p;
+
+	cr_assert_not_null(s, "no kmalloc cache for %zu bytes", c->size);
+	cr_assert_str_eq(kslub_kmem_cache_name(s), c->name, "kmalloc(%zu) is served by %s, the kernel's %s",
+			 c->size, kslub_kmem_cache_name(s), c->name);
+	cr_assert_geq(kmem_cache_size(s), c->size);
+	/* and kmalloc really takes its objects from that cache */
+	cr_assert_eq(kslub_cache_info(s, &before), 0);
+	p = kmalloc(c->size, GFP_KERNEL);
+	cr_assert_not_null(p);
+	cr_assert_eq(kslub_cache_info(s, &after), 0);
+	cr_assert_eq(after.active_objs, before.active_objs + 1, "kmalloc(%zu) did not take an object of %s",
+		     c->size, c->name);
+	kfree(p);
+	cr_assert_eq(kslub_cache_info(s, &after), 0);
+	cr_assert_eq(after.active_objs, before.active_objs);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+}
+
+Test(kmalloc, sizes_outside_the_kmalloc_caches_have_no_cache)
+{
+	cr_assert_null(kslub_kmalloc_cache(0));
+	cr_assert_null(kslub_kmalloc_cache(KMALLOC_MAX_CACHE_SIZE + 1));
+	cr_assert_null(kslub_kmalloc_cache(1 * MiB));
+}
