@@ -1,0 +1,654 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_threads.c - kslub under threads: objects made on one thread and freed
+ * on another (the kernel's __slab_free path) with nothing lost, threads that
+ * exit leave no frozen slabs and no pages on their page lists, GFP_ATOMIC
+ * from several threads, and a thread that only frees does not make memory
+ * grow without bound.
+ *
+ * The figures checked are kslub_cache_info()'s, taken after the threads are
+ * joined (or parked at a barrier), so that no slab is changing underneath.
+ */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kslub.h"
+
+#define PAGE KSLUB_PAGE_SIZE
+#define MiB (1024UL * 1024)
+
+/* ---- helpers ---------------------------------------------------------------- */
+
+static struct kslub_cache_info cache_info(struct kmem_cache *s)
+{
+	struct kslub_cache_info info;
+
+	cr_assert_eq(kslub_cache_info(s, &info), 0);
+	return info;
+}
+
+static void validate(struct kmem_cache *s)
+{
+	cr_assert_eq(kslub_validate_slab_cache(s), 0, "cache %s is inconsistent (see stderr)",
+		     kslub_kmem_cache_name(s));
+}
+
+static size_t rss_bytes(void)
+{
+	unsigned long size, resident;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	cr_assert_not_null(f);
+	cr_assert_eq(fscanf(f, "%lu %lu", &size, &resident), 2);
+	fclose(f);
+	return resident * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static unsigned long zone_free_pages(void)
+{
+	unsigned long nr_free[KSLUB_MAX_ORDER], pages = 0;
+
+	kslub_flush_thread();
+	cr_assert_eq(kslub_buddyinfo(0, nr_free), KSLUB_MAX_ORDER);
+	for (int o = 0; o < KSLUB_MAX_ORDER; o++)
+		pages += nr_free[o] << o;
+	return pages;
+}
+
+/* The kmalloc caches a producer below allocates from. */
+static const size_t kmalloc_sizes[] = { 16, 32, 64, 96, 128, 192, 256, 512 };
+#define NR_KMALLOC (sizeof(kmalloc_sizes) / sizeof(kmalloc_sizes[0]))
+
+static unsigned long lcg(unsigned long *state)
+{
+	*state = *state * 6364136223846793005UL + 1442695040888963407UL;
+	return *state >> 33;
+}
+
+/* ---- producer / consumer ------------------------------------------------------ */
+
+/* Every object starts with this header; the rest is one byte, from seq. */
+struct obj {
+	uint32_t size;		/* bytes, header included */
+	uint16_t producer;
+	uint16_t from_cache;	/* 1: the test cache, 0: kmalloc */
+	uint64_t seq;
+};
+
+#define RING 4096		/* a power of two */
+#define BATCH 64
+#define NR_PRODUCERS 2
+#define NR_CONSUMERS 2
+#define PER_PRODUCER 1000000UL	/* 2 million objects in all */
+#define CACHE_OBJ 72
+
+struct ring {
+	pthread_mutex_t lock;
+	pthread_cond_t not_full, not_empty;
+	struct obj *slot[RING];
+	unsigned long head, tail;	/* head: next to read; tail: next to write */
+	int producers_left;
+};
+
+static struct ring ring = {
+	.lock = PTHREAD_MUTEX_INITIALIZER,
+	.not_full = PTHREAD_COND_INITIALIZER,
+	.not_empty = PTHREAD_COND_INITIALIZER,
+	.producers_left = NR_PRODUCERS,
+};
+static struct kmem_cache *test_cache;
+
+/* What a thread saw go wrong; the main thread asserts on it. */
+static char failure[512];
+static pthread_mutex_t failure_lock = PTHREAD_MUTEX_INITIALIZER;
+
+__attribute__((format(printf, 1, 2))) static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&failure_lock);
+	if (!failure[0]) {
+		va_start(ap, fmt);
+		vsnprintf(failure, sizeof(failure), fmt, ap);
+		va_end(ap);
+	}
+	pthread_mutex_unlock(&failure_lock);
+}
+
+static void ring_put(struct obj **objs, int n)
+{
+	pthread_mutex_lock(&ring.lock);
+	while (ring.tail - ring.head + (unsigned long)n > RING)
+		pthread_cond_wait(&ring.not_full, &ring.lock);
+	for (int i = 0; i < n; i++)
+		ring.slot[ring.tail++ % RING] = objs[i];
+	pthread_cond_broadcast(&ring.not_empty);
+	pthread_mutex_unlock(&ring.lock);
+}
+
+/* Up to BATCH objects; 0 when every producer is done and the ring is empty. */
+static int ring_get(struct obj **objs)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&ring.lock);
+	while (ring.head == ring.tail && ring.producers_left)
+		pthread_cond_wait(&ring.not_empty, &ring.lock);
+	while (n < BATCH && ring.head != ring.tail)
+		objs[n++] = ring.slot[ring.head++ % RING];
+	pthread_cond_broadcast(&ring.not_full);
+	pthread_mutex_unlock(&ring.lock);
+	return n;
+}
+
+static void *producer(void *arg)
+{
+	uint16_t id = (uint16_t)(uintptr_t)arg;
+	unsigned long state = 12345 + id;
+	struct obj *batch[BATCH];
+	int n = 0;
+
+	for (unsigned long seq = 0; seq < PER_PRODUCER; seq++) {
+		unsigned long r = lcg(&state);
+		struct obj *o;
+		uint32_t size;
+
+		if (r % 4 == 0) {
+			o = kmem_cache_alloc(test_cache, GFP_KERNEL);
+			size = CACHE_OBJ;
+		} else {
+			size_t cap = kmalloc_sizes[r % NR_KMALLOC];
+
+			size = (uint32_t)(sizeof(struct obj) + (r >> 8) % (cap - sizeof(struct obj) + 1));
+			o = kmalloc(size, GFP_KERNEL);
+		}
+		if (!o) {
+			fail("producer %u: allocation %lu failed (errno %d)", id, seq, errno);
+			break;
+		}
+		o->size = size;
+		o->producer = id;
+		o->from_cache = r % 4 == 0;
+		o->seq = seq;
+		memset(o + 1, (unsigned char)seq, size - sizeof(*o));
+		batch[n++] = o;
+		if (n == BATCH) {
+			ring_put(batch, n);
+			n = 0;
+		}
+	}
+	if (n)
+		ring_put(batch, n);
+	pthread_mutex_lock(&ring.lock);
+	ring.producers_left--;
+	pthread_cond_broadcast(&ring.not_empty);
+	pthread_mutex_unlock(&ring.lock);
+	return NULL;
+}
+
+static unsigned long consumed[NR_CONSUMERS];
+
+static void *consumer(void *arg)
+{
+	int id = (int)(uintptr_t)arg;
+	struct obj *batch[BATCH];
+	int n;
+
+	while ((n = ring_get(batch)) > 0) {
+		for (int i = 0; i < n; i++) {
+			struct obj *o = batch[i];
+			const unsigned char *b = (const unsigned char *)(o + 1);
+
+			for (uint32_t j = 0; j < o->size - sizeof(*o); j++) {
+				if (b[j] != (unsigned char)o->seq) {
+					fail("object %lu of producer %u (%u bytes at %p) was overwritten at byte %zu",
+					     (unsigned long)o->seq, o->producer, o->size, (void *)o, j + sizeof(*o));
+					break;
+				}
+			}
+			if (o->from_cache)
+				kmem_cache_free(test_cache, o);
+			else
+				kfree(o);
+			consumed[id]++;
+		}
+	}
+	return NULL;
+}
+
+Test(threads, objects_freed_on_another_thread_are_all_accounted_for, .timeout = 120)
+{
+	pthread_t prod[NR_PRODUCERS], cons[NR_CONSUMERS];
+	struct kmem_cache *caches[NR_KMALLOC + 1];
+	unsigned long before[NR_KMALLOC + 1];
+	unsigned long total = 0;
+
+	test_cache = kmem_cache_create("test_ring", CACHE_OBJ, 0, 0, NULL);
+	cr_assert_not_null(test_cache);
+	for (size_t i = 0; i < NR_KMALLOC; i++)
+		caches[i] = kslub_kmalloc_cache(kmalloc_sizes[i]);
+	caches[NR_KMALLOC] = test_cache;
+	for (size_t i = 0; i <= NR_KMALLOC; i++)
+		before[i] = cache_info(caches[i]).active_objs;
+
+	for (int i = 0; i < NR_CONSUMERS; i++)
+		cr_assert_eq(pthread_create(&cons[i], NULL, consumer, (void *)(uintptr_t)i), 0);
+	for (int i = 0; i < NR_PRODUCERS; i++)
+		cr_assert_eq(pthread_create(&prod[i], NULL, producer, (void *)(uintptr_t)i), 0);
+	for (int i = 0; i < NR_PRODUCERS; i++)
+		pthread_join(prod[i], NULL);
+	for (int i = 0; i < NR_CONSUMERS; i++) {
+		pthread_join(cons[i], NULL);
+		total += consumed[i];
+	}
+	cr_assert_str_empty(failure, "%s", failure);
+	cr_assert_eq(total, NR_PRODUCERS * PER_PRODUCER, "%lu objects made, %lu freed", NR_PRODUCERS * PER_PRODUCER,
+		     total);
+
+	for (size_t i = 0; i <= NR_KMALLOC; i++) {
+		struct kslub_cache_info info = cache_info(caches[i]);
+
+		cr_assert_eq(info.active_objs, before[i], "%s: %lu active objects before the threads, %lu after",
+			     kslub_kmem_cache_name(caches[i]), before[i], info.active_objs);
+		validate(caches[i]);
+	}
+	kmem_cache_destroy(test_cache);
+}
+
+/* ---- threads that exit ------------------------------------------------------------ */
+
+#define EXIT_THREADS 4
+#define KEPT 300	/* objects each thread leaves to the main thread */
+
+static struct kmem_cache *exit_cache;
+static void *kept[EXIT_THREADS][KEPT * 2];
+
+/* Leaves cpu slabs, cpu-partial slabs and remote frees behind, then exits. */
+static void *short_lived(void *arg)
+{
+	int id = (int)(uintptr_t)arg;
+	enum { N = 4000 };
+	void **objs = calloc(N * 2, sizeof(void *));
+
+	if (!objs) {
+		fail("calloc");
+		return NULL;
+	}
+	for (int i = 0; i < N; i++) {
+		objs[2 * i] = kmem_cache_alloc(exit_cache, GFP_KERNEL);
+		objs[2 * i + 1] = kmalloc(40 + (size_t)i % 200, GFP_KERNEL);
+		if (!objs[2 * i] || !objs[2 * i + 1]) {
+			fail("thread %d: allocation failed", id);
+			return NULL;
+		}
+	}
+	/* free most, in an order that leaves slabs partly used */
+	for (int i = 0; i < N; i++) {
+		if (i % 13 == 0 && i / 13 < KEPT) {
+			kept[id][2 * (i / 13)] = objs[2 * i];
+			kept[id][2 * (i / 13) + 1] = objs[2 * i + 1];
+			continue;
+		}
+		kmem_cache_free(exit_cache, objs[2 * i]);
+		kfree(objs[2 * i + 1]);
+	}
+	/* and some frees of objects another thread holds in its slabs */
+	if (id > 0) {
+		for (int i = 0; i < KEPT / 2; i++) {
+			kmem_cache_free(exit_cache, kept[id - 1][2 * i]);
+			kept[id - 1][2 * i] = NULL;
+		}
+	}
+	free(objs);
+	return NULL;
+}
+
+static void run_short_lived(void)
+{
+	pthread_t t[EXIT_THREADS];
+
+	/* one after another, so that the "free another thread's objects" step
+	 * runs while the previous thread's slabs have already been flushed */
+	for (int i = 0; i < EXIT_THREADS; i++) {
+		cr_assert_eq(pthread_create(&t[i], NULL, short_lived, (void *)(uintptr_t)i), 0);
+		pthread_join(t[i], NULL);
+	}
+	cr_assert_str_empty(failure, "%s", failure);
+}
+
+Test(threads, a_thread_that_exits_leaves_no_frozen_slabs_behind, .timeout = 60)
+{
+	struct kmem_cache *caches[NR_KMALLOC + 1];
+	unsigned long before[NR_KMALLOC + 1];
+	void *mine[200];
+
+	exit_cache = kmem_cache_create("test_exit", 56, 0, 0, NULL);
+	cr_assert_not_null(exit_cache);
+	for (size_t i = 0; i < NR_KMALLOC; i++)
+		caches[i] = kslub_kmalloc_cache(kmalloc_sizes[i]);
+	caches[NR_KMALLOC] = exit_cache;
+	/* the main thread holds cpu slabs of its own meanwhile */
+	for (int i = 0; i < 200; i++) {
+		mine[i] = i % 2 ? kmalloc(40 + (size_t)i, GFP_KERNEL) : kmem_cache_alloc(exit_cache, GFP_KERNEL);
+		cr_assert_not_null(mine[i]);
+	}
+	for (size_t i = 0; i <= NR_KMALLOC; i++)
+		before[i] = cache_info(caches[i]).active_objs;
+
+	run_short_lived();
+
+	kslub_flush_thread();
+	for (size_t i = 0; i <= NR_KMALLOC; i++) {
+		struct kslub_cache_info info = cache_info(caches[i]);
+
+		cr_assert_eq(info.cpu_slabs, 0,
+			     "%s: %lu cpu slabs after the threads exited and the main thread flushed its own",
+			     kslub_kmem_cache_name(caches[i]), info.cpu_slabs);
+		validate(caches[i]);
+	}
+
+	/* what the threads left live is counted, and freeing it gets back to the start */
+	{
+		unsigned long left_cache = 0, left_kmalloc = 0, grown = 0;
+
+		for (int t = 0; t < EXIT_THREADS; t++) {
+			for (int i = 0; i < KEPT * 2; i++) {
+				if (kept[t][i] && i % 2 == 0)
+					left_cache++;
+				else if (kept[t][i])
+					left_kmalloc++;
+			}
+		}
+		cr_assert_gt(left_cache, 0);
+		cr_assert_eq(cache_info(exit_cache).active_objs, before[NR_KMALLOC] + left_cache,
+			     "the exited threads left %lu objects of test_exit live; %lu are counted", left_cache,
+			     cache_info(exit_cache).active_objs - before[NR_KMALLOC]);
+		for (size_t i = 0; i < NR_KMALLOC; i++)
+			grown += cache_info(caches[i]).active_objs - before[i];
+		cr_assert_eq(grown, left_kmalloc, "the exited threads left %lu kmalloc objects live; %lu are counted",
+			     left_kmalloc, grown);
+		for (int t = 0; t < EXIT_THREADS; t++) {
+			for (int i = 0; i < KEPT * 2; i++) {
+				if (!kept[t][i])
+					continue;
+				if (i % 2 == 0)
+					kmem_cache_free(exit_cache, kept[t][i]);
+				else
+					kfree(kept[t][i]);
+				kept[t][i] = NULL;
+			}
+		}
+	}
+	for (size_t i = 0; i <= NR_KMALLOC; i++)
+		cr_assert_eq(cache_info(caches[i]).active_objs, before[i], "%s: %lu active, %lu before the threads",
+			     kslub_kmem_cache_name(caches[i]), cache_info(caches[i]).active_objs, before[i]);
+	for (int i = 0; i < 200; i++) {
+		if (i % 2)
+			kfree(mine[i]);
+		else
+			kmem_cache_free(exit_cache, mine[i]);
+	}
+	for (size_t i = 0; i <= NR_KMALLOC; i++)
+		validate(caches[i]);
+	kmem_cache_destroy(exit_cache);
+}
+
+static void retain_arenas(void)
+{
+	setenv("KSLUB_RETAIN_ARENAS", "100000", 1);
+}
+
+static struct kmem_cache *pcp_cache;
+
+static void *page_user(void *arg)
+{
+	enum { N = 256 };
+	void *p[N], *o;
+
+	(void)arg;
+	/* a slab allocation gives the thread its own state and page lists */
+	o = kmem_cache_alloc(pcp_cache, GFP_KERNEL);
+	if (!o) {
+		fail("kmem_cache_alloc failed");
+		return NULL;
+	}
+	for (int round = 0; round < 4; round++) {
+		for (int i = 0; i < N; i++) {
+			p[i] = alloc_pages(GFP_KERNEL, (unsigned int)(i % 4));
+			if (!p[i]) {
+				fail("alloc_pages(order %d) failed", i % 4);
+				return NULL;
+			}
+		}
+		for (int i = 0; i < N; i++)
+			free_pages(p[i], (unsigned int)(i % 4));
+	}
+	kmem_cache_free(pcp_cache, o);
+	return NULL;
+}
+
+Test(threads, a_thread_that_exits_gives_its_page_lists_back, .init = retain_arenas, .timeout = 60)
+{
+	unsigned long before, after;
+	pthread_t t;
+
+	pcp_cache = kmem_cache_create("test_pcp", 64, 0, 0, NULL);
+	cr_assert_not_null(pcp_cache);
+	free_pages(alloc_pages(GFP_KERNEL, KSLUB_MAX_ORDER - 1), KSLUB_MAX_ORDER - 1);
+	before = zone_free_pages();
+	cr_assert_eq(pthread_create(&t, NULL, page_user, NULL), 0);
+	pthread_join(t, NULL);
+	cr_assert_str_empty(failure, "%s", failure);
+	/* the thread's empty slab went to the node list: give it back too */
+	cr_assert_eq(cache_info(pcp_cache).active_objs, 0);
+	kmem_cache_shrink(pcp_cache);
+	cr_assert_eq(cache_info(pcp_cache).num_slabs, 0);
+	after = zone_free_pages();
+	cr_assert_eq(after, before,
+		     "a thread allocated and freed pages and exited: the zone has %lu free pages, %lu before",
+		     after, before);
+	validate(pcp_cache);
+	kmem_cache_destroy(pcp_cache);
+}
+
+/* ---- GFP_ATOMIC ------------------------------------------------------------------------ */
+
+#define ATOMIC_THREADS 4
+#define ATOMIC_ITERS 200000
+#define ATOMIC_LIVE 512
+
+static struct kmem_cache *atomic_cache;
+static unsigned long atomic_ok[ATOMIC_THREADS], atomic_failed[ATOMIC_THREADS];
+
+static void *atomic_user(void *arg)
+{
+	int id = (int)(uintptr_t)arg;
+	unsigned long state = 777 + (unsigned long)id;
+	static __thread void *live[ATOMIC_LIVE];
+	static __thread int kind[ATOMIC_LIVE];
+
+	for (int i = 0; i < ATOMIC_LIVE; i++)
+		live[i] = NULL;
+	for (int it = 0; it < ATOMIC_ITERS; it++) {
+		int slot = (int)(lcg(&state) % ATOMIC_LIVE);
+		unsigned long r = lcg(&state);
+		void *p;
+
+		if (live[slot]) {
+			if (kind[slot] == 0)
+				kmem_cache_free(atomic_cache, live[slot]);
+			else if (kind[slot] == 1)
+				kfree(live[slot]);
+			else
+				free_pages(live[slot], (unsigned int)(kind[slot] - 2));
+			live[slot] = NULL;
+		}
+		errno = 0;
+		switch (r % 8) {
+		case 0:
+			kind[slot] = 2 + (int)((r >> 3) % 4);
+			p = alloc_pages(GFP_ATOMIC, (unsigned int)(kind[slot] - 2));
+			break;
+		case 1:
+		case 2:
+		case 3:
+			kind[slot] = 0;
+			p = kmem_cache_alloc(atomic_cache, GFP_ATOMIC);
+			break;
+		default:
+			kind[slot] = 1;
+			p = kmalloc(8 + (r >> 3) % 3000, GFP_ATOMIC);
+			break;
+		}
+		if (!p) {
+			if (errno != ENOMEM)
+				fail("a failed GFP_ATOMIC allocation left errno %d, not ENOMEM", errno);
+			atomic_failed[id]++;
+			continue;
+		}
+		*(volatile char *)p = 1;
+		live[slot] = p;
+		atomic_ok[id]++;
+	}
+	for (int i = 0; i < ATOMIC_LIVE; i++) {
+		if (!live[i])
+			continue;
+		if (kind[i] == 0)
+			kmem_cache_free(atomic_cache, live[i]);
+		else if (kind[i] == 1)
+			kfree(live[i]);
+		else
+			free_pages(live[i], (unsigned int)(kind[i] - 2));
+	}
+	return NULL;
+}
+
+Test(threads, gfp_atomic_allocations_work_from_several_threads, .timeout = 60)
+{
+	pthread_t t[ATOMIC_THREADS];
+	unsigned long ok = 0, failed = 0, before[4];
+	struct kmem_cache *caches[4];
+
+	atomic_cache = kmem_cache_create("test_atomic", 100, 0, 0, NULL);
+	cr_assert_not_null(atomic_cache);
+	caches[0] = atomic_cache;
+	caches[1] = kslub_kmalloc_cache(64);
+	caches[2] = kslub_kmalloc_cache(1024);
+	caches[3] = kslub_kmalloc_cache(4096);
+	for (int i = 0; i < 4; i++)
+		before[i] = cache_info(caches[i]).active_objs;
+	for (int i = 0; i < ATOMIC_THREADS; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, atomic_user, (void *)(uintptr_t)i), 0);
+	for (int i = 0; i < ATOMIC_THREADS; i++) {
+		pthread_join(t[i], NULL);
+		ok += atomic_ok[i];
+		failed += atomic_failed[i];
+		cr_assert_gt(atomic_ok[i], 0, "thread %d: no GFP_ATOMIC allocation succeeded", i);
+	}
+	cr_assert_str_empty(failure, "%s", failure);
+	/* GFP_ATOMIC may fail when a lock is busy, not as a rule */
+	cr_assert_geq(ok, (ok + failed) / 2, "%lu of %lu GFP_ATOMIC allocations failed", failed, ok + failed);
+	for (int i = 0; i < 4; i++) {
+		cr_assert_eq(cache_info(caches[i]).active_objs, before[i], "%s: %lu active, %lu before",
+			     kslub_kmem_cache_name(caches[i]), cache_info(caches[i]).active_objs, before[i]);
+		validate(caches[i]);
+	}
+	kmem_cache_destroy(atomic_cache);
+}
+
+/* ---- a thread that only frees ---------------------------------------------------------- */
+
+#define ROUNDS 150
+#define PER_ROUND 20000
+#define LARGE_PER_ROUND 200
+
+static struct kmem_cache *remote_cache;
+static void *handoff[PER_ROUND];
+static void *handoff_large[LARGE_PER_ROUND];
+static pthread_barrier_t round_start, round_done;
+static int freer_allocates;
+
+static void *freer(void *arg)
+{
+	(void)arg;
+	if (freer_allocates)
+		kfree(kmalloc(32, GFP_KERNEL));	/* a thread with slabs of its own */
+	for (int round = 0; round < ROUNDS; round++) {
+		pthread_barrier_wait(&round_start);
+		for (int i = 0; i < PER_ROUND; i++)
+			kmem_cache_free(remote_cache, handoff[i]);
+		for (int i = 0; i < LARGE_PER_ROUND; i++)
+			kfree(handoff_large[i]);
+		pthread_barrier_wait(&round_done);
+	}
+	return NULL;
+}
+
+static void only_frees(int allocates)
+{
+	unsigned long slabs_early = 0, slabs_max = 0;
+	size_t rss_early = 0, rss_end;
+	pthread_t t;
+
+	freer_allocates = allocates;
+	remote_cache = kmem_cache_create("test_remote", 128, 0, 0, NULL);
+	cr_assert_not_null(remote_cache);
+	pthread_barrier_init(&round_start, NULL, 2);
+	pthread_barrier_init(&round_done, NULL, 2);
+	cr_assert_eq(pthread_create(&t, NULL, freer, NULL), 0);
+	for (int round = 0; round < ROUNDS; round++) {
+		struct kslub_cache_info info;
+
+		for (int i = 0; i < PER_ROUND; i++) {
+			handoff[i] = kmem_cache_alloc(remote_cache, GFP_KERNEL);
+			cr_assert_not_null(handoff[i]);
+			memset(handoff[i], 0x42, 128);
+		}
+		for (int i = 0; i < LARGE_PER_ROUND; i++) {
+			handoff_large[i] = kmalloc(16384 + (size_t)(i % 3) * PAGE, GFP_KERNEL);
+			cr_assert_not_null(handoff_large[i]);
+			memset(handoff_large[i], 0x24, 16384);
+		}
+		pthread_barrier_wait(&round_start);
+		pthread_barrier_wait(&round_done);
+		info = cache_info(remote_cache);
+		cr_assert_eq(info.active_objs, 0, "round %d: %lu objects still active after the other thread freed all",
+			     round, info.active_objs);
+		if (round == 10) {
+			slabs_early = info.num_slabs;
+			rss_early = rss_bytes();
+		}
+		if (info.num_slabs > slabs_max)
+			slabs_max = info.num_slabs;
+	}
+	pthread_join(t, NULL);
+	rss_end = rss_bytes();
+	/* one round needs PER_ROUND objects' worth of slabs; twice that is slack */
+	cr_assert_leq(slabs_max, 2 * slabs_early + 64,
+		      "slabs grew from %lu at round 10 to %lu while another thread freed everything", slabs_early,
+		      slabs_max);
+	cr_assert_leq(rss_end, rss_early + 32 * MiB,
+		      "RSS grew by %zu MiB from round 10 to round %d with nothing live between rounds",
+		      (rss_end - rss_early) / MiB, ROUNDS);
+	kslub_flush_thread();
+	validate(remote_cache);
+	kmem_cache_destroy(remote_cache);
+}
+
+Test(threads, a_thread_that_only_frees_does_not_grow_memory, .timeout = 120)
+{
+	only_frees(0);
+}
+
+Test(threads, a_thread_with_slabs_that_frees_others_objects_does_not_grow_memory, .timeout = 120)
+{
+	only_frees(1);
+}
