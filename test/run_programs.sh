@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# test/run_programs.sh - real programs run twice, with glibc's malloc and with
+# LD_PRELOAD=libkslub.so, must print the same output and exit the same way;
+# the preloaded run must also leave kslub's slabinfo report (which proves
+# kslub served it) and say nothing of kslub on stderr.
+#
+# Environment (make check sets them):
+#   KSLUB_SO        the built libkslub.so (default: .libs/libkslub.so here)
+#   KSLUB_SRCDIR    the source tree (default: this script's parent folder)
+#   KSLUB_BUILDDIR  the build tree, for config.h (default: the current folder)
+#
+# A program that is not installed is skipped with a SKIP line.  Prints
+# "N passed, N failed" last and exits non-zero when anything failed.
+set -u
+
+srcdir=${KSLUB_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+builddir=${KSLUB_BUILDDIR:-$PWD}
+so=${KSLUB_SO:-$builddir/.libs/libkslub.so}
+
+if [[ ! -f $so ]]; then
+	echo "run_programs: $so not found (set KSLUB_SO)" >&2
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+so=$(cd "$(dirname "$so")" && pwd)/$(basename "$so")
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/kslub-programs.XXXXXX")
+[[ -n ${KSLUB_KEEP:-} ]] || trap 'rm -rf "$work"' EXIT
+
+passed=0 failed=0 skipped=0
+export LC_ALL=C
+
+# run NAME COMMAND...: both ways, compare stdout and exit status.
+run() {
+	local name=$1 plain=$work/$name.plain preload=$work/$name.preload
+	local slabinfo=$work/$name.slabinfo rc_plain rc_preload ok=1
+	shift
+
+	(cd "$work" && "$@") >"$plain.out" 2>"$plain.err"
+	rc_plain=$?
+	(cd "$work" && env LD_PRELOAD="$so" KSLUB_SLABINFO="$slabinfo" "$@") >"$preload.out" 2>"$preload.err"
+	rc_preload=$?
+
+	if [[ $rc_plain != "$rc_preload" ]]; then
+		echo "FAIL $name: exit status $rc_plain with glibc malloc, $rc_preload with kslub"
+		ok=0
+	fi
+	if ! cmp -s "$plain.out" "$preload.out"; then
+		echo "FAIL $name: output differs ($(wc -c <"$plain.out") bytes with glibc malloc, $(wc -c <"$preload.out") with kslub)"
+		diff "$plain.out" "$preload.out" | head -n 10
+		ok=0
+	fi
+	if grep -q 'kslub' "$preload.err"; then
+		echo "FAIL $name: kslub reported on stderr:"
+		head -n 5 "$preload.err"
+		ok=0
+	fi
+	if [[ ! -s $slabinfo ]] || ! grep -q '^kmalloc-64 ' "$slabinfo"; then
+		echo "FAIL $name: no slabinfo report from kslub: was it loaded?"
+		ok=0
+	fi
+	if ((ok)); then
+		echo "PASS $name: same output ($(wc -c <"$plain.out") bytes), exit status $rc_plain"
+		passed=$((passed + 1))
+	else
+		sed 's/^/    stderr: /' "$preload.err" | head -n 5
+		failed=$((failed + 1))
+	fi
+}
+
+# have PROGRAM...: true if all are installed, else a SKIP line.
+have() {
+	local p
+	for p; do
+		if ! command -v "$p" >/dev/null 2>&1; then
+			echo "SKIP ${name:-$1}: $p is not installed"
+			skipped=$((skipped + 1))
+			return 1
+		fi
+	done
+	return 0
+}
+
+echo "run_programs: LD_PRELOAD=$so"
+
+# ---- ls -la /usr/bin ----------------------------------------------------------
+name=ls
+have ls && run ls ls -la --time-style=+%s /usr/bin
+
+# ---- sort of a generated 200k-line file -----------------------------------------
+name=sort
+if have sort awk; then
+	awk 'BEGIN { srand(42); for (i = 0; i < 200000; i++) printf "%d line %d %s\n", int(rand() * 1e9), i, substr("abcdefghijklmnopqrstuvwxyz", i % 26 + 1) }' \
+		>"$work/lines.txt"
+	run sort sh -c 'sort -S 64M --parallel=2 lines.txt | md5sum; sort -n -k3 lines.txt | tail -n 3; sort -u -k4,4 lines.txt | wc -l'
+fi
+
+# ---- python3: a big dict and list, built by threads ----------------------------
+name=python3
+# PYTHONMALLOC=malloc sends every object to malloc, not to pymalloc's arenas.
+have python3 && run python3 env PYTHONMALLOC=malloc PYTHONHASHSEED=0 python3 -c '
+import threading
+res = {}
+def work(k):
+    d = {i: str(i) * (i % 7 + 1) for i in range(150000)}
+    l = [(i, str(i), [i] * (i % 5)) for i in range(150000)]
+    for i in range(0, 150000, 3):
+        del d[i]
+    s = "".join(sorted(d[i] for i in range(1, 3000, 3)))
+    res[k] = (len(d), sum(len(v) for v in d.values()), len(l), len(s), hash(s) & 0xffff)
+ts = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+for t in ts: t.start()
+for t in ts: t.join()
+print(sorted(res.items()))
+big = bytearray(50 * 1024 * 1024)
+big[-1] = 7
+print(len(big), big[-1], sum(big[::4096]))
+'
+
+# ---- gcc -O2 -c of one of kslub's own files -------------------------------------
+name=gcc
+if have gcc cmp; then
+	if [[ -f $builddir/config.h ]]; then
+		run gcc sh -c 'gcc -O2 -std=gnu11 -D_GNU_SOURCE -include "$0/config.h" -I"$1/include" -I"$1/core" \
+			-I"$1/topology" -c "$1/core/kmalloc.c" -o kmalloc.o && od -An -tx1 kmalloc.o | md5sum' \
+			"$builddir" "$srcdir"
+	else
+		echo "SKIP gcc: no config.h in $builddir (set KSLUB_BUILDDIR)"
+		skipped=$((skipped + 1))
+	fi
+fi
+
+# ---- xz round trip of a generated file ------------------------------------------
+name=xz
+if have xz awk; then
+	awk 'BEGIN { srand(7); for (i = 0; i < 300000; i++) printf "%d %x %s\n", i, int(rand() * 4294967295), (i % 3 ? "kslub" : "slab") }' \
+		>"$work/data.txt"
+	run xz sh -c 'xz -6 -T2 -c data.txt >data.xz && md5sum <data.xz && xz -d -c data.xz | md5sum && md5sum <data.txt'
+fi
+
+# ---- perl with hashes -----------------------------------------------------------
+name=perl
+have perl && run perl perl -e '
+my %h;
+for my $i (0 .. 300000) { $h{"key$i"} = [$i, "v" x ($i % 13)]; }
+delete $h{"key$_"} for grep { $_ % 4 == 0 } 0 .. 300000;
+my $sum = 0; $sum += $h{$_}[0] for keys %h;
+my %inv = map { ($h{$_}[0] => $_) } grep { /7$/ } keys %h;
+print scalar(keys %h), " $sum ", scalar(keys %inv), "\n";
+print join(",", (sort { $a <=> $b } keys %inv)[0 .. 9]), "\n";
+'
+
+# ---- git, if installed ------------------------------------------------------------
+name=git
+if command -v git >/dev/null 2>&1; then
+	run git sh -c '
+		export GIT_AUTHOR_NAME=k GIT_AUTHOR_EMAIL=k@example.org GIT_COMMITTER_NAME=k GIT_COMMITTER_EMAIL=k@example.org
+		export GIT_AUTHOR_DATE="2024-01-01T00:00:00Z" GIT_COMMITTER_DATE="2024-01-01T00:00:00Z"
+		export GIT_CONFIG_NOSYSTEM=1 HOME=$PWD
+		rm -rf repo && git init -q -b main repo && cd repo &&
+		for i in 1 2 3 4 5; do seq $((i * 1000)) >"f$i"; git add "f$i"; git commit -q -m "c$i"; done &&
+		git log --stat --format="%H %s" && git gc -q && git count-objects -v | grep -v size && git fsck --no-progress && echo ok'
+else
+	echo "SKIP git: git is not installed"
+	skipped=$((skipped + 1))
+fi
+
+# ---- a C++ program: new/delete, and std::bad_alloc thrown through kslub ----------
+name=c++
+if have g++; then
+	cat >"$work/cxx.cc" <<'EOF'
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+struct alignas(256) Wide { char c[256]; };
+int main()
+{
+	std::map<std::string, std::vector<int>> m;
+	for (int i = 0; i < 100000; i++)
+		m[std::to_string(i * 7919 % 100003)].push_back(i);
+	std::unique_ptr<Wide[]> w(new Wide[100]);
+	std::printf("%zu %d %d\n", m.size(), m.begin()->second[0],
+		    (int)(reinterpret_cast<unsigned long>(w.get()) % 256));
+	try {
+		volatile size_t n = (size_t)1 << 62;
+		char *p = new char[n];
+		std::printf("no exception %p\n", (void *)p);
+	} catch (const std::bad_alloc &e) {
+		std::printf("caught std::bad_alloc\n");
+	}
+	char *q = new (std::nothrow) char[(size_t)1 << 62];
+	std::printf("nothrow: %s\n", q ? "pointer" : "null");
+	return 0;
+}
+EOF
+	if g++ -O2 -o "$work/cxx" "$work/cxx.cc" 2>"$work/cxx.build"; then
+		run c++ ./cxx
+		grep -q 'caught std::bad_alloc' "$work/c++.preload.out" ||
+			{ echo "FAIL c++: operator new did not throw std::bad_alloc"; failed=$((failed + 1)); passed=$((passed - 1)); }
+	else
+		echo "SKIP c++: g++ cannot build a test program"
+		skipped=$((skipped + 1))
+	fi
+fi
+
+echo
+if ((skipped)); then
+	echo "run_programs: $skipped skipped"
+fi
+echo "$passed passed, $failed failed"
+((failed == 0))
