@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kslub.h"
@@ -651,4 +652,207 @@ Test(threads, a_thread_that_only_frees_does_not_grow_memory, .timeout = 120)
 Test(threads, a_thread_with_slabs_that_frees_others_objects_does_not_grow_memory, .timeout = 120)
 {
 	only_frees(1);
+}
+
+/* ---- fork and late thread destructors ------------------------------------------------- */
+
+#define FORK_THREADS 2
+#define FORK_OBJS 600
+
+static struct kmem_cache *fork_cache;
+static void *fork_live[FORK_THREADS][FORK_OBJS];
+static pthread_barrier_t fork_ready, fork_release;
+
+/* Holds cpu slabs, cpu-partial slabs and page lists while the main thread forks. */
+static void *slab_holder(void *arg)
+{
+	int id = (int)(uintptr_t)arg;
+
+	for (int i = 0; i < FORK_OBJS; i++) {
+		fork_live[id][i] = i % 2 ? kmalloc(24 + (size_t)i % 100, GFP_KERNEL) : kmem_cache_alloc(fork_cache, GFP_KERNEL);
+		if (!fork_live[id][i])
+			fail("thread %d: allocation failed", id);
+	}
+	for (int i = 0; i < FORK_OBJS; i += 4) {
+		kmem_cache_free(fork_cache, fork_live[id][i]);
+		fork_live[id][i] = NULL;
+	}
+	free_pages(alloc_pages(GFP_KERNEL, 1), 1);
+	pthread_barrier_wait(&fork_ready);
+	pthread_barrier_wait(&fork_release);
+	return NULL;
+}
+
+static unsigned long live_fork_objects(void)
+{
+	unsigned long n = 0;
+
+	for (int t = 0; t < FORK_THREADS; t++)
+		for (int i = 0; i < FORK_OBJS; i += 2)
+			n += fork_live[t][i] != NULL;
+	return n;
+}
+
+/* In the child: what went wrong, on the pipe; exit status 0 if nothing did. */
+static void fork_child_checks(int fd)
+{
+	struct kslub_cache_info info;
+	char msg[256] = "";
+	void *p[5000];
+
+	kslub_flush_thread();
+	kslub_cache_info(fork_cache, &info);
+	if (info.cpu_slabs)
+		snprintf(msg, sizeof(msg), "the child sees %lu cpu slabs of the threads that did not fork",
+			 info.cpu_slabs);
+	else if (info.active_objs != live_fork_objects())
+		snprintf(msg, sizeof(msg), "the child counts %lu live objects, the threads held %lu",
+			 info.active_objs, live_fork_objects());
+	if (!msg[0]) {
+		for (int i = 0; i < 5000; i++) {
+			p[i] = kmem_cache_alloc(fork_cache, GFP_KERNEL);
+			if (!p[i]) {
+				snprintf(msg, sizeof(msg), "allocation %d failed in the child", i);
+				break;
+			}
+		}
+		for (int i = 0; i < 5000 && p[i]; i++)
+			kmem_cache_free(fork_cache, p[i]);
+		/* the objects the other threads had are the child's to free */
+		for (int t = 0; t < FORK_THREADS; t++) {
+			for (int i = 0; i < FORK_OBJS; i++) {
+				if (!fork_live[t][i])
+					continue;
+				if (i % 2)
+					kfree(fork_live[t][i]);
+				else
+					kmem_cache_free(fork_cache, fork_live[t][i]);
+			}
+		}
+		kslub_cache_info(fork_cache, &info);
+		if (info.active_objs)
+			snprintf(msg, sizeof(msg), "%lu objects active in the child after freeing all", info.active_objs);
+		else if (kslub_validate_slab_cache(fork_cache))
+			snprintf(msg, sizeof(msg), "the cache is inconsistent in the child");
+	}
+	if (msg[0] && write(fd, msg, strlen(msg)) < 0)
+		_exit(2);
+	_exit(msg[0] ? 1 : 0);
+}
+
+Test(threads, a_fork_child_reclaims_the_slabs_of_threads_that_did_not_come_along, .timeout = 60)
+{
+	pthread_t t[FORK_THREADS];
+	char msg[257];
+	int fds[2], status;
+	ssize_t n;
+	pid_t pid;
+
+	fork_cache = kmem_cache_create("test_fork", 80, 0, 0, NULL);
+	cr_assert_not_null(fork_cache);
+	pthread_barrier_init(&fork_ready, NULL, FORK_THREADS + 1);
+	pthread_barrier_init(&fork_release, NULL, FORK_THREADS + 1);
+	for (int i = 0; i < FORK_THREADS; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, slab_holder, (void *)(uintptr_t)i), 0);
+	pthread_barrier_wait(&fork_ready);
+	cr_assert_str_empty(failure, "%s", failure);
+	cr_assert_eq(pipe(fds), 0);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		close(fds[0]);
+		fork_child_checks(fds[1]);
+	}
+	close(fds[1]);
+	n = read(fds[0], msg, sizeof(msg) - 1);
+	msg[n > 0 ? n : 0] = '\0';
+	close(fds[0]);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status), "the fork child died (status %#x)", status);
+	cr_assert_eq(WEXITSTATUS(status), 0, "fork child: %s", msg);
+
+	/* the parent is untouched by all that */
+	pthread_barrier_wait(&fork_release);
+	for (int i = 0; i < FORK_THREADS; i++)
+		pthread_join(t[i], NULL);
+	cr_assert_eq(cache_info(fork_cache).active_objs, live_fork_objects());
+	for (int th = 0; th < FORK_THREADS; th++) {
+		for (int i = 0; i < FORK_OBJS; i++) {
+			if (!fork_live[th][i])
+				continue;
+			if (i % 2)
+				kfree(fork_live[th][i]);
+			else
+				kmem_cache_free(fork_cache, fork_live[th][i]);
+		}
+	}
+	cr_assert_eq(cache_info(fork_cache).active_objs, 0);
+	validate(fork_cache);
+	kmem_cache_destroy(fork_cache);
+}
+
+/* A destructor of a key made after kslub's runs after kslub has flushed the
+ * thread: the thread is dead to kslub but may still allocate and free. */
+#define LATE_OBJS 500
+
+static pthread_key_t late_key;
+static struct kmem_cache *late_cache;
+static void *late_kept[LATE_OBJS];
+
+static void late_destructor(void *arg)
+{
+	void *tmp[LATE_OBJS];
+
+	(void)arg;
+	for (int i = 0; i < LATE_OBJS; i++) {
+		tmp[i] = kmem_cache_alloc(late_cache, GFP_KERNEL);
+		late_kept[i] = kmalloc(100, GFP_KERNEL);
+		if (!tmp[i] || !late_kept[i]) {
+			fail("allocation %d in a late thread destructor failed", i);
+			return;
+		}
+		memset(tmp[i], 0x33, 64);
+		memset(late_kept[i], 0x44, 100);
+	}
+	for (int i = 0; i < LATE_OBJS; i++)
+		kmem_cache_free(late_cache, tmp[i]);
+}
+
+static void *late_thread(void *arg)
+{
+	(void)arg;
+	kfree(kmalloc(100, GFP_KERNEL));
+	pthread_setspecific(late_key, (void *)1);
+	return NULL;
+}
+
+Test(threads, thread_destructors_after_kslubs_can_still_allocate_and_free, .timeout = 60)
+{
+	struct kmem_cache *k128 = kslub_kmalloc_cache(100);
+	unsigned long before;
+	pthread_t t;
+
+	late_cache = kmem_cache_create("test_late", 64, 0, 0, NULL);
+	cr_assert_not_null(late_cache);
+	before = cache_info(k128).active_objs;
+	cr_assert_eq(pthread_key_create(&late_key, late_destructor), 0);
+	cr_assert_eq(pthread_create(&t, NULL, late_thread, NULL), 0);
+	pthread_join(t, NULL);
+	cr_assert_str_empty(failure, "%s", failure);
+	kslub_flush_thread();
+	cr_assert_eq(cache_info(late_cache).active_objs, 0);
+	cr_assert_eq(cache_info(late_cache).cpu_slabs, 0, "the exited thread left cpu slabs of test_late");
+	cr_assert_eq(cache_info(k128).active_objs, before + LATE_OBJS, "%d objects kept, %lu counted", LATE_OBJS,
+		     cache_info(k128).active_objs - before);
+	validate(late_cache);
+	validate(k128);
+	for (int i = 0; i < LATE_OBJS; i++) {
+		for (int j = 0; j < 100; j++)
+			cr_assert_eq(((unsigned char *)late_kept[i])[j], 0x44, "object %d overwritten", i);
+		kfree(late_kept[i]);
+	}
+	cr_assert_eq(cache_info(k128).active_objs, before);
+	validate(k128);
+	pthread_key_delete(late_key);
+	kmem_cache_destroy(late_cache);
 }
