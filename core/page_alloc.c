@@ -359,9 +359,11 @@ struct page *alloc_pages_node(int node, gfp_t gfp, unsigned int order, bool *zer
 
 		if (list_empty(list)) {
 			int batch = max_t(int, pcp->batch, 1 << order);
+			int got = rmqueue_bulk(zone, gfp, order, batch, list);
 
-			if (!rmqueue_bulk(zone, gfp, order, batch, list))
+			if (!got)
 				return errno = ENOMEM, NULL;
+			pcp->count += got;
 		}
 		page = list_first_entry(list, struct page, buddy_list);
 		list_del(&page->buddy_list);
