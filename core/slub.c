@@ -749,6 +749,9 @@ static int calculate_sizes(struct kmem_cache *s)
 	order = calculate_order(size);
 	if (order < 0)
 		return 0;
+	/* struct slab counts objects in 15 bits */
+	while (order > 0 && order_objects((unsigned int)order, size) > MAX_OBJS_PER_PAGE)
+		order--;
 	s->oo = oo_make((unsigned int)order, size);
 	s->min = oo_make(get_order(size), size);
 	return oo_objects(s->oo) != 0;
@@ -1003,9 +1006,10 @@ KSLUB_API void kslub_kmem_cache_free(struct kmem_cache *s, void *x)
 
 	if (unlikely(!x))
 		return;
-	slab = virt_to_slab_checked(x, "kmem_cache_free");
-	if (unlikely(!slab))
-		return;
+	if (unlikely(section_type(x) != SECTION_ARENA ||
+		     !(READ_ONCE(compound_head(virt_to_page(x))->flags) & PG_slab)))
+		kslub_fatal("kmem_cache_free", x, "invalid pointer: not an object of cache %s", s ? s->name : "(null)");
+	slab = page_slab(compound_head(virt_to_page(x)));
 	if (unlikely(slab->slab_cache != s))
 		kslub_fatal("kmem_cache_free", x, "object of cache %s freed to cache %s",
 			    slab->slab_cache->name, s ? s->name : "(null)");
