@@ -187,8 +187,15 @@ KSLUB_API size_t kslub_trim(void)
 {
 	size_t freed;
 
+	struct kmem_cache *s;
+
 	kslub_ensure_init();
 	kslub_flush_thread();
+	/* the empty slabs the node lists keep in reserve (min_partial) go too */
+	spin_lock(&kslub_slab_mutex);
+	list_for_each_entry(s, &kslub_slab_caches, list)
+		kslub_kmem_cache_shrink(s);
+	spin_unlock(&kslub_slab_mutex);
 	freed = page_alloc_trim();
 	return freed;
 }
