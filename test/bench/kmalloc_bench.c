@@ -3,7 +3,6 @@
  * kmalloc_bench - loops for measuring the core's fast paths.
  *
  *   kmalloc_bench pairs N      N kmalloc(32) / kfree pairs
- *   kmalloc_bench malloc N     N malloc(32) / free pairs (for peers, with LD_PRELOAD)
  *   kmalloc_bench mixed N      N operations of a mixed-size workload: a window
  *                              of 4096 live objects of 8 .. 16384 bytes, each
  *                              step frees a random one and allocates anew
@@ -47,7 +46,7 @@ int main(int argc, char **argv)
 	double t0 = now(), t1;
 
 	if (n <= 0) {
-		fprintf(stderr, "usage: kmalloc_bench pairs|malloc|mixed|cache N\n");
+		fprintf(stderr, "usage: kmalloc_bench pairs|mixed|cache N\n");
 		return 2;
 	}
 	if (!strcmp(mode, "pairs")) {
@@ -55,12 +54,6 @@ int main(int argc, char **argv)
 			void *p = kmalloc(32, GFP_KERNEL);
 			barrier(p);
 			kfree(p);
-		}
-	} else if (!strcmp(mode, "malloc")) {
-		for (long i = 0; i < n; i++) {
-			void *p = malloc(32);
-			barrier(p);
-			free(p);
 		}
 	} else if (!strcmp(mode, "cache")) {
 		struct kmem_cache *s = kmem_cache_create("bench_cache", 32, 0, 0, NULL);
