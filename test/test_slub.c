@@ -715,6 +715,32 @@ static void ksize_interior(void)
 	(void)ksize(p + 8);
 }
 
+static void kfree_large_interior(void)
+{
+	char *p = kmalloc(64 * 1024, GFP_KERNEL);
+
+	/* a page into a live block: the block is not free */
+	show(p + PAGE);
+	kfree(p + PAGE);
+}
+
+static void ksize_large_interior(void)
+{
+	char *p = kmalloc(64 * 1024, GFP_KERNEL);
+
+	show(p + 3 * PAGE);
+	(void)ksize(p + 3 * PAGE);
+}
+
+static void kfree_large_twice(void)
+{
+	char *p = kmalloc(64 * 1024, GFP_KERNEL);
+
+	show(p);
+	kfree(p);
+	kfree(p);
+}
+
 Test(slub, double_free_aborts, .signal = SIGABRT, .init = no_core_dump)
 {
 	kfree_twice();
@@ -765,33 +791,47 @@ Test(slub, ksize_of_interior_pointer_aborts, .signal = SIGABRT, .init = no_core_
 	ksize_interior();
 }
 
+Test(slub, free_of_a_pointer_inside_a_large_block_aborts, .signal = SIGABRT, .init = no_core_dump)
+{
+	kfree_large_interior();
+}
+
+Test(slub, double_free_of_a_large_block_aborts, .signal = SIGABRT, .init = no_core_dump)
+{
+	kfree_large_twice();
+}
+
 /* The message: "kslub: prog[pid]: func(): what ... 0x..." */
 struct misuse_case {
 	int index;		/* into misuses[] */
 	char func[24];		/* the public function named */
 	char what[40];		/* words the message must hold */
 	char what2[40];		/* more words, or "" */
+	char wrong[24];		/* words it must not hold: a wrong diagnosis */
 };
 
 static void (*const misuses[])(void) = {
 	kfree_twice,	     kfree_interior,	     kfree_stack,	     kfree_global,
 	cache_free_twice,    cache_free_interior,    cache_free_wrong_cache, cache_free_kmalloc_object,
-	cache_free_large_block, ksize_interior,
+	cache_free_large_block, ksize_interior, kfree_large_interior, ksize_large_interior, kfree_large_twice,
 };
 
 ParameterizedTestParameters(slub, misuse_message_names_the_function_and_the_pointer)
 {
 	static struct misuse_case cases[] = {
-		{ 0, "kfree()", "double free", "kmalloc-64" },
-		{ 1, "kfree()", "invalid pointer", "kmalloc-64" },
-		{ 2, "kfree()", "invalid pointer", "" },
-		{ 3, "kfree()", "invalid pointer", "" },
-		{ 4, "kmem_cache_free()", "double free", "test_twice" },
-		{ 5, "kmem_cache_free()", "invalid pointer", "test_interior" },
-		{ 6, "kmem_cache_free()", "test_cache_a", "test_cache_b" },
-		{ 7, "kmem_cache_free()", "kmalloc-64", "test_cache_64" },
-		{ 8, "kmem_cache_free()", "invalid pointer", "" },
-		{ 9, "ksize()", "invalid pointer", "kmalloc-64" },
+		{ 0, "kfree()", "double free", "kmalloc-64", "" },
+		{ 1, "kfree()", "invalid pointer", "kmalloc-64", "" },
+		{ 2, "kfree()", "invalid pointer", "", "" },
+		{ 3, "kfree()", "invalid pointer", "", "" },
+		{ 4, "kmem_cache_free()", "double free", "test_twice", "" },
+		{ 5, "kmem_cache_free()", "invalid pointer", "test_interior", "" },
+		{ 6, "kmem_cache_free()", "test_cache_a", "test_cache_b", "" },
+		{ 7, "kmem_cache_free()", "kmalloc-64", "test_cache_64", "" },
+		{ 8, "kmem_cache_free()", "invalid pointer", "", "" },
+		{ 9, "ksize()", "invalid pointer", "kmalloc-64", "" },
+		{ 10, "kfree()", "invalid pointer", "", "is free" },
+		{ 11, "ksize()", "invalid pointer", "", "is free" },
+		{ 12, "kfree()", "double free", "", "" },
 	};
 
 	return cr_make_param_array(struct misuse_case, cases, sizeof(cases) / sizeof(cases[0]));
@@ -816,5 +856,8 @@ ParameterizedTest(struct misuse_case *m, slub, misuse_message_names_the_function
 	cr_assert(strstr(line, m->what), "the message does not say \"%s\":\n%s", m->what, c.err);
 	if (m->what2[0])
 		cr_assert(strstr(line, m->what2), "the message does not say \"%s\":\n%s", m->what2, c.err);
+	if (m->wrong[0])
+		cr_assert_null(strstr(line, m->wrong), "the block is live, yet the message says \"%s\":\n%s", m->wrong,
+			       c.err);
 	cr_assert_eq(count_substr(c.err, "\n"), 1, "one misuse, one line; stderr:\n%s", c.err);
 }
