@@ -74,6 +74,9 @@ static void print_figures(void)
 	if (kslub_cache_info(kslub_kmalloc_cache(64), &k64) || kslub_cache_info(kslub_kmalloc_cache(8192), &k8k) ||
 	    kslub_cache_info(kslub_kmalloc_cache(256), &k256))
 		_exit(3);
+	if (kslub_validate_slab_cache(kslub_kmalloc_cache(64)) || kslub_validate_slab_cache(kslub_kmalloc_cache(8192)) ||
+	    kslub_validate_slab_cache(kslub_kmalloc_cache(256)))
+		_exit(5);
 	printf("%u %u %u %u %u %u\n", k64.order, k8k.order, k256.order, k256.objs_per_slab, k64.min_partial,
 	       k64.cpu_partial);
 }
@@ -353,7 +356,7 @@ static void change_after_start(void)
 
 	setenv("KSLUB_MIN_ORDER", "3", 1);
 	s = kmem_cache_create("late_option", 64, 0, 0, NULL);
-	if (!s || kslub_cache_info(s, &info))
+	if (!s || kslub_cache_info(s, &info) || kslub_validate_slab_cache(s))
 		_exit(4);
 	printf("late %u\n", info.order);
 }

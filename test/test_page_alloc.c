@@ -375,6 +375,7 @@ Test(page_alloc, trim_gives_freed_memory_back_to_the_os, .init = keep_everything
 		      (trimmed - base) / MiB);
 	cr_assert_geq(given, total * 9 / 10, "kslub_trim() says it gave back %zu bytes of the 200 MiB freed",
 		      given);
+	cr_assert_eq(kslub_validate_slab_cache(kslub_kmalloc_cache(100)), 0);
 }
 
 Test(page_alloc, freed_memory_goes_back_to_the_os_without_trim, .init = purge_tunables)
@@ -394,6 +395,7 @@ Test(page_alloc, freed_memory_goes_back_to_the_os_without_trim, .init = purge_tu
 	cr_assert_leq(after, base + bound,
 		      "%zu MiB freed, RSS still %zu MiB above where it started (bound %zu MiB)", total / MiB,
 		      (after - base) / MiB, bound / MiB);
+	cr_assert_eq(kslub_validate_slab_cache(kslub_kmalloc_cache(100)), 0);
 }
 
 /* ---- running out of address space ----------------------------------------------------- */

@@ -73,7 +73,11 @@ __attribute__((constructor)) static void slabinfo_child(void)
 	if (!role)
 		return;
 	/* a normal exit: the report is written by kslub's destructor */
-	exit(make_live_objects() ? 0 : 3);
+	{
+		struct kmem_cache *s = make_live_objects();
+
+		exit(s && kslub_validate_slab_cache(s) == 0 ? 0 : 3);
+	}
 }
 
 /* Run this program again as the child, with KSLUB_SLABINFO=value (or unset
