@@ -399,7 +399,7 @@ void *slab_alloc_slow(struct kmem_cache *s, gfp_t gfp);
 void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *obj);
 void flush_cpu_slab(struct kmem_cache *s, struct kmem_cache_cpu *c);
 void kslub_cache_count(struct kmem_cache *s, struct kslub_cache_info *info, unsigned long *node_partial);
-noinline __attribute__((noreturn, cold)) void kslub_bad_object_free(struct kmem_cache *s, struct slab *slab,
+noinline __attribute__((cold)) void kslub_bad_object_free(struct kmem_cache *s, struct slab *slab,
 								    const void *x, const char *func);
 
 /* kmalloc.c */

@@ -610,7 +610,9 @@ noinline void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *x)
 }
 
 /* ---- reports of misuse ------------------------------------------------------- */
-noinline __attribute__((noreturn, cold)) void kslub_bad_object_free(struct kmem_cache *s, struct slab *slab, const void *x, const char *func)
+/* Reports and aborts.  Not declared noreturn so that the fast path can
+ * reach it by a tail call. */
+noinline __attribute__((cold)) void kslub_bad_object_free(struct kmem_cache *s, struct slab *slab, const void *x, const char *func)
 {
 	if (!object_is_start(s, slab, x))
 		kslub_fatal(func, x, "invalid pointer: not the start of an object of %s (object size %u)",

@@ -105,12 +105,13 @@ static always_inline void slab_free(struct kmem_cache *s, struct slab *slab, voi
 	unsigned long key, fp;
 	struct kmem_cache_cpu *c;
 
+	/* reports and aborts; a tail call keeps the stack untouched here */
 	if (unlikely(off * s->div_magic >= s->div_magic || off >= slab->objs_end))
-		kslub_bad_object_free(s, slab, x, func);	/* not the start of an object */
+		return kslub_bad_object_free(s, slab, x, func);	/* not the start of an object */
 	key = s->random ^ __builtin_bswap64(slot);
 	fp = *(unsigned long *)slot ^ key;
 	if (unlikely(fp == 0 || (fp ^ addr) <= slab->mask))
-		kslub_bad_object_free(s, slab, x, func);	/* already free */
+		return kslub_bad_object_free(s, slab, x, func);	/* already free */
 	c = this_cpu_ptr(s);
 	if (likely(slab == c->slab)) {
 		*(unsigned long *)slot = (unsigned long)c->freelist ^ key;
@@ -137,15 +138,14 @@ size_t ksize_internal(const void *p, const char *func);
 
 static always_inline void *kmalloc_inline(size_t size, gfp_t gfp)
 {
-	if (likely(size - 1 < KSLUB_KMALLOC_MAX_CACHE_SIZE)) {
+	/* __GFP_ZERO and every size above the caches go the slow way */
+	if (likely(size - 1 < KSLUB_KMALLOC_MAX_CACHE_SIZE && !(gfp & KSLUB_GFP_ZERO))) {
 		struct kmem_cache *s = __atomic_load_n(&kmalloc_caches[READ_ONCE(kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW])],
 						       __ATOMIC_ACQUIRE);
 		void *object = freelist_pop(s, this_cpu_ptr(s));
 
 		if (unlikely(!object))
 			return kmalloc_slow(size, gfp);
-		if (unlikely(gfp & KSLUB_GFP_ZERO))
-			memset(object, 0, s->object_size);
 		return object;
 	}
 	return kmalloc_slow(size, gfp);
