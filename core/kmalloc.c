@@ -217,6 +217,25 @@ void kmalloc_large_free(struct page *page, const void *p, const char *func)
 		free_pages_range(page, nr, true);
 }
 
+/* The live large block that x lies inside, if any: its head is at most
+ * 2^(MAX_ORDER-1) pages back in the same arena.  Only for reports. */
+static struct page *large_block_holding(const void *x)
+{
+	struct page *page = virt_to_page(x);
+	struct page *first = (struct page *)((unsigned long)page_arena(page) + ARENA_MEMMAP_OFFSET);
+
+	for (unsigned long back = 0; back < (1UL << (MAX_ORDER - 1)) && page - back >= first; back++) {
+		struct page *head = page - back;
+		unsigned long flags = READ_ONCE(head->flags);
+
+		if (flags & PG_large)
+			return head->nr_pages > back ? head : NULL;
+		if (flags & (PG_slab | PG_buddy | PG_pcp | PG_reserved))
+			return NULL;
+	}
+	return NULL;
+}
+
 /* Everything kfree gets that is not a slab object. */
 noinline void kfree_nonslab(const void *x, const char *func)
 {
@@ -233,9 +252,11 @@ noinline void kfree_nonslab(const void *x, const char *func)
 		if (flags & PG_slab)
 			kslub_fatal(func, x, "invalid pointer: not the start of an object of %s",
 				    page_slab(page)->slab_cache->name);
-		if (flags & (PG_buddy | PG_pcp) || !flags)
-			kslub_fatal(func, x, "invalid pointer: memory is free (double free?)");
-		kslub_fatal(func, x, "invalid pointer: kslub's own metadata");
+		if (!(flags & (PG_buddy | PG_pcp | PG_reserved)) && large_block_holding(x))
+			kslub_fatal(func, x, "invalid pointer: inside a block, not its start");
+		if (flags & PG_reserved)
+			kslub_fatal(func, x, "invalid pointer: kslub's own metadata");
+		kslub_fatal(func, x, "invalid pointer: memory is free (double free?)");
 	}
 	if (type == SECTION_HUGE_HEAD || type == SECTION_HUGE_TAIL) {
 		struct huge_header *h = huge_header_of(x);
@@ -317,8 +338,11 @@ size_t ksize_internal(const void *p, const char *func)
 			kslub_fatal(func, p, "invalid pointer: not the start of a block");
 		return page->nr_pages * PAGE_SIZE;
 	}
-	if (!(page->flags & PG_slab))
+	if (!(page->flags & PG_slab)) {
+		if (!(page->flags & (PG_buddy | PG_pcp | PG_reserved)) && large_block_holding(p))
+			kslub_fatal(func, p, "invalid pointer: inside a block, not its start");
 		kslub_fatal(func, p, "invalid pointer: memory is free");
+	}
 	slab = page_slab(page);
 	if (!object_is_start(slab->slab_cache, slab, p))
 		kslub_fatal(func, p, "invalid pointer: not the start of an object of %s", slab->slab_cache->name);
