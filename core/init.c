@@ -254,6 +254,10 @@ static void fork_child(void)
 		if (t == self)
 			continue;
 		list_del(&t->list);
+		/* freelists and slab states are whole at every instant; a page
+		 * list caught in the middle of a change is left, pages and all */
+		if (READ_ONCE(t->pcp.busy))
+			t->pcp.count = 0;
 		kslub_thread_flush(t);
 		t->state = THREAD_DEAD;
 		thread_release(t);

@@ -274,8 +274,23 @@ struct per_cpu_pages {
 	int high;			/* above this, give batch back to the zone */
 	int batch;			/* pages moved at once */
 	int node;
+	int busy;			/* the lists are being changed (seen by a fork child) */
 	struct list_head lists[NR_PCP_ORDERS];
 };
+
+/* A fork child sees another thread's memory as it was at one instant, and on
+ * x86 a thread's stores become visible in program order: a list whose busy
+ * flag reads 0 there is whole.  The child leaves a busy list alone. */
+static always_inline void pcp_enter(struct per_cpu_pages *pcp)
+{
+	WRITE_ONCE(pcp->busy, 1);
+	__asm__ volatile("" ::: "memory");
+}
+static always_inline void pcp_exit(struct per_cpu_pages *pcp)
+{
+	__asm__ volatile("" ::: "memory");
+	WRITE_ONCE(pcp->busy, 0);
+}
 
 /* ---- SLUB --------------------------------------------------------------------- */
 struct kmem_cache_order_objects {

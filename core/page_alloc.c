@@ -301,6 +301,7 @@ static void free_pcppages_bulk(struct per_cpu_pages *pcp, int count)
 {
 	uint64_t now = kslub_now_ms();
 
+	pcp_enter(pcp);
 	while (count > 0 && pcp->count > 0) {
 		struct zone *zone = NULL;
 		struct arena *to_unmap = NULL;
@@ -329,6 +330,7 @@ static void free_pcppages_bulk(struct per_cpu_pages *pcp, int count)
 			break;
 		zone_free_finish(zone, now, to_unmap);
 	}
+	pcp_exit(pcp);
 }
 
 static inline struct per_cpu_pages *this_pcp(int node)
@@ -357,17 +359,21 @@ struct page *alloc_pages_node(int node, gfp_t gfp, unsigned int order, bool *zer
 	if (order < NR_PCP_ORDERS && (pcp = this_pcp(node))) {
 		struct list_head *list = &pcp->lists[order];
 
+		pcp_enter(pcp);
 		if (list_empty(list)) {
 			int batch = max_t(int, pcp->batch, 1 << order);
 			int got = rmqueue_bulk(zone, gfp, order, batch, list);
 
-			if (!got)
+			if (!got) {
+				pcp_exit(pcp);
 				return errno = ENOMEM, NULL;
+			}
 			pcp->count += got;
 		}
 		page = list_first_entry(list, struct page, buddy_list);
 		list_del(&page->buddy_list);
 		pcp->count -= 1 << order;
+		pcp_exit(pcp);
 		dirty = page->flags & PG_dirty;
 	} else {
 		page = rmqueue(zone, gfp, order, &dirty);
@@ -413,8 +419,10 @@ void free_the_pages(struct page *page, unsigned int order)
 	if (order < NR_PCP_ORDERS && (pcp = this_pcp(arena->node))) {
 		WRITE_ONCE(page->flags, PG_pcp | PG_dirty);
 		page->order = order;
+		pcp_enter(pcp);
 		list_add(&page->buddy_list, &pcp->lists[order]);
 		pcp->count += 1 << order;
+		pcp_exit(pcp);
 		if (unlikely(pcp->count > pcp->high))
 			free_pcppages_bulk(pcp, pcp->batch);
 		return;

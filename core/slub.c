@@ -515,9 +515,12 @@ load_freelist:
 
 new_slab:
 	if (c->partial) {
-		c->slab = c->partial;
-		c->partial = c->partial->next;
+		/* off the list before it is the cpu slab: a fork child that sees
+		 * the slot halfway loses the slab, never holds it twice */
+		slab = c->partial;
+		c->partial = slab->next;
 		c->freelist = NULL;
+		c->slab = slab;
 		goto redo;
 	}
 	freelist = get_partial(s, node, c, gfp);
