@@ -1059,13 +1059,12 @@ static unsigned int slab_free_map(struct kmem_cache *s, struct slab *slab, void 
 	return n;
 }
 
-/* Report the live objects of a cache that is being destroyed (kernel:
- * list_slab_objects).  Returns the number of slabs still in use. */
-static long shutdown_node(struct kmem_cache *s, struct kmem_cache_node *n)
+/* Every empty slab of a node partial list back to the buddy.  Allocations
+ * from node lists take list_lock, and an empty slab has nothing to free, so
+ * no free can race with taking it off. */
+static void discard_empty_partials(struct kmem_cache *s, struct kmem_cache_node *n)
 {
-	struct slab *slab, *h;
-	struct slab *to_discard = NULL;
-	long reported = 0;
+	struct slab *slab, *h, *to_discard = NULL;
 
 	spin_lock(&n->list_lock);
 	list_for_each_entry_safe(slab, h, &n->partial, slab_list) {
@@ -1081,6 +1080,16 @@ static long shutdown_node(struct kmem_cache *s, struct kmem_cache_node *n)
 		to_discard = slab->next;
 		discard_slab(s, slab);
 	}
+}
+
+/* Report the live objects of a cache that is being destroyed (kernel:
+ * list_slab_objects).  Returns the number of slabs still in use. */
+static long shutdown_node(struct kmem_cache *s, struct kmem_cache_node *n)
+{
+	struct slab *slab;
+	long reported = 0;
+
+	discard_empty_partials(s, n);
 	spin_lock(&n->list_lock);
 	list_for_each_entry(slab, &n->partial, slab_list) {
 		uint64_t map[(MAX_OBJS_PER_PAGE + 64) / 64];
@@ -1141,27 +1150,8 @@ KSLUB_API int kslub_kmem_cache_shrink(struct kmem_cache *s)
 {
 	if (kslub_current->state == THREAD_LIVE)
 		flush_cpu_slab(s, this_cpu_ptr(s));
-	for (int node = 0; node < kslub_nr_node_ids; node++) {
-		struct kmem_cache_node *n = get_node(s, node);
-		struct slab *slab, *h, *to_discard = NULL;
-
-		spin_lock(&n->list_lock);
-		list_for_each_entry_safe(slab, h, &n->partial, slab_list) {
-			/* allocations from node lists take list_lock, and an
-			 * empty slab has nothing to free: no race */
-			if (!slab->inuse) {
-				remove_partial(n, slab);
-				slab->next = to_discard;
-				to_discard = slab;
-			}
-		}
-		spin_unlock(&n->list_lock);
-		while (to_discard) {
-			slab = to_discard;
-			to_discard = slab->next;
-			discard_slab(s, slab);
-		}
-	}
+	for (int node = 0; node < kslub_nr_node_ids; node++)
+		discard_empty_partials(s, get_node(s, node));
 	return 0;
 }
 
