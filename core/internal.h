@@ -26,6 +26,7 @@
 #define noinline    __attribute__((noinline))
 #define always_inline inline __attribute__((always_inline))
 #define KSLUB_API   __attribute__((visibility("default")))
+#define barrier()        __asm__ volatile("" ::: "memory")
 #define READ_ONCE(x)     __atomic_load_n(&(x), __ATOMIC_RELAXED)
 #define WRITE_ONCE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 #define container_of(ptr, type, member) \
@@ -284,11 +285,11 @@ struct per_cpu_pages {
 static always_inline void pcp_enter(struct per_cpu_pages *pcp)
 {
 	WRITE_ONCE(pcp->busy, 1);
-	__asm__ volatile("" ::: "memory");
+	barrier();
 }
 static always_inline void pcp_exit(struct per_cpu_pages *pcp)
 {
-	__asm__ volatile("" ::: "memory");
+	barrier();
 	WRITE_ONCE(pcp->busy, 0);
 }
 

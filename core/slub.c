@@ -278,6 +278,7 @@ static void put_cpu_partial(struct kmem_cache *s, struct slab *slab, int drain)
 	slabs++;
 	slab->slabs = slabs;
 	slab->next = oldslab;
+	barrier();	/* linked before it is visible, for a fork child */
 	c->partial = slab;
 	if (slab_to_unfreeze)
 		unfreeze_partials_list(s, slab_to_unfreeze);
@@ -520,6 +521,7 @@ new_slab:
 		slab = c->partial;
 		c->partial = slab->next;
 		c->freelist = NULL;
+		barrier();	/* the compiler must not store c->slab first */
 		c->slab = slab;
 		goto redo;
 	}
