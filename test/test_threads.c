@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -855,4 +856,112 @@ Test(threads, thread_destructors_after_kslubs_can_still_allocate_and_free, .time
 	validate(k128);
 	pthread_key_delete(late_key);
 	kmem_cache_destroy(late_cache);
+}
+
+/* ---- fork while other threads allocate -------------------------------------------------- */
+
+/* The child of a fork reclaims the state of the threads that did not come
+ * along: their kmem_cache_cpu slots and page lists, as they were at the fork,
+ * which can be in the middle of a change.  Two threads here move slabs
+ * through those states all the time (objects freed by the other thread, two
+ * objects a slab), and the main thread forks until a child fails or enough
+ * have passed.  Only some forks land in a window, so there are many. */
+#define BUSY_THREADS 2
+#define FORKS 1000
+#define BUSY_SLOTS 256
+#define BUSY_OBJ 1800
+
+static volatile int busy_stop;
+static struct kmem_cache *busy_cache;
+static void *busy_slots[BUSY_SLOTS];
+
+static void busy_tunables(void)
+{
+	setenv("KSLUB_MAX_ORDER", "0", 1);	/* two objects a slab: slabs change state often */
+}
+
+static void *busy_thread(void *arg)
+{
+	unsigned long state = 99 + (uintptr_t)arg;
+	void *pages[4] = { NULL };
+	unsigned int n = 0;
+
+	while (!busy_stop) {
+		unsigned long r = lcg(&state);
+		void *o = (r & 1) ? kmem_cache_alloc(busy_cache, GFP_KERNEL) : kmalloc(1500 + r % 500, GFP_KERNEL);
+		int j = (int)(n++ & 3);
+
+		if (!o) {
+			fail("allocation failed in a busy thread");
+			break;
+		}
+		/* half the frees are of the other thread's objects; kfree takes
+		 * objects of any cache, as in the kernel */
+		kfree(__atomic_exchange_n(&busy_slots[(r >> 8) % BUSY_SLOTS], o, __ATOMIC_ACQ_REL));
+		/* and the thread's page lists */
+		if (pages[j])
+			free_pages(pages[j], (unsigned int)(j & 1));
+		pages[j] = alloc_pages(GFP_KERNEL, (unsigned int)(j & 1));
+	}
+	for (int j = 0; j < 4; j++)
+		free_pages(pages[j], (unsigned int)(j & 1));
+	return NULL;
+}
+
+static int busy_child(void)
+{
+	void *p[100];
+
+	for (int i = 0; i < BUSY_SLOTS; i++)
+		kfree(busy_slots[i]);
+	for (int i = 0; i < 100; i++) {
+		p[i] = i % 2 ? kmalloc(1500 + (size_t)i, GFP_KERNEL) : kmem_cache_alloc(busy_cache, GFP_KERNEL);
+		if (!p[i])
+			return 2;
+		memset(p[i], 0x6b, 1500);
+	}
+	for (int i = 0; i < 100; i++)
+		kfree(p[i]);
+	free_pages(alloc_pages(GFP_KERNEL, 1), 1);
+	kslub_flush_thread();
+	if (kslub_validate_slab_cache(busy_cache) || kslub_validate_slab_cache(kslub_kmalloc_cache(2048)))
+		return 3;
+	return 0;
+}
+
+Test(threads, fork_while_other_threads_allocate_gives_a_working_child, .init = busy_tunables, .timeout = 120)
+{
+	pthread_t t[BUSY_THREADS];
+	int forks = 0, status = 0;
+
+	busy_cache = kmem_cache_create("test_busy", BUSY_OBJ, 0, 0, NULL);
+	cr_assert_not_null(busy_cache);
+	for (int i = 0; i < BUSY_THREADS; i++)
+		cr_assert_eq(pthread_create(&t[i], NULL, busy_thread, (void *)(uintptr_t)i), 0);
+	for (; forks < FORKS; forks++) {
+		pid_t pid = fork();
+
+		cr_assert_neq(pid, -1);
+		if (pid == 0) {
+			alarm(10);	/* a deadlocked child dies instead of hanging */
+			_exit(busy_child());
+		}
+		cr_assert_eq(waitpid(pid, &status, 0), pid);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			break;
+	}
+	busy_stop = 1;
+	for (int i = 0; i < BUSY_THREADS; i++)
+		pthread_join(t[i], NULL);
+	cr_assert_eq(forks, FORKS,
+		     "fork %d: the child %s %d (2: out of memory, 3: inconsistent cache; SIGSEGV or SIGALRM: it "
+		     "found another thread's per-thread state torn, or a lock held)", forks,
+		     WIFSIGNALED(status) ? "died of signal" : "exited with", WIFSIGNALED(status) ? WTERMSIG(status)
+											   : WEXITSTATUS(status));
+	cr_assert_str_empty(failure, "%s", failure);
+	for (int i = 0; i < BUSY_SLOTS; i++)
+		kfree(busy_slots[i]);
+	cr_assert_eq(cache_info(busy_cache).active_objs, 0);
+	validate(busy_cache);
+	kmem_cache_destroy(busy_cache);
 }
