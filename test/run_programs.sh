@@ -118,6 +118,44 @@ big[-1] = 7
 print(len(big), big[-1], sum(big[::4096]))
 '
 
+# ---- python3 multiprocessing: workers forked from a threaded parent ---------------
+name=python3-fork
+have python3 && run python3-fork env PYTHONMALLOC=malloc PYTHONHASHSEED=0 python3 -c '
+import multiprocessing as mp, threading
+def work(n):
+    d = {i: [i] * (i % 9) for i in range(n)}
+    return sum(len(v) for v in d.values())
+keep = []
+t = threading.Thread(target=lambda: keep.append([str(i) for i in range(200000)]))
+t.start()
+ctx = mp.get_context("fork")
+with ctx.Pool(3) as pool:
+    print(pool.map(work, [50000, 60000, 70000, 80000, 90000, 100000]))
+t.join()
+print(len(keep[0]))
+'
+
+# ---- sqlite3: 100k inserts, an index, queries --------------------------------------
+name=sqlite3
+have sqlite3 && run sqlite3 sh -c 'rm -f t.db && sqlite3 t.db "
+create table t(id integer primary key, k integer, v text);
+with recursive c(x) as (select 1 union all select x + 1 from c where x < 100000)
+insert into t(k, v) select (x * 7919) % 100003, printf(\"value-%08d\", x) from c;
+create index t_k on t(k);
+select count(*), sum(k) from t;
+select v from t where k between 500 and 520 order by k;
+select k % 10, count(*), max(length(v)) from t group by k % 10;
+"'
+
+# ---- the stress program through malloc ----------------------------------------------
+name=stress
+if [[ -x $builddir/test/stress ]]; then
+	run stress "$builddir/test/stress" libc 4 20000
+else
+	echo "SKIP stress: $builddir/test/stress is not built"
+	skipped=$((skipped + 1))
+fi
+
 # ---- gcc -O2 -c of one of kslub's own files -------------------------------------
 name=gcc
 if have gcc cmp; then
@@ -175,6 +213,7 @@ if have g++; then
 #include <memory>
 #include <new>
 #include <string>
+#include <thread>
 #include <vector>
 struct alignas(256) Wide { char c[256]; };
 int main()
@@ -182,6 +221,19 @@ int main()
 	std::map<std::string, std::vector<int>> m;
 	for (int i = 0; i < 100000; i++)
 		m[std::to_string(i * 7919 % 100003)].push_back(i);
+	std::vector<std::thread> threads;
+	std::vector<size_t> sums(4);
+	for (int t = 0; t < 4; t++)
+		threads.emplace_back([t, &sums] {
+			std::map<int, std::string> local;
+			for (int i = 0; i < 50000; i++)
+				local[i * (t + 1)] = std::string(i % 50, 'a' + t);
+			for (auto &kv : local)
+				sums[t] += kv.second.size();
+		});
+	for (auto &th : threads)
+		th.join();
+	std::printf("%zu %zu %zu %zu\n", sums[0], sums[1], sums[2], sums[3]);
 	std::unique_ptr<Wide[]> w(new Wide[100]);
 	std::printf("%zu %d %d\n", m.size(), m.begin()->second[0],
 		    (int)(reinterpret_cast<unsigned long>(w.get()) % 256));
@@ -197,7 +249,7 @@ int main()
 	return 0;
 }
 EOF
-	if g++ -O2 -o "$work/cxx" "$work/cxx.cc" 2>"$work/cxx.build"; then
+	if g++ -O2 -pthread -o "$work/cxx" "$work/cxx.cc" 2>"$work/cxx.build"; then
 		run c++ ./cxx
 		grep -q 'caught std::bad_alloc' "$work/c++.preload.out" ||
 			{ echo "FAIL c++: operator new did not throw std::bad_alloc"; failed=$((failed + 1)); passed=$((passed - 1)); }
