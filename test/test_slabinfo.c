@@ -191,41 +191,41 @@ static void parse_buddy_line(const char *line, struct report *r)
 static void parse_report(const char *path, struct report *r)
 {
 	char *line, *save = NULL;
-	int state = 0;	/* 0 version, 1 header, 2 caches, 4 buddyinfo, 5 the rest */
+	enum { VERSION, HEADER, CACHES, BUDDYINFO, REST } state = VERSION;
 
 	memset(r, 0, sizeof(*r));
 	r->text = read_file(path);
 	for (line = strtok_r(r->text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		/* strtok_r skips the blank line between the two sections */
 		switch (state) {
-		case 0:
+		case VERSION:
 			cr_assert_str_eq(line, SLABINFO_VERSION, "the report does not start with the version line");
-			state = 1;
+			state = HEADER;
 			break;
-		case 1:
+		case HEADER:
 			cr_assert_str_eq(line, SLABINFO_HEADER, "the second line is not the kernel's header");
-			state = 2;
+			state = CACHES;
 			break;
-		case 2:
+		case CACHES:
 			if (strncmp(line, "Node ", 5) == 0) {
-				state = 4;
+				state = BUDDYINFO;
 				parse_buddy_line(line, r);
 				break;
 			}
 			cr_assert_lt(r->nr_caches, (int)(sizeof(r->caches) / sizeof(r->caches[0])));
 			parse_cache_line(line, &r->caches[r->nr_caches++]);
 			break;
-		case 4:
+		case BUDDYINFO:
 			if (strncmp(line, "Node ", 5) == 0)
 				parse_buddy_line(line, r);
 			else
-				state = 5;
+				state = REST;
 			break;
-		default:
+		case REST:
 			break;
 		}
 	}
-	cr_assert_geq(state, 4, "the report has no buddyinfo section");
+	cr_assert_geq(state, BUDDYINFO, "the report has no buddyinfo section");
 	cr_assert_gt(r->nr_caches, 0, "the report lists no cache");
 }
 
