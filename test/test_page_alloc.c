@@ -496,3 +496,28 @@ Test(page_alloc, free_pages_of_an_address_inside_a_block_aborts, .signal = SIGAB
 	cr_assert_not_null(p);
 	free_pages(p + PAGE, 1);
 }
+
+Test(page_alloc, free_pages_exact_with_the_wrong_size_aborts, .signal = SIGABRT, .init = no_core_dump)
+{
+	void *p = alloc_pages_exact(5 * PAGE, GFP_KERNEL);
+
+	cr_assert_not_null(p);
+	free_pages_exact(p, 3 * PAGE);
+}
+
+Test(page_alloc, free_pages_of_a_slab_object_aborts, .signal = SIGABRT, .init = no_core_dump)
+{
+	void *p = kmalloc(4096, GFP_KERNEL);
+
+	cr_assert_not_null(p);
+	free_pages(p, 0);
+}
+
+Test(page_alloc, buddyinfo_of_a_node_that_does_not_exist_is_minus_one)
+{
+	unsigned long nr_free[NR_ORDERS];
+
+	cr_assert_eq(kslub_buddyinfo(-1, nr_free), -1);
+	cr_assert_eq(kslub_buddyinfo(4096, nr_free), -1);
+	cr_assert_eq(kslub_buddyinfo(0, nr_free), NR_ORDERS);
+}
