@@ -518,6 +518,41 @@ Test(slub, caches_can_be_created_and_destroyed_many_times)
 	}
 }
 
+Test(slub, creating_more_caches_than_fit_fails_cleanly_and_destroying_one_makes_room)
+{
+	enum { MAX = 10000 };
+	static struct kmem_cache *caches[MAX];
+	int n = 0, err = 0;
+	void *p;
+
+	for (; n < MAX; n++) {
+		errno = 0;
+		caches[n] = kmem_cache_create("test_many", 64, 0, 0, NULL);
+		if (!caches[n]) {
+			err = errno;
+			break;
+		}
+		p = kmem_cache_alloc(caches[n], GFP_KERNEL);
+		cr_assert_not_null(p, "cache %d: no object", n);
+		kmem_cache_free(caches[n], p);
+	}
+	if (n < MAX) {
+		/* a limit is allowed; a failure without a reason is not */
+		cr_assert_neq(err, 0, "kmem_cache_create failed after %d caches without setting errno", n);
+		cr_assert_gt(n, 100, "only %d caches could be made", n);
+		kmem_cache_destroy(caches[n - 1]);
+		caches[n - 1] = kmem_cache_create("test_many_again", 64, 0, 0, NULL);
+		cr_assert_not_null(caches[n - 1], "no cache can be made after one was destroyed");
+	}
+	for (int i = 0; i < n; i++) {
+		p = kmem_cache_alloc(caches[i], GFP_KERNEL);
+		cr_assert_not_null(p);
+		kmem_cache_free(caches[i], p);
+		validate(caches[i]);
+		kmem_cache_destroy(caches[i]);
+	}
+}
+
 /* ---- tunables --------------------------------------------------------------------------- */
 
 static void min_order_2(void)
