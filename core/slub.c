@@ -505,11 +505,15 @@ redo:
 	freelist = c->freelist;
 	if (freelist)
 		goto load_freelist;
+	/* get_freelist may unfreeze the slab, and a free can then freeze it for
+	 * another thread: it must not be our cpu slab meanwhile, or a fork child
+	 * would flush it twice */
+	c->slab = NULL;
+	barrier();
 	freelist = get_freelist(s, slab);	/* frees by other threads */
-	if (!freelist) {
-		c->slab = NULL;			/* full, and now unfrozen */
-		goto new_slab;
-	}
+	if (!freelist)
+		goto new_slab;			/* it was full, and is unfrozen now */
+	c->slab = slab;
 load_freelist:
 	c->freelist = get_freepointer(s, freelist);
 	return freelist;
