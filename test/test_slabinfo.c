@@ -191,41 +191,41 @@ static void parse_buddy_line(const char *line, struct report *r)
 static void parse_report(const char *path, struct report *r)
 {
 	char *line, *save = NULL;
-	enum { VERSION, HEADER, CACHES, BUDDYINFO, REST } state = VERSION;
+	enum { REPORT_VERSION, REPORT_HEADER, REPORT_CACHES, REPORT_BUDDYINFO, REPORT_REST } state = REPORT_VERSION;
 
 	memset(r, 0, sizeof(*r));
 	r->text = read_file(path);
 	for (line = strtok_r(r->text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		/* strtok_r skips the blank line between the two sections */
 		switch (state) {
-		case VERSION:
+		case REPORT_VERSION:
 			cr_assert_str_eq(line, SLABINFO_VERSION, "the report does not start with the version line");
-			state = HEADER;
+			state = REPORT_HEADER;
 			break;
-		case HEADER:
+		case REPORT_HEADER:
 			cr_assert_str_eq(line, SLABINFO_HEADER, "the second line is not the kernel's header");
-			state = CACHES;
+			state = REPORT_CACHES;
 			break;
-		case CACHES:
+		case REPORT_CACHES:
 			if (strncmp(line, "Node ", 5) == 0) {
-				state = BUDDYINFO;
+				state = REPORT_BUDDYINFO;
 				parse_buddy_line(line, r);
 				break;
 			}
 			cr_assert_lt(r->nr_caches, (int)(sizeof(r->caches) / sizeof(r->caches[0])));
 			parse_cache_line(line, &r->caches[r->nr_caches++]);
 			break;
-		case BUDDYINFO:
+		case REPORT_BUDDYINFO:
 			if (strncmp(line, "Node ", 5) == 0)
 				parse_buddy_line(line, r);
 			else
-				state = REST;
+				state = REPORT_REST;
 			break;
-		case REST:
+		case REPORT_REST:
 			break;
 		}
 	}
-	cr_assert_geq(state, BUDDYINFO, "the report has no buddyinfo section");
+	cr_assert_geq(state, REPORT_BUDDYINFO, "the report has no buddyinfo section");
 	cr_assert_gt(r->nr_caches, 0, "the report lists no cache");
 }
 
