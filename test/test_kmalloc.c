@@ -472,3 +472,48 @@ Test(kmalloc, sizes_outside_the_kmalloc_caches_have_no_cache)
 	cr_assert_null(kslub_kmalloc_cache(KMALLOC_MAX_CACHE_SIZE + 1));
 	cr_assert_null(kslub_kmalloc_cache(1 * MiB));
 }
+
+/* ---- gfp flags and nodes ------------------------------------------------------------------ */
+
+Test(kmalloc, gfp_atomic_and_nowait_succeed_when_nothing_contends)
+{
+	static const gfp_t flags[] = { GFP_ATOMIC, GFP_NOWAIT, GFP_NOFS, GFP_ATOMIC | __GFP_ZERO };
+	static const size_t sizes[] = { 1, 64, 192, 1000, 8192, 8193, 65536, 2 * MiB, 5 * MiB };
+
+	for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			/* a few, so that slabs and page lists must be refilled */
+			void *p[40];
+
+			for (int k = 0; k < 40; k++) {
+				p[k] = kmalloc(sizes[i], flags[f]);
+				cr_assert_not_null(p[k], "kmalloc(%zu, %#x) failed with no other thread", sizes[i], flags[f]);
+				if (flags[f] & __GFP_ZERO)
+					cr_assert_eq(first_nonzero(p[k], sizes[i]), sizes[i]);
+				memset(p[k], 0x19, sizes[i]);
+			}
+			for (int k = 0; k < 40; k++)
+				kfree(p[k]);
+		}
+	}
+	validate_kmalloc_caches();
+}
+
+Test(kmalloc, kmalloc_node_on_this_node_or_any_node_works)
+{
+	static const int nodes[] = { NUMA_NO_NODE, 0 };
+	static const size_t sizes[] = { 8, 100, 4096, 8193, 100000, 5 * MiB };
+
+	for (size_t n = 0; n < sizeof(nodes) / sizeof(nodes[0]); n++) {
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+			void *p = kmalloc_node(sizes[i], GFP_KERNEL, nodes[n]);
+
+			cr_assert_not_null(p, "kmalloc_node(%zu, node %d) failed", sizes[i], nodes[n]);
+			cr_assert_geq(ksize(p), sizes[i]);
+			memset(p, 0x2d, sizes[i]);
+			kfree(p);
+		}
+		cr_assert_eq(kmalloc_node(0, GFP_KERNEL, nodes[n]), ZERO_SIZE_PTR);
+	}
+	validate_kmalloc_caches();
+}

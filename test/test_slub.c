@@ -896,3 +896,37 @@ ParameterizedTest(struct misuse_case *m, slub, misuse_message_names_the_function
 			       c.err);
 	cr_assert_eq(count_substr(c.err, "\n"), 1, "one misuse, one line; stderr:\n%s", c.err);
 }
+
+Test(slub, kmem_cache_alloc_node_on_this_node_or_any_node_works)
+{
+	struct kmem_cache *s = kmem_cache_create("test_node", 120, 0, 0, NULL);
+	void *p[200];
+
+	cr_assert_not_null(s);
+	for (int i = 0; i < 200; i++) {
+		p[i] = kmem_cache_alloc_node(s, GFP_KERNEL, i % 2 ? NUMA_NO_NODE : 0);
+		cr_assert_not_null(p[i]);
+		memset(p[i], 0x71, 120);
+	}
+	cr_assert_eq(cache_info(s).active_objs, 200);
+	for (int i = 0; i < 200; i++)
+		kmem_cache_free(s, p[i]);
+	cr_assert_eq(cache_info(s).active_objs, 0);
+	validate(s);
+	kmem_cache_destroy(s);
+}
+
+Test(slub, kmalloc_caches_cannot_be_destroyed)
+{
+	struct kmem_cache *k = kslub_kmalloc_cache(64);
+	void *p;
+
+	/* the kernel's kmalloc caches live for ever; a warning, and they still work */
+	kmem_cache_destroy(k);
+	cr_assert_eq(kslub_kmalloc_cache(64), k);
+	p = kmalloc(64, GFP_KERNEL);
+	cr_assert_not_null(p);
+	memset(p, 0x5e, 64);
+	kfree(p);
+	validate(k);
+}
