@@ -115,6 +115,8 @@ static void free_one_page(struct zone *zone, struct page *page, unsigned int ord
 	unsigned long idx = page_index(page);
 
 	VM_BUG_ON(idx & ((1UL << order) - 1));
+	/* PG_pcp or PG_isolated: the caller's state, no longer true once merged */
+	WRITE_ONCE(page->flags, 0);
 	while (order < MAX_ORDER - 1) {
 		unsigned long buddy_idx = idx ^ (1UL << order);
 		unsigned long combined_idx = idx & buddy_idx;
