@@ -205,6 +205,17 @@ static void discard_slab(struct kmem_cache *s, struct slab *slab)
 	free_slab(slab);
 }
 
+/* Discard slabs chained through slab->next, taken off every list already. */
+static void discard_slab_list(struct kmem_cache *s, struct slab *slab)
+{
+	while (slab) {
+		struct slab *next = slab->next;
+
+		discard_slab(s, slab);
+		slab = next;
+	}
+}
+
 /* ---- cpu-partial lists --------------------------------------------------- */
 
 /* Unfreeze a list of frozen slabs onto their node partial lists, discarding
@@ -243,11 +254,7 @@ static void unfreeze_partials_list(struct kmem_cache *s, struct slab *partial_sl
 	}
 	if (n)
 		spin_unlock(&n->list_lock);
-	while (slab_to_discard) {
-		slab = slab_to_discard;
-		slab_to_discard = slab_to_discard->next;
-		discard_slab(s, slab);
-	}
+	discard_slab_list(s, slab_to_discard);
 }
 
 static void unfreeze_partials(struct kmem_cache *s, struct kmem_cache_cpu *c)
@@ -1081,11 +1088,7 @@ static void discard_empty_partials(struct kmem_cache *s, struct kmem_cache_node 
 		}
 	}
 	spin_unlock(&n->list_lock);
-	while (to_discard) {
-		slab = to_discard;
-		to_discard = slab->next;
-		discard_slab(s, slab);
-	}
+	discard_slab_list(s, to_discard);
 }
 
 /* Report the live objects of a cache that is being destroyed (kernel:
