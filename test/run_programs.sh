@@ -259,6 +259,21 @@ EOF
 	fi
 fi
 
+# ---- the kslub command ------------------------------------------------------------
+name=kslub-run
+ksi=$work/kslub-run.slabinfo
+if KSLUB_LIB=$so "$srcdir/scripts/kslub" run --slabinfo "$ksi" --min-order 1 -- \
+	sh -c 'printf "%s\n" "$KSLUB_MIN_ORDER" && ls / >/dev/null' >"$work/kslub-run.out" 2>&1 &&
+	[[ $(cat "$work/kslub-run.out") == 1 ]] && grep -q '^kmalloc-64 ' "$ksi" &&
+	! KSLUB_LIB=$so "$srcdir/scripts/kslub" run --set NOT_KSLUB=1 -- true 2>/dev/null; then
+	echo "PASS kslub-run: the program ran with the library and the tunable, and wrote its report"
+	passed=$((passed + 1))
+else
+	echo "FAIL kslub-run: kslub run did not run the program with the library and its options"
+	cat "$work/kslub-run.out"
+	failed=$((failed + 1))
+fi
+
 echo
 if ((skipped)); then
 	echo "run_programs: $skipped skipped"
