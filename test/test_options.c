@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "kslub.h"
+#include "child.h"
 
 extern char **environ;
 
@@ -81,68 +82,31 @@ static void print_figures(void)
 	       k64.cpu_partial);
 }
 
-static void drain(int fd, char *buf, size_t size, size_t *len, bool *open)
-{
-	ssize_t n = read(fd, buf + *len, size - 1 - *len);
-
-	if (n <= 0 || *len + (size_t)n == size - 1) {
-		*open = false;
-		if (n > 0)
-			*len += (size_t)n;
-		buf[*len] = '\0';
-		return;
-	}
-	*len += (size_t)n;
-	buf[*len] = '\0';
-}
-
 /* Run print_figures (then more, if given) in a child whose environment has
  * no KSLUB_ variable but those in env ("NAME=value", NULL-terminated). */
+struct child_args {
+	const char *const *env;
+	void (*more)(void);
+};
+
+static void figures_child(void *arg)
+{
+	struct child_args *a = arg;
+
+	clear_kslub_environment();
+	for (const char *const *env = a->env; env && *env; env++)
+		putenv((char *)*env);
+	print_figures();
+	if (a->more)
+		a->more();
+}
+
 static void run_child(const char *const *env, void (*more)(void), struct child *c)
 {
-	int out[2], err[2];
-	size_t out_len = 0, err_len = 0;
-	bool out_open = true, err_open = true;
-	pid_t pid;
+	struct child_args a = { env, more };
 
 	memset(c, 0, sizeof(*c));
-	cr_assert_eq(pipe(out), 0);
-	cr_assert_eq(pipe(err), 0);
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	cr_assert_neq(pid, -1);
-	if (pid == 0) {
-		dup2(out[1], STDOUT_FILENO);
-		dup2(err[1], STDERR_FILENO);
-		close(out[0]);
-		close(err[0]);
-		close(out[1]);
-		close(err[1]);
-		clear_kslub_environment();
-		for (; env && *env; env++)
-			putenv((char *)*env);
-		print_figures();
-		if (more)
-			more();
-		fflush(stdout);
-		_exit(0);
-	}
-	close(out[1]);
-	close(err[1]);
-	while (out_open || err_open) {
-		struct pollfd fds[2] = { { out[0], POLLIN, 0 }, { err[0], POLLIN, 0 } };
-
-		if (poll(fds, 2, -1) < 0)
-			continue;
-		if (out_open && fds[0].revents)
-			drain(out[0], c->out, sizeof(c->out), &out_len, &out_open);
-		if (err_open && fds[1].revents)
-			drain(err[0], c->err, sizeof(c->err), &err_len, &err_open);
-	}
-	close(out[0]);
-	close(err[0]);
-	cr_assert_eq(waitpid(pid, &c->status, 0), pid);
+	child_run(figures_child, &a, &c->status, c->out, sizeof(c->out), c->err, sizeof(c->err));
 	cr_assert(WIFEXITED(c->status) && WEXITSTATUS(c->status) == 0, "the child failed (status %#x); stderr:\n%s",
 		  c->status, c->err);
 	cr_assert_eq(sscanf(c->out, "%u %u %u %u %u %u", &c->fig.order64, &c->fig.order8k, &c->fig.order256,

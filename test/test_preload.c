@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "child.h"
 
 /* The misuse below is on purpose. */
 #pragma GCC diagnostic ignored "-Wfree-nonheap-object"
@@ -112,34 +113,10 @@ struct child {
 	char err[4096];		/* what the child wrote on stderr */
 };
 
-/* Run fn in a forked child with stderr on a pipe; the child exits 0 if fn
- * returns. */
+/* Run fn in a forked child; the child exits 0 if fn returns. */
 static void run_child(void (*fn)(void), struct child *c)
 {
-	int fds[2];
-	size_t len = 0;
-	ssize_t n;
-	pid_t pid;
-
-	cr_assert_eq(pipe(fds), 0);
-	pid = fork();
-	cr_assert_neq(pid, -1);
-	if (pid == 0) {
-		struct rlimit no_core = { 0, 0 };
-
-		setrlimit(RLIMIT_CORE, &no_core);
-		signal(SIGABRT, SIG_DFL);
-		close(fds[0]);
-		dup2(fds[1], STDERR_FILENO);
-		fn();
-		_exit(0);
-	}
-	close(fds[1]);
-	while (len < sizeof(c->err) - 1 && (n = read(fds[0], c->err + len, sizeof(c->err) - 1 - len)) > 0)
-		len += (size_t)n;
-	c->err[len] = '\0';
-	close(fds[0]);
-	cr_assert_eq(waitpid(pid, &c->status, 0), pid);
+	child_run(child_call_void, &fn, &c->status, NULL, 0, c->err, sizeof(c->err));
 }
 
 /* fn must make the child die with SIGABRT, saying msg on stderr. */

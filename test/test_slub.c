@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "kslub.h"
+#include "child.h"
 
 #define PAGE KSLUB_PAGE_SIZE
 #define MAX_OBJS_PER_PAGE 32767 /* kernel: objects in a slab fit struct slab's 15-bit count */
@@ -60,67 +61,9 @@ struct child {
 	char err[16384];
 };
 
-static void drain(int fd, char *buf, size_t size, size_t *len, bool *open)
-{
-	ssize_t n = read(fd, buf + *len, size - 1 - *len);
-
-	if (n <= 0) {
-		*open = false;
-		return;
-	}
-	*len += (size_t)n;
-	buf[*len] = '\0';
-	if (*len == size - 1) {
-		/* full: keep reading so the child never blocks, drop the rest */
-		char sink[4096];
-
-		while (read(fd, sink, sizeof(sink)) > 0)
-			;
-		*open = false;
-	}
-}
-
 static void run_child(void (*fn)(void), struct child *c)
 {
-	int out[2], err[2];
-	size_t out_len = 0, err_len = 0;
-	bool out_open = true, err_open = true;
-	pid_t pid;
-
-	memset(c, 0, sizeof(*c));
-	cr_assert_eq(pipe(out), 0);
-	cr_assert_eq(pipe(err), 0);
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	cr_assert_neq(pid, -1, "fork failed");
-	if (pid == 0) {
-		no_core_dump();
-		dup2(out[1], STDOUT_FILENO);
-		dup2(err[1], STDERR_FILENO);
-		close(out[0]);
-		close(err[0]);
-		close(out[1]);
-		close(err[1]);
-		fn();
-		fflush(stdout);
-		_exit(0);
-	}
-	close(out[1]);
-	close(err[1]);
-	while (out_open || err_open) {
-		struct pollfd fds[2] = { { out[0], POLLIN, 0 }, { err[0], POLLIN, 0 } };
-
-		if (poll(fds, 2, -1) < 0)
-			continue;
-		if (out_open && fds[0].revents)
-			drain(out[0], c->out, sizeof(c->out), &out_len, &out_open);
-		if (err_open && fds[1].revents)
-			drain(err[0], c->err, sizeof(c->err), &err_len, &err_open);
-	}
-	close(out[0]);
-	close(err[0]);
-	cr_assert_eq(waitpid(pid, &c->status, 0), pid);
+	child_run(child_call_void, &fn, &c->status, c->out, sizeof(c->out), c->err, sizeof(c->err));
 }
 
 static int count_substr(const char *hay, const char *needle)

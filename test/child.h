@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * child.h - run a function in a forked child and collect what it wrote on
+ * stdout and stderr, and how it ended.  The tests use it to watch kslub in a
+ * fresh process: a report on stderr, an abort, the options read at start.
+ *
+ * The child has no core dump and the default SIGABRT action; it exits 0 when
+ * fn returns.  The parent reads both pipes until the child closes them (past
+ * a full buffer it reads on and drops the rest, so the child never blocks).
+ */
+#ifndef KSLUB_TEST_CHILD_H
+#define KSLUB_TEST_CHILD_H
+
+#include <criterion/criterion.h>
+
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct child_pipe {
+	int fd;
+	char *buf;
+	size_t size, len;
+	bool open;
+};
+
+static inline void child_pipe_drain(struct child_pipe *p)
+{
+	char sink[4096];
+	ssize_t n;
+
+	if (p->len < p->size - 1)
+		n = read(p->fd, p->buf + p->len, p->size - 1 - p->len);
+	else
+		n = read(p->fd, sink, sizeof(sink));
+	if (n <= 0) {
+		p->open = false;
+		return;
+	}
+	if (p->len < p->size - 1) {
+		p->len += (size_t)n;
+		p->buf[p->len] = '\0';
+	}
+}
+
+/* Run fn(arg) in a child; out and err receive its output, NUL-terminated
+ * (either may be NULL to discard); *status is from waitpid. */
+static inline void child_run(void (*fn)(void *), void *arg, int *status, char *out, size_t out_size,
+			     char *err, size_t err_size)
+{
+	char discard[2][64];
+	struct child_pipe p[2] = {
+		{ -1, out ? out : discard[0], out ? out_size : sizeof(discard[0]), 0, true },
+		{ -1, err ? err : discard[1], err ? err_size : sizeof(discard[1]), 0, true },
+	};
+	int fds[2][2];
+	pid_t pid;
+
+	for (int i = 0; i < 2; i++) {
+		cr_assert_eq(pipe(fds[i]), 0);
+		p[i].buf[0] = '\0';
+		p[i].fd = fds[i][0];
+	}
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	cr_assert_neq(pid, -1, "fork failed");
+	if (pid == 0) {
+		struct rlimit no_core = { 0, 0 };
+
+		setrlimit(RLIMIT_CORE, &no_core);
+		signal(SIGABRT, SIG_DFL);
+		dup2(fds[0][1], STDOUT_FILENO);
+		dup2(fds[1][1], STDERR_FILENO);
+		for (int i = 0; i < 2; i++) {
+			close(fds[i][0]);
+			close(fds[i][1]);
+		}
+		fn(arg);
+		fflush(stdout);
+		_exit(0);
+	}
+	close(fds[0][1]);
+	close(fds[1][1]);
+	while (p[0].open || p[1].open) {
+		struct pollfd pfd[2] = { { p[0].fd, POLLIN, 0 }, { p[1].fd, POLLIN, 0 } };
+
+		if (poll(pfd, 2, -1) < 0)
+			continue;
+		for (int i = 0; i < 2; i++)
+			if (p[i].open && pfd[i].revents)
+				child_pipe_drain(&p[i]);
+	}
+	close(fds[0][0]);
+	close(fds[1][0]);
+	cr_assert_eq(waitpid(pid, status, 0), pid);
+}
+
+/* For a child function that takes no argument. */
+static inline void child_call_void(void *fn)
+{
+	(*(void (**)(void))fn)();
+}
+
+#endif
