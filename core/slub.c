@@ -1024,10 +1024,9 @@ KSLUB_API void kslub_kmem_cache_free(struct kmem_cache *s, void *x)
 
 	if (unlikely(!x))
 		return;
-	if (unlikely(section_type(x) != SECTION_ARENA ||
-		     !(READ_ONCE(compound_head(virt_to_page(x))->flags) & PG_slab)))
+	slab = virt_to_slab(x);
+	if (unlikely(!slab))
 		kslub_fatal("kmem_cache_free", x, "invalid pointer: not an object of cache %s", s ? s->name : "(null)");
-	slab = page_slab(compound_head(virt_to_page(x)));
 	if (unlikely(slab->slab_cache != s))
 		kslub_fatal("kmem_cache_free", x, "object of cache %s freed to cache %s",
 			    slab->slab_cache->name, s ? s->name : "(null)");

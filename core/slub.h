@@ -151,21 +151,17 @@ static always_inline void *kmalloc_inline(size_t size, gfp_t gfp)
 	return kmalloc_slow(size, gfp);
 }
 
-/* The slab object x, checked; NULL (after handling it) if x is not a slab
- * object.  func names the public function for reports. */
-static always_inline struct slab *virt_to_slab_checked(const void *x, const char *func)
+/* The slab that holds x, or NULL if x is not in a slab of kslub's
+ * (kernel: virt_to_slab, with the section map first). */
+static always_inline struct slab *virt_to_slab(const void *x)
 {
 	struct page *page;
 
-	if (unlikely(section_type(x) != SECTION_ARENA)) {
-		kfree_nonslab(x, func);
+	if (unlikely(section_type(x) != SECTION_ARENA))
 		return NULL;
-	}
 	page = compound_head(virt_to_page(x));
-	if (unlikely(!(page->flags & PG_slab))) {
-		kfree_nonslab(x, func);
+	if (unlikely(!(READ_ONCE(page->flags) & PG_slab)))
 		return NULL;
-	}
 	return page_slab(page);
 }
 
@@ -176,9 +172,9 @@ static always_inline void kfree_inline(const void *x, const char *func)
 
 	if (unlikely(KSLUB_ZERO_OR_NULL_PTR(x)))
 		return;
-	slab = virt_to_slab_checked(x, func);
+	slab = virt_to_slab(x);
 	if (unlikely(!slab))
-		return;
+		return kfree_nonslab(x, func);	/* large, mapped, or not kslub's */
 	s = slab->slab_cache;
 	slab_free(s, slab, (void *)x, func);
 }
