@@ -77,7 +77,7 @@ noinline void kslub_init_slow(void)
 	__atomic_store_n(&init_tid, gettid_raw(), __ATOMIC_RELAXED);
 
 	kslub_options_init();
-	kslub_nr_node_ids = topology_init();
+	kslub_nr_node_ids = 1;
 	if (kslub_nr_node_ids < 1 || kslub_nr_node_ids > MAX_NUMNODES)
 		kslub_nr_node_ids = 1;
 	page_alloc_init();
