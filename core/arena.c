@@ -12,6 +12,7 @@
  * free() before it looks at anything else.
  */
 #include "internal.h"
+#include "topology.h"
 
 uint8_t kslub_section_map[NR_SECTIONS];
 
@@ -40,6 +41,9 @@ struct arena *arena_create(struct zone *zone)
 		os_munmap(arena, ARENA_SIZE);
 		return NULL;
 	}
+	/* before the first touch, so that the memmap too is on the node; a
+	 * refusal leaves the memory wherever the kernel puts it */
+	topology_bind(arena, ARENA_SIZE, zone->node);
 	arena->magic = ARENA_MAGIC;
 	arena->node = zone->node;
 	arena->zone = zone;

@@ -47,13 +47,79 @@ static pid_t gettid_raw(void)
 	return (pid_t)syscall(SYS_gettid);
 }
 
+/* A thread that runs on another node now takes its pages from that node: its
+ * page lists, which hold the old node's pages, go back to the old zone. */
+static noinline void thread_moved(struct kslub_thread *t, int node)
+{
+	drain_thread_pages(t);
+	t->pcp.node = node;
+	WRITE_ONCE(t->node, node);
+}
+
+/* The node of the CPU the calling thread runs on now (kernel: numa_node_id).
+ * One test of a global on a machine of one node. */
 int kslub_current_node(void)
 {
-	struct kslub_thread *t = kslub_current;
+	struct kslub_thread *t;
+	int node;
 
-	if (t->state == THREAD_LIVE)
-		return t->node;
-	return kslub_nr_node_ids > 1 ? topology_current_node() : 0;
+	if (likely(READ_ONCE(kslub_nr_node_ids) == 1))
+		return 0;
+	node = topology_current_node();
+	if ((unsigned int)node >= (unsigned int)READ_ONCE(kslub_nr_node_ids))
+		node = 0;
+	t = kslub_current;
+	if (t->state == THREAD_LIVE && unlikely(node != t->node))
+		thread_moved(t, node);
+	return node;
+}
+
+/* ---- NUMA nodes ---------------------------------------------------------------- */
+/* kslub starts as one node, without hwloc: loading it costs more than a small
+ * program's whole run, and it calls malloc.  Once malloc works, and only when
+ * the machine (or HWLOC_SYNTHETIC / HWLOC_XMLFILE) may have more nodes, the
+ * topology is loaded and the other nodes come online the way memory hotplug
+ * brings a node online in the kernel: its zone, then a kmem_cache_node for
+ * every cache, then the node count is published.  Readers loop over
+ * kslub_nr_node_ids nodes, and every structure of a node exists before the
+ * count covers it. */
+static int numa_state;		/* 0 not yet, 1 done (whatever was found) */
+static bool constructors_ran;
+
+static void kslub_numa_init(void)
+{
+	int nr;
+
+	if (__atomic_exchange_n(&numa_state, 1, __ATOMIC_ACQ_REL))
+		return;
+	if (!kslub_opt(OPT_NUMA) || !topology_multi_node_hint())
+		return;
+	nr = topology_load();
+	if (nr <= 1 || nr > MAX_NUMNODES)
+		return;
+	spin_lock(&kslub_slab_mutex);
+	for (int node = kslub_nr_node_ids; node < nr; node++) {
+		zone_create(node);
+		if (kmem_cache_online_node(node))
+			break;
+		/* binding now: the memory already touched stays where it is */
+		__atomic_store_n(&kslub_nr_node_ids, node + 1, __ATOMIC_RELEASE);
+	}
+	spin_unlock(&kslub_slab_mutex);
+	page_alloc_bind_arenas();
+	if (kslub_opt(OPT_VERBOSE))
+		kslub_dprintf(2, "kslub: %d NUMA nodes\n", kslub_nr_node_ids);
+}
+
+/* The library's constructor: by now libc and the dynamic linker are whole, so
+ * hwloc can be loaded.  A process that has not called malloc yet loads it at
+ * the end of its first call instead, and one that never calls malloc never
+ * does. */
+__attribute__((constructor)) static void kslub_constructor(void)
+{
+	__atomic_store_n(&constructors_ran, true, __ATOMIC_RELEASE);
+	if (__atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE))
+		kslub_numa_init();
 }
 
 static void thread_exit(void *arg);
@@ -93,6 +159,8 @@ noinline void kslub_init_slow(void)
 	/* may allocate: only once kslub works */
 	pthread_setspecific(thread_key, kslub_current);
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	if (__atomic_load_n(&constructors_ran, __ATOMIC_ACQUIRE))
+		kslub_numa_init();
 }
 
 /* The calling thread's state, made if it has none.  A thread that cannot get
@@ -116,7 +184,7 @@ struct kslub_thread *kslub_thread_get(void)
 		memset(t, 0, sizeof(*t));
 	WRITE_ONCE(page->flags, PG_reserved);
 	t->alloc_pages = (unsigned int)DIV_ROUND_UP(sizeof(*t), PAGE_SIZE);
-	t->node = kslub_nr_node_ids > 1 ? topology_current_node() : 0;
+	t->node = kslub_current_node();
 	t->tid = gettid_raw();
 	t->pcp.high = (int)kslub_opt(OPT_PCP_HIGH);
 	t->pcp.batch = (int)kslub_opt(OPT_PCP_BATCH);

@@ -409,6 +409,7 @@ void section_map_set(void *addr, size_t size, enum section_type head, enum secti
 
 /* slub.c */
 void kmem_cache_init(void);
+int kmem_cache_online_node(int node);
 struct kmem_cache *kmem_cache_create_flags(const char *name, unsigned int size, unsigned int align,
 					   slab_flags_t flags, void (*ctor)(void *), bool is_kmalloc);
 void *slab_alloc_slow(struct kmem_cache *s, gfp_t gfp);

@@ -13,6 +13,7 @@
  * kmalloc(0) is ZERO_SIZE_PTR, which kfree accepts and nothing may touch.
  */
 #include "slub.h"
+#include "topology.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -91,6 +92,7 @@ static void *kmalloc_huge(size_t size, size_t align)
 		os_munmap(h, total);
 		return errno = ENOMEM, NULL;
 	}
+	topology_bind(h, total, kslub_current_node());	/* before the first touch */
 	h->magic = HUGE_MAGIC;
 	h->map_size = total;
 	h->size = total - off;

@@ -31,6 +31,8 @@ struct kslub_option_desc kslub_options[NR_KSLUB_OPTIONS] = {
 				"milliseconds a free block stays resident before it may be purged" },
 	[OPT_RETAIN_ARENAS] = { "KSLUB_RETAIN_ARENAS", 1, 0, 1 << 20,
 				"wholly free 8 MiB arenas a zone keeps mapped" },
+	[OPT_NUMA]          = { "KSLUB_NUMA", 1, 0, 1,
+				"0 = one node whatever the machine, 1 = the NUMA nodes hwloc finds" },
 	[OPT_VERBOSE]       = { "KSLUB_VERBOSE", 0, 0, 2,
 				"1 = print the options in force at start" },
 };

@@ -24,6 +24,7 @@
  * A thread's page lists are its own.  No syscall is made under zone->lock.
  */
 #include "internal.h"
+#include "topology.h"
 
 #include <errno.h>
 #include <time.h>
@@ -57,8 +58,23 @@ struct zone *zone_create(int node)
 		zone->free_area[o].nr_free = 0;
 	}
 	INIT_LIST_HEAD(&zone->arenas);
-	kslub_zones[node] = zone;
+	/* a node coming online: readers that find the zone find it whole */
+	__atomic_store_n(&kslub_zones[node], zone, __ATOMIC_RELEASE);
 	return zone;
+}
+
+/* The zone of node; NUMA_NO_NODE, or a node that has no zone, means the
+ * caller's node.  A node gets its zone before it is published in
+ * kslub_nr_node_ids (see kslub_numa_init), so its kmem_cache_node slabs can
+ * come from its own memory. */
+static inline struct zone *node_zone(int node)
+{
+	struct zone *zone;
+
+	if ((unsigned int)node < MAX_NUMNODES &&
+	    (zone = __atomic_load_n(&kslub_zones[node], __ATOMIC_ACQUIRE)))
+		return zone;
+	return kslub_zones[kslub_current_node()];
 }
 
 static inline unsigned long page_index(const struct page *page)
@@ -354,9 +370,8 @@ struct page *alloc_pages_node(int node, gfp_t gfp, unsigned int order, bool *zer
 	kslub_ensure_init();
 	if (order >= MAX_ORDER)
 		return errno = ENOMEM, NULL;
-	if (node < 0 || node >= kslub_nr_node_ids)
-		node = kslub_current_node();
-	zone = kslub_zones[node];
+	zone = node_zone(node);
+	node = zone->node;
 
 	if (order < NR_PCP_ORDERS && (pcp = this_pcp(node))) {
 		struct list_head *list = &pcp->lists[order];
@@ -448,9 +463,7 @@ struct page *alloc_pages_exact_node(int node, gfp_t gfp, size_t size, bool *zero
 		unsigned long dirty;
 
 		kslub_ensure_init();
-		if (node < 0 || node >= kslub_nr_node_ids)
-			node = kslub_current_node();
-		page = rmqueue(kslub_zones[node], gfp, order, &dirty);
+		page = rmqueue(node_zone(node), gfp, order, &dirty);
 		if (!page)
 			return errno = ENOMEM, NULL;
 		WRITE_ONCE(page->flags, 0);
@@ -560,6 +573,19 @@ void page_alloc_init(void)
 {
 	for (int nid = 0; nid < kslub_nr_node_ids; nid++)
 		zone_create(nid);
+}
+
+void page_alloc_bind_arenas(void)
+{
+	for (int nid = 0; nid < kslub_nr_node_ids; nid++) {
+		struct zone *zone = kslub_zones[nid];
+		struct arena *arena;
+
+		spin_lock(&zone->lock);
+		list_for_each_entry(arena, &zone->arenas, list)
+			topology_bind(arena, ARENA_SIZE, nid);
+		spin_unlock(&zone->lock);
+	}
 }
 
 void zone_lock_all(void)

@@ -29,5 +29,7 @@ void zone_lock_all(void);
 void zone_unlock_all(void);
 void zone_reinit_locks(void);
 struct zone *zone_create(int node);
+/* Bind every arena to its zone's node (after the nodes came online). */
+void page_alloc_bind_arenas(void);
 
 #endif

@@ -45,6 +45,7 @@
  * lists (alloc_single_from_partial), so nothing is stranded.
  */
 #include "slub.h"
+#include "topology.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -369,9 +370,16 @@ static void *get_partial_node(struct kmem_cache *s, struct kmem_cache_node *n, s
 static void *get_partial(struct kmem_cache *s, int node, struct kmem_cache_cpu *c, gfp_t gfp)
 {
 	void *object = get_partial_node(s, get_node(s, node), c, gfp);
+	int nr = READ_ONCE(kslub_nr_node_ids);
+	const unsigned char *order;
 
-	for (int i = 1; !object && i < kslub_nr_node_ids; i++)
-		object = get_partial_node(s, get_node(s, (node + i) % kslub_nr_node_ids), c, gfp);
+	if (likely(object || nr == 1))
+		return object;
+	/* get_any_partial: the other nodes, nearest first */
+	order = topology_node_order(node);
+	for (int i = 1; !object && i < nr; i++)
+		if (order[i] < nr)
+			object = get_partial_node(s, get_node(s, order[i]), c, gfp);
 	return object;
 }
 
@@ -457,8 +465,17 @@ static void *alloc_single(struct kmem_cache *s, gfp_t gfp, int node)
 	struct slab *slab;
 	void *object;
 
-	for (int i = 0; i < kslub_nr_node_ids; i++) {
-		n = get_node(s, (node + i) % kslub_nr_node_ids);
+	int nr = READ_ONCE(kslub_nr_node_ids);
+	const unsigned char *order = topology_node_order(node);
+
+	if ((unsigned int)node >= (unsigned int)nr)
+		node = 0;
+	for (int i = 0; i < nr; i++) {
+		int nid = nr == 1 ? 0 : order[i];
+
+		if (nid >= nr)
+			continue;
+		n = get_node(s, nid);
 		if (!READ_ONCE(n->nr_partial) || !spin_lock_gfp(&n->list_lock, gfp))
 			continue;
 		if (!list_empty(&n->partial)) {
@@ -509,6 +526,14 @@ redo:
 	slab = c->slab;
 	if (!slab)
 		goto new_slab;
+	if (unlikely(slab->node != node)) {
+		/* the thread has moved to another node (kernel: node_match) */
+		freelist = c->freelist;
+		c->slab = NULL;
+		c->freelist = NULL;
+		deactivate_slab(s, slab, freelist);
+		goto new_slab;
+	}
 	freelist = c->freelist;
 	if (freelist)
 		goto load_freelist;
@@ -526,6 +551,8 @@ load_freelist:
 	return freelist;
 
 new_slab:
+	if (unlikely(c->partial && c->partial->node != node))
+		unfreeze_partials(s, c);	/* slabs of the node the thread left */
 	if (c->partial) {
 		/* off the list before it is the cpu slab: a fork child that sees
 		 * the slot halfway loses the slab, never holds it twice */
@@ -564,7 +591,7 @@ noinline void *slab_alloc_slow(struct kmem_cache *s, gfp_t gfp)
 			goto out;
 		}
 	}
-	node = t->node;
+	node = kslub_current_node();
 	object = refill_alloc(s, this_cpu_ptr(s), gfp, node);
 out:
 	if (unlikely(!object)) {
@@ -833,6 +860,30 @@ static int init_kmem_cache_nodes(struct kmem_cache *s)
 		s->node[node] = n;
 	}
 	return 1;
+}
+
+/* A node comes online: every cache gets its kmem_cache_node, the
+ * kmem_cache_node cache first, from a slab of the node's own memory (kernel:
+ * slab_mem_going_online_callback).  The caller holds slab_mutex and publishes
+ * the node afterwards.  0, or -ENOMEM with the node left offline. */
+int kmem_cache_online_node(int node)
+{
+	struct kmem_cache *s;
+
+	if (!kmem_cache_node->node[node])
+		early_kmem_cache_node_alloc(node);
+	list_for_each_entry(s, &kslub_slab_caches, list) {
+		struct kmem_cache_node *n;
+
+		if (s->node[node])
+			continue;
+		n = slab_alloc(kmem_cache_node, KSLUB_GFP_KERNEL);
+		if (!n)
+			return -ENOMEM;
+		init_kmem_cache_node(n);
+		s->node[node] = n;
+	}
+	return 0;
 }
 
 static void free_kmem_cache_nodes(struct kmem_cache *s)
