@@ -551,8 +551,13 @@ load_freelist:
 	return freelist;
 
 new_slab:
-	if (unlikely(c->partial && c->partial->node != node))
-		unfreeze_partials(s, c);	/* slabs of the node the thread left */
+	while (unlikely(c->partial && c->partial->node != node)) {
+		/* a slab of the node the thread left goes back to that node */
+		slab = c->partial;
+		c->partial = slab->next;
+		slab->next = NULL;
+		unfreeze_partials_list(s, slab);
+	}
 	if (c->partial) {
 		/* off the list before it is the cpu slab: a fork child that sees
 		 * the slot halfway loses the slab, never holds it twice */
@@ -612,7 +617,9 @@ noinline void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *x)
 	unsigned long counters;
 	void *prior;
 	bool was_frozen;
-	bool can_freeze = kmem_cache_has_cpu_partial(s) && kslub_current->state == THREAD_LIVE;
+	/* a full slab of another node goes back to its node, not to us */
+	bool can_freeze = kmem_cache_has_cpu_partial(s) && kslub_current->state == THREAD_LIVE &&
+			  slab->node == kslub_current->node;
 
 	do {
 		if (unlikely(n)) {
