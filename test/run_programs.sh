@@ -99,7 +99,7 @@ fi
 # ---- python3: a big dict and list, built by threads ----------------------------
 name=python3
 # PYTHONMALLOC=malloc sends every object to malloc, not to pymalloc's arenas.
-have python3 && run python3 env PYTHONMALLOC=malloc PYTHONHASHSEED=0 python3 -c '
+py_threads='
 import threading
 res = {}
 def work(k):
@@ -117,6 +117,20 @@ big = bytearray(50 * 1024 * 1024)
 big[-1] = 7
 print(len(big), big[-1], sum(big[::4096]))
 '
+have python3 && run python3 env PYTHONMALLOC=malloc PYTHONHASHSEED=0 python3 -c "$py_threads"
+
+# ---- the same on two NUMA nodes: hwloc's synthetic topology puts CPU 0 on
+# node 0 and CPU 1 on node 1, so the threads move between nodes and free each
+# other's objects across them; the report must have both nodes.
+name=python3-numa
+if have python3; then
+	run python3-numa env HWLOC_SYNTHETIC="node:2 core:1 pu:1" PYTHONMALLOC=malloc PYTHONHASHSEED=0 \
+		python3 -c "$py_threads"
+	if ! grep -q '^Node 1, zone' "$work/python3-numa.slabinfo"; then
+		echo "FAIL python3-numa: the report has no node 1: kslub did not bring the second node online"
+		failed=$((failed + 1)); passed=$((passed - 1))
+	fi
+fi
 
 # ---- python3 multiprocessing: workers forked from a threaded parent ---------------
 name=python3-fork
@@ -151,6 +165,13 @@ select k % 10, count(*), max(length(v)) from t group by k % 10;
 name=stress
 if [[ -x $builddir/test/stress ]]; then
 	run stress "$builddir/test/stress" libc 4 20000
+	# threads on two nodes, moving between them, freeing across them
+	name=stress-numa
+	run stress-numa env HWLOC_SYNTHETIC="node:2 core:1 pu:1" "$builddir/test/stress" libc 4 20000
+	if ! grep -q '^Node 1, zone' "$work/stress-numa.slabinfo"; then
+		echo "FAIL stress-numa: the report has no node 1"
+		failed=$((failed + 1)); passed=$((passed - 1))
+	fi
 else
 	echo "SKIP stress: $builddir/test/stress is not built"
 	skipped=$((skipped + 1))

@@ -1,0 +1,401 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_numa.c - kslub on several NUMA nodes, on a machine of one: hwloc's
+ * synthetic and XML topologies give kslub its nodes, and the test-only
+ * topology_set_thread_node() says which node the calling thread runs on.
+ *
+ * Each case runs in a fresh child (test/child.h) whose environment is set
+ * before kslub's first call, since the nodes come online at start.  The child
+ * checks, and exits non-zero with a message on stderr when a check fails:
+ * objects allocated "on" a node come from that node's zone and go to its
+ * partial lists; a thread moved to another node takes slabs and pages from
+ * it; a free from another node returns the object to its own slab and node;
+ * an empty node borrows from the nearest node first; KSLUB_NUMA=0 and a
+ * one-node machine never load hwloc; the report has every node.
+ */
+#include <criterion/criterion.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "slub.h"
+#include "topology.h"
+#include "child.h"
+
+#define SYNTHETIC_4 "node:4 core:2 pu:1"
+#define NR_OBJS 2000
+
+/* ---- helpers, in the child ------------------------------------------------------ */
+
+#define check(cond, ...)                                                     \
+	do {                                                                 \
+		if (!(cond)) {                                               \
+			fprintf(stderr, "%s:%d: %s: ", __FILE__, __LINE__, #cond); \
+			fprintf(stderr, __VA_ARGS__);                        \
+			fputc('\n', stderr);                                 \
+			fflush(stderr);                                      \
+			_exit(1);                                            \
+		}                                                            \
+	} while (0)
+
+static bool maps_have(const char *what)
+{
+	char line[4096];
+	bool found = false;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, what))
+			found = true;
+	fclose(f);
+	return found;
+}
+
+static void set_env(const char *synthetic, const char *xml, const char *numa)
+{
+	unsetenv("HWLOC_SYNTHETIC");
+	unsetenv("HWLOC_XMLFILE");
+	unsetenv("KSLUB_NUMA");
+	if (synthetic)
+		setenv("HWLOC_SYNTHETIC", synthetic, 1);
+	if (xml)
+		setenv("HWLOC_XMLFILE", xml, 1);
+	if (numa)
+		setenv("KSLUB_NUMA", numa, 1);
+}
+
+static int obj_node(const void *p)
+{
+	return virt_to_slab(p)->node;
+}
+
+static int zone_node_of(const void *p)
+{
+	return page_arena(virt_to_page(p))->zone->node;
+}
+
+static unsigned long node_partial(struct kmem_cache *s, int node)
+{
+	struct kslub_cache_info info;
+	unsigned long partial[MAX_NUMNODES] = { 0 };
+
+	kslub_cache_count(s, &info, partial);
+	return partial[node];
+}
+
+struct numa_child {
+	void (*fn)(void);
+	const char *synthetic, *xml, *numa;
+};
+
+static void numa_child_main(void *arg)
+{
+	struct numa_child *a = arg;
+
+	set_env(a->synthetic, a->xml, a->numa);
+	a->fn();
+}
+
+/* Run fn in a child whose HWLOC_SYNTHETIC, HWLOC_XMLFILE and KSLUB_NUMA are
+ * the given ones (NULL: unset); the case fails with the child's stderr. */
+static void run(void (*fn)(void), const char *synthetic, const char *xml, const char *numa)
+{
+	struct numa_child a = { fn, synthetic, xml, numa };
+	static char out[16384], err[16384];
+	int status;
+
+	child_run(numa_child_main, &a, &status, out, sizeof(out), err, sizeof(err));
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child failed (status %#x):\n%s%s", status,
+		  err, out);
+}
+
+static const char *data_file(const char *name)
+{
+	static char path[4096];
+	const char *dir = getenv("KSLUB_SRCDIR");
+
+	snprintf(path, sizeof(path), "%s/test/data/%s", dir ? dir : ".", name);
+	return path;
+}
+
+/* kslub's first call, then the node count it came up with. */
+static int start(void)
+{
+	kslub_kfree(kslub_kmalloc(1, KSLUB_GFP_KERNEL));
+	return kslub_nr_node_ids;
+}
+
+/* ---- nodes come online ------------------------------------------------------------ */
+
+static void four_nodes_body(void)
+{
+	check(start() == 4, "%d nodes", kslub_nr_node_ids);
+	check(topology_hwloc_loaded(), "hwloc not loaded");
+	for (int n = 0; n < 4; n++) {
+		unsigned long nr_free[KSLUB_MAX_ORDER];
+
+		check(kslub_zones[n] && kslub_zones[n]->node == n, "zone %d", n);
+		check(kslub_buddyinfo(n, nr_free) == KSLUB_MAX_ORDER, "buddyinfo of node %d", n);
+		check(kslub_kmalloc_cache(64)->node[n], "kmalloc-64 has no kmem_cache_node %d", n);
+	}
+}
+
+Test(numa, synthetic_topology_gives_four_nodes)
+{
+	run(four_nodes_body, SYNTHETIC_4, NULL, NULL);
+}
+
+static void numa_off_body(void)
+{
+	check(start() == 1, "%d nodes with KSLUB_NUMA=0", kslub_nr_node_ids);
+	check(!topology_hwloc_loaded() && !maps_have("libhwloc"), "hwloc loaded with KSLUB_NUMA=0");
+}
+
+Test(numa, numa_off_is_one_node_without_hwloc)
+{
+	run(numa_off_body, SYNTHETIC_4, NULL, "0");
+}
+
+static void one_node_body(void)
+{
+	check(start() == 1, "%d nodes", kslub_nr_node_ids);
+	check(!maps_have("libhwloc"), "libhwloc is mapped on a machine of one node");
+	check(kslub_current_node() == 0, "node %d", kslub_current_node());
+}
+
+Test(numa, one_node_machine_never_loads_hwloc)
+{
+	FILE *f = fopen("/sys/devices/system/node/online", "r");
+	char line[64] = "0";
+
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			strcpy(line, "0");
+		fclose(f);
+	}
+	if (strchr(line, '-') || strchr(line, ','))
+		cr_skip_test("this machine has several nodes: %s", line);
+	run(one_node_body, NULL, NULL, NULL);
+}
+
+static void bad_xml_body(void)
+{
+	check(start() == 1, "%d nodes from a missing XML file", kslub_nr_node_ids);
+	kslub_kfree(kslub_kmalloc(100, KSLUB_GFP_KERNEL));
+}
+
+Test(numa, broken_topology_is_one_node)
+{
+	run(bad_xml_body, NULL, "/nonexistent/topology.xml", NULL);
+}
+
+/* ---- allocations follow the node ----------------------------------------------------- */
+
+/* Objects allocated on each node in turn come from that node's slabs and
+ * zone, once the thread's cpu slab of the old node is used up: the last
+ * half of each batch must all be local. */
+static void follow_node_body(void)
+{
+	static void *p[4][NR_OBJS];
+
+	check(start() == 4, "%d nodes", kslub_nr_node_ids);
+	for (int n = 0; n < 4; n++) {
+		topology_set_thread_node(n);
+		for (int i = 0; i < NR_OBJS; i++) {
+			p[n][i] = kslub_kmalloc(64, KSLUB_GFP_KERNEL);
+			check(p[n][i], "out of memory");
+		}
+		for (int i = NR_OBJS / 2; i < NR_OBJS; i++) {
+			check(obj_node(p[n][i]) == n, "object %d made on node %d is in a slab of node %d", i, n,
+			      obj_node(p[n][i]));
+			check(zone_node_of(p[n][i]) == n, "object %d made on node %d is in zone %d", i, n,
+			      zone_node_of(p[n][i]));
+		}
+		check(kslub_current->node == n && kslub_current->pcp.node == n, "thread state says node %d/%d",
+		      kslub_current->node, kslub_current->pcp.node);
+	}
+	/* pages too: a large block comes from the zone of the thread's node */
+	topology_set_thread_node(2);
+	void *big = kslub_kmalloc(64 * 1024, KSLUB_GFP_KERNEL);
+	check(big && zone_node_of(big) == 2, "a 64 KiB block on node 2 is in zone %d", zone_node_of(big));
+	void *pg = kslub_alloc_pages(KSLUB_GFP_KERNEL, 0);
+	check(pg && zone_node_of(pg) == 2, "a page on node 2 is in zone %d", zone_node_of(pg));
+	kslub_free_pages(pg, 0);
+	kslub_kfree(big);
+	for (int n = 0; n < 4; n++)
+		for (int i = 0; i < NR_OBJS; i++)
+			kslub_kfree(p[n][i]);
+	check(kslub_validate_slab_cache(kslub_kmalloc_cache(64)) == 0, "kmalloc-64 is inconsistent");
+}
+
+Test(numa, allocations_follow_the_thread_node)
+{
+	run(follow_node_body, SYNTHETIC_4, NULL, NULL);
+}
+
+/* Slabs left partly free by a thread on node 1 go to node 1's partial list. */
+static void partial_lists_body(void)
+{
+	static void *p[NR_OBJS];
+	struct kmem_cache *s;
+
+	check(start() == 4, "%d nodes", kslub_nr_node_ids);
+	s = kslub_kmem_cache_create("numa-partial", 200, 0, 0, NULL);
+	check(s, "no cache");
+	topology_set_thread_node(1);
+	for (int i = 0; i < NR_OBJS; i++)
+		p[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+	for (int i = 0; i < NR_OBJS; i += 2)
+		kslub_kmem_cache_free(s, p[i]);
+	kslub_flush_thread();
+	check(node_partial(s, 1) > 0, "node 1 has no partial slab");
+	for (int n = 0; n < 4; n++)
+		check(n == 1 || node_partial(s, n) == 0, "node %d has %lu partial slabs", n, node_partial(s, n));
+	for (int i = 1; i < NR_OBJS; i += 2)
+		kslub_kmem_cache_free(s, p[i]);
+	check(kslub_validate_slab_cache(s) == 0, "cache inconsistent");
+}
+
+Test(numa, partial_lists_follow_the_node)
+{
+	run(partial_lists_body, SYNTHETIC_4, NULL, NULL);
+}
+
+/* A thread on node 3 frees what a thread on node 1 allocated: each object
+ * goes back to its own slab, which stays on node 1's lists. */
+struct remote {
+	struct kmem_cache *s;
+	void **p;
+};
+
+static void *remote_free_thread(void *arg)
+{
+	struct remote *r = arg;
+
+	topology_set_thread_node(3);
+	for (int i = 0; i < NR_OBJS; i += 2)
+		kslub_kmem_cache_free(r->s, r->p[i]);
+	kslub_flush_thread();
+	return NULL;
+}
+
+static void remote_free_body(void)
+{
+	static void *p[NR_OBJS];
+	struct remote r = { NULL, p };
+	struct kslub_cache_info info;
+	pthread_t th;
+
+	check(start() == 4, "%d nodes", kslub_nr_node_ids);
+	r.s = kslub_kmem_cache_create("numa-remote", 96, 0, 0, NULL);
+	topology_set_thread_node(1);
+	for (int i = 0; i < NR_OBJS; i++) {
+		p[i] = kslub_kmem_cache_alloc(r.s, KSLUB_GFP_KERNEL);
+		check(p[i], "out of memory");
+	}
+	kslub_flush_thread();	/* every slab of ours is full, on no list */
+	check(pthread_create(&th, NULL, remote_free_thread, &r) == 0, "pthread_create");
+	pthread_join(th, NULL);
+	check(node_partial(r.s, 1) > 0, "the slabs did not go back to node 1");
+	check(node_partial(r.s, 3) == 0, "node 3 took %lu slabs of node 1", node_partial(r.s, 3));
+	check(kslub_cache_info(r.s, &info) == 0 && info.active_objs == NR_OBJS / 2, "%lu objects in use",
+	      info.active_objs);
+	for (int i = 0; i < NR_OBJS; i += 2)
+		check(obj_node(p[i]) == 1, "slab moved");
+	check(kslub_validate_slab_cache(r.s) == 0, "cache inconsistent");
+	/* the freed objects are allocated again on node 1 */
+	for (int i = 0; i < NR_OBJS; i += 2) {
+		p[i] = kslub_kmem_cache_alloc(r.s, KSLUB_GFP_KERNEL);
+		check(p[i] && obj_node(p[i]) == 1, "an object of node 1 came from node %d", obj_node(p[i]));
+	}
+	check(node_partial(r.s, 1) == 0, "node 1 still has %lu partial slabs", node_partial(r.s, 1));
+}
+
+Test(numa, remote_frees_return_to_their_node)
+{
+	run(remote_free_body, SYNTHETIC_4, NULL, NULL);
+}
+
+/* ---- get_any_partial goes by distance ------------------------------------------------ */
+
+/* topology-4nodes.xml (test_topology's too): node 0 is at 20 from node 3,
+ * 30 from node 2, 40 from node 1.  With partial slabs on nodes 1, 2 and 3
+ * and none on node 0, a thread on node 0 takes node 3's first. */
+static void distance_body(void)
+{
+	static void *p[4][64];
+	struct kmem_cache *s;
+	const unsigned char *order;
+
+	check(start() == 4, "%d nodes from the XML topology", kslub_nr_node_ids);
+	check(topology_node_distance(0, 3) == 20 && topology_node_distance(0, 1) == 40, "distances %d %d",
+	      topology_node_distance(0, 3), topology_node_distance(0, 1));
+	order = topology_node_order(0);
+	check(order[0] == 0 && order[1] == 3 && order[2] == 2 && order[3] == 1, "order %d %d %d %d", order[0],
+	      order[1], order[2], order[3]);
+	s = kslub_kmem_cache_create("numa-distance", 1024, 0, 0, NULL);
+	/* one partly free slab on each of nodes 1, 2, 3: a slab holds 8 or more */
+	for (int n = 1; n < 4; n++) {
+		topology_set_thread_node(n);
+		for (int i = 0; i < 4; i++)
+			p[n][i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+		kslub_flush_thread();
+		check(node_partial(s, n) == 1, "node %d has %lu partial slabs", n, node_partial(s, n));
+	}
+	topology_set_thread_node(0);
+	void *q = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+	check(q && obj_node(q) == 3, "node 0 borrowed from node %d, not the nearest (3)", obj_node(q));
+	check(node_partial(s, 0) == 0, "a slab was made on node 0");
+	kslub_kmem_cache_free(s, q);
+	for (int n = 1; n < 4; n++)
+		for (int i = 0; i < 4; i++)
+			kslub_kmem_cache_free(s, p[n][i]);
+	check(kslub_validate_slab_cache(s) == 0, "cache inconsistent");
+}
+
+Test(numa, get_any_partial_takes_the_nearest_node_first)
+{
+	run(distance_body, NULL, data_file("topology-4nodes.xml"), NULL);
+}
+
+/* ---- the report ------------------------------------------------------------------------- */
+
+static void report_body(void)
+{
+	char path[64], buf[65536];
+	FILE *f;
+	size_t len;
+
+	check(start() == 4, "%d nodes", kslub_nr_node_ids);
+	for (int n = 0; n < 4; n++) {
+		topology_set_thread_node(n);
+		for (int i = 0; i < 100; i++)
+			check(kslub_kmalloc(128, KSLUB_GFP_KERNEL), "out of memory");
+		kslub_flush_thread();
+	}
+	snprintf(path, sizeof(path), "/tmp/kslub-test-numa.%d", (int)getpid());
+	check(kslub_write_slabinfo(path) == 0, "report not written");
+	f = fopen(path, "r");
+	check(f, "no report");
+	len = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[len] = '\0';
+	fclose(f);
+	unlink(path);
+	for (int n = 0; n < 4; n++) {
+		char want[64];
+
+		snprintf(want, sizeof(want), "Node %d, zone   Normal", n);
+		check(strstr(buf, want), "no \"%s\" line in the report:\n%s", want, buf);
+		snprintf(want, sizeof(want), " N%d=", n);
+		check(strstr(buf, want), "no per-node partial figure N%d in the report", n);
+	}
+}
+
+Test(numa, report_has_every_node)
+{
+	run(report_body, SYNTHETIC_4, NULL, NULL);
+}
