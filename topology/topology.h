@@ -27,6 +27,9 @@
 
 /* May there be more than one node?  No allocation, no hwloc. */
 bool topology_multi_node_hint(void);
+/* The number of nodes a kernel node list such as "0,2-3\n" names (the
+ * format of /sys/devices/system/node/online); the hint's parser, for tests. */
+int topology_count_node_list(const char *list, size_t len);
 /* Load the topology with hwloc; the number of nodes (1 .. TOPOLOGY_MAX_NODES). */
 int topology_load(void);
 /* Nodes known now (1 until topology_load() found more). */
@@ -40,6 +43,9 @@ bool topology_hwloc_loaded(void);
 int topology_current_node(void);
 /* Test-only: pretend the calling thread runs on node (-1: stop pretending). */
 void topology_set_thread_node(int node);
+/* The node of a CPU by its OS number (the kernel's cpu_to_node); 0 for a CPU
+ * the topology does not know, and on one node. */
+int topology_cpu_to_node(int cpu);
 
 /* Distance between two nodes as the firmware (hwloc) gives it; 10 on the
  * diagonal, 20 elsewhere when unknown. */
