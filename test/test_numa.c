@@ -329,6 +329,7 @@ static void distance_body(void)
 {
 	static void *p[4][64];
 	struct kmem_cache *s;
+	struct kslub_cache_info info;
 	const unsigned char *order;
 
 	check(start() == 4, "%d nodes from the XML topology", kslub_nr_node_ids);
@@ -338,21 +339,30 @@ static void distance_body(void)
 	check(order[0] == 0 && order[1] == 3 && order[2] == 2 && order[3] == 1, "order %d %d %d %d", order[0],
 	      order[1], order[2], order[3]);
 	s = kslub_kmem_cache_create("numa-distance", 1024, 0, 0, NULL);
-	/* one partly free slab on each of nodes 1, 2, 3: a slab holds 8 or more */
+	check(s && kslub_cache_info(s, &info) == 0 && info.objs_per_slab <= 64, "cache");
+	/* one full slab on each of nodes 1, 2, 3 (a node that found a partial
+	 * slab elsewhere would borrow it instead of making its own) */
 	for (int n = 1; n < 4; n++) {
 		topology_set_thread_node(n);
-		for (int i = 0; i < 4; i++)
+		for (unsigned int i = 0; i < info.objs_per_slab; i++) {
 			p[n][i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
-		kslub_flush_thread();
+			check(p[n][i] && obj_node(p[n][i]) == n, "object of node %d", n);
+		}
+	}
+	/* from node 0, one free to each: the slabs go to their own nodes' lists */
+	topology_set_thread_node(0);
+	check(kslub_current_node() == 0, "the thread is not on node 0");	/* as a refill would see */
+	kslub_flush_thread();
+	for (int n = 1; n < 4; n++) {
+		kslub_kmem_cache_free(s, p[n][0]);
 		check(node_partial(s, n) == 1, "node %d has %lu partial slabs", n, node_partial(s, n));
 	}
-	topology_set_thread_node(0);
 	void *q = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
 	check(q && obj_node(q) == 3, "node 0 borrowed from node %d, not the nearest (3)", obj_node(q));
 	check(node_partial(s, 0) == 0, "a slab was made on node 0");
 	kslub_kmem_cache_free(s, q);
 	for (int n = 1; n < 4; n++)
-		for (int i = 0; i < 4; i++)
+		for (unsigned int i = 1; i < info.objs_per_slab; i++)
 			kslub_kmem_cache_free(s, p[n][i]);
 	check(kslub_validate_slab_cache(s) == 0, "cache inconsistent");
 }
