@@ -27,10 +27,18 @@ struct kmem_cache *kmalloc_caches[NR_KMALLOC_SLOTS] = {
 };
 uint8_t kmalloc_size_index[KSLUB_KMALLOC_MAX_CACHE_SIZE / KMALLOC_MIN_SIZE];
 
-/* The kernel's kmalloc sizes. */
+/* The kmalloc sizes: the kernel's (8, 16, 32, 64, 96, 128, 192, 256, 512,
+ * 1k ... 8k) with steps of a quarter of the power of two in between from 32
+ * up, so that no request wastes more than a fifth of its object (the
+ * kernel's classes waste up to half: a 257-byte request takes 512).  Every
+ * size from 16 up is a multiple of 16, so every object is 16-byte aligned,
+ * and the powers of two keep their natural alignment. */
 static const unsigned int kmalloc_sizes[] = {
-	8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192,
+	8, 16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256,
+	320, 384, 448, 512, 640, 768, 896, 1024, 1280, 1536, 1792, 2048,
+	2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192,
 };
+_Static_assert(sizeof(kmalloc_sizes) / sizeof(kmalloc_sizes[0]) <= NR_KMALLOC_SLOTS, "kmalloc slots");
 static unsigned int nr_kmalloc_caches;
 
 void create_kmalloc_caches(void)
@@ -42,7 +50,7 @@ void create_kmalloc_caches(void)
 		unsigned int size = kmalloc_sizes[i];
 		struct kmem_cache *s;
 
-		if (size >= 1024)
+		if (size % 1024 == 0)
 			kslub_snprintf(name, sizeof(name), "kmalloc-%uk", size / 1024);
 		else
 			kslub_snprintf(name, sizeof(name), "kmalloc-%u", size);

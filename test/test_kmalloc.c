@@ -427,17 +427,19 @@ struct cache_case {
 	char name[16];
 };
 
-/* The kernel's kmalloc_info[] and its size_index[] for sizes up to 192. */
+/* The kernel's kmalloc sizes and, between them, the quarter steps. */
 ParameterizedTestParameters(kmalloc, a_size_is_served_by_the_kernels_kmalloc_cache)
 {
 	static struct cache_case cases[] = {
 		{ 1, "kmalloc-8" },	  { 8, "kmalloc-8" },	    { 9, "kmalloc-16" },    { 16, "kmalloc-16" },
-		{ 17, "kmalloc-32" },	  { 32, "kmalloc-32" },	    { 33, "kmalloc-64" },   { 64, "kmalloc-64" },
-		{ 65, "kmalloc-96" },	  { 96, "kmalloc-96" },	    { 97, "kmalloc-128" },  { 128, "kmalloc-128" },
-		{ 129, "kmalloc-192" },	  { 192, "kmalloc-192" },   { 193, "kmalloc-256" }, { 256, "kmalloc-256" },
-		{ 257, "kmalloc-512" },	  { 512, "kmalloc-512" },   { 513, "kmalloc-1k" },  { 1024, "kmalloc-1k" },
-		{ 1025, "kmalloc-2k" },	  { 2048, "kmalloc-2k" },   { 2049, "kmalloc-4k" }, { 4096, "kmalloc-4k" },
-		{ 4097, "kmalloc-8k" },	  { 8192, "kmalloc-8k" },
+		{ 17, "kmalloc-32" },	  { 32, "kmalloc-32" },	    { 33, "kmalloc-48" },   { 48, "kmalloc-48" },
+		{ 49, "kmalloc-64" },	  { 64, "kmalloc-64" },	    { 65, "kmalloc-80" },   { 81, "kmalloc-96" },
+		{ 96, "kmalloc-96" },	  { 97, "kmalloc-112" },    { 113, "kmalloc-128" }, { 128, "kmalloc-128" },
+		{ 129, "kmalloc-160" },	  { 161, "kmalloc-192" },   { 192, "kmalloc-192" }, { 193, "kmalloc-224" },
+		{ 225, "kmalloc-256" },	  { 256, "kmalloc-256" },   { 257, "kmalloc-320" }, { 449, "kmalloc-512" },
+		{ 512, "kmalloc-512" },	  { 513, "kmalloc-640" },   { 1000, "kmalloc-1k" }, { 1024, "kmalloc-1k" },
+		{ 1025, "kmalloc-1280" }, { 2048, "kmalloc-2k" },   { 2049, "kmalloc-2560" }, { 4096, "kmalloc-4k" },
+		{ 4097, "kmalloc-5k" },	  { 7169, "kmalloc-8k" },   { 8192, "kmalloc-8k" },
 	};
 
 	return cr_make_param_array(struct cache_case, cases, sizeof(cases) / sizeof(cases[0]));

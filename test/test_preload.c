@@ -141,12 +141,12 @@ Test(preload, malloc_is_kslubs_kmalloc)
 
 	for (int i = 0; i < N; i++)
 		p[i] = opaque(malloc(100));
-	cr_assert_eq(active_objs(100), before + N, "50 malloc(100) are 50 more objects of kmalloc-128");
-	cr_assert_eq(malloc_usable_size(p[0]), 128, "malloc(100) is a kmalloc-128 object");
-	cr_assert_eq(kslub_ksize(p[0]), 128);
+	cr_assert_eq(active_objs(100), before + N, "50 malloc(100) are 50 more objects of kmalloc-112");
+	cr_assert_eq(malloc_usable_size(p[0]), 112, "malloc(100) is a kmalloc-112 object");
+	cr_assert_eq(kslub_ksize(p[0]), 112);
 	for (int i = 0; i < N; i++)
 		free(p[i]);
-	cr_assert_eq(active_objs(100), before, "free gives them back to kmalloc-128");
+	cr_assert_eq(active_objs(100), before, "free gives them back to kmalloc-112");
 	validate_kmalloc_caches();
 }
 
@@ -285,7 +285,7 @@ Test(preload, realloc_of_null_is_malloc)
 {
 	void *p = realloc(NULL, 100);
 
-	cr_assert_eq(malloc_usable_size(p), 128);
+	cr_assert_eq(malloc_usable_size(p), 112);
 	free(p);
 }
 
@@ -343,7 +343,7 @@ Test(preload, realloc_shrinking_below_half_moves_to_a_smaller_class)
 	cr_assert_eq(q, p, "shrinking to more than half stays in place");
 	q = realloc(q, 100);
 	cr_assert_neq(q, p, "shrinking below half moves");
-	cr_assert_eq(malloc_usable_size(q), 128, "to kmalloc-128");
+	cr_assert_eq(malloc_usable_size(q), 112, "to kmalloc-112");
 	cr_assert_eq(active_objs(1000), before, "the kmalloc-1k object is free again");
 	check_fill(q, 100, 3);
 	free(q);
@@ -497,7 +497,7 @@ Test(preload, malloc_usable_size_is_ksize)
 	void *p = malloc(5000), *q = malloc(10000);
 
 	cr_assert_eq(malloc_usable_size(NULL), 0);
-	cr_assert_eq(malloc_usable_size(p), 8192);
+	cr_assert_eq(malloc_usable_size(p), 5120, "malloc(5000) is a kmalloc-5k object");
 	cr_assert_eq(malloc_usable_size(q), 3 * PAGE, "a large block holds whole pages");
 	cr_assert_eq(malloc_usable_size(q), kslub_ksize(q));
 	free(p);
@@ -589,8 +589,8 @@ Test(preload, glibc_internal_names_are_kslubs)
 	void *p = __libc_malloc(100), *q = __libc_calloc(10, 10), *r = __libc_memalign(256, 10);
 	void *v = __libc_valloc(10), *pv = __libc_pvalloc(10), *m = NULL;
 
-	cr_assert_eq(malloc_usable_size(p), 128);
-	cr_assert_eq(malloc_usable_size(q), 128);
+	cr_assert_eq(malloc_usable_size(p), 112);
+	cr_assert_eq(malloc_usable_size(q), 112);
 	cr_assert(aligned_to(r, 256) && aligned_to(v, PAGE) && aligned_to(pv, PAGE));
 	cr_assert_eq(__posix_memalign(&m, 64, 10), 0);
 	cr_assert(aligned_to(m, 64));
@@ -617,7 +617,7 @@ Test(preload, operator_new_and_delete_in_every_form)
 	p[4] = _Znwm(100);
 	p[5] = _Znam(100);
 	cr_assert_eq(active_objs(100), before + 6);
-	cr_assert_eq(malloc_usable_size(p[0]), 128);
+	cr_assert_eq(malloc_usable_size(p[0]), 112);
 	_ZdlPv(p[0]);
 	_ZdaPv(p[1]);
 	_ZdlPvRKSt9nothrow_t(p[2], &nothrow_tag);

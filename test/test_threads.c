@@ -66,7 +66,8 @@ static unsigned long zone_free_pages(void)
 }
 
 /* The kmalloc caches a producer below allocates from. */
-static const size_t kmalloc_sizes[] = { 16, 32, 64, 96, 128, 192, 256, 512 };
+/* every kmalloc class up to 512 bytes */
+static const size_t kmalloc_sizes[] = { 16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512 };
 #define NR_KMALLOC (sizeof(kmalloc_sizes) / sizeof(kmalloc_sizes[0]))
 
 static unsigned long lcg(unsigned long *state)
