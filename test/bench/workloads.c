@@ -557,7 +557,7 @@ static void run_large(void)
 	size_t len[LIVE] = { 0 };
 	uint64_t tag[LIVE] = { 0 };
 	uint64_t s = 99;
-	long steps = scaled(300);
+	long steps = scaled(200);
 	unsigned long long bytes = 0;
 
 	for (long i = 0; i < steps; i++) {
