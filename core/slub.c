@@ -160,7 +160,7 @@ static struct slab *allocate_slab(struct kmem_cache *s, gfp_t gfp, int node)
 	slab->counters = 0;
 	slab->objects = objects;
 	slab->mask = (PAGE_SIZE << order) - 1;
-	slab->objs_end = objects * s->size;
+	slab->starts_below = slab_starts_below(s, objects);
 	slab->order = (unsigned short)order;
 	slab->node = (unsigned short)page_arena(page)->node;
 	for (unsigned long i = 1; i < (1UL << order); i++)
@@ -763,7 +763,7 @@ static int calculate_sizes(struct kmem_cache *s)
 	s->red_left_pad = 0;
 	size = ALIGN(size, s->align);
 	s->size = size;
-	s->div_magic = UINT64_MAX / size + 1;
+	s->div_magic = (uint64_t)(((unsigned __int128)1 << 64) / size) + 1;
 	order = calculate_order(size);
 	if (order < 0)
 		return 0;
@@ -1173,7 +1173,7 @@ static unsigned long count_freelist(struct kmem_cache *s, struct slab *slab, voi
 	char *base = (char *)slab_address(slab);
 
 	while (p && n < slab->objects) {
-		if ((char *)p < base || (char *)p >= base + slab->objs_end + s->red_left_pad)
+		if ((char *)p < base || (char *)p >= base + (size_t)slab->objects * s->size + s->red_left_pad)
 			break;
 		n++;
 		p = get_freepointer(s, p);

@@ -71,13 +71,30 @@ static always_inline void *slab_alloc(struct kmem_cache *s, gfp_t gfp)
 }
 
 /* ---- slab_free ------------------------------------------------------------- */
-/* Is x the start of an object of this slab?  An offset is a multiple of size
- * when offset * ceil(2^64 / size) wraps below ceil(2^64 / size). */
+/* Is x the start of an object of this slab?  One multiply and one compare.
+ *
+ * Let n = s->size, M = s->div_magic = floor(2^64 / n) + 1, and
+ * e = M * n - 2^64, so that 0 < e <= n (e = n when n is a power of two).
+ * Write the offset in the slab as off = k * n + r with 0 <= r < n.  Then,
+ * mod 2^64, off * M = k * (2^64 + e) + r * M = k * e + r * M.
+ *   r == 0: off * M = k * e exactly, below objects * e iff k < objects.
+ *   r != 0: M <= r * M <= (n - 1) * M = 2^64 + e - M, and k * e <= off, so
+ *           k * e + r * M stays below 2^64 (M > 2^42 is far above
+ *           off + e < 2^23) and is at least M > 2^64 / n >= 2^42, while
+ *           objects * e <= objects * n <= 2^22 (a slab is at most 4 MiB).
+ * So off * M < objects * e (slab->starts_below) holds exactly for the starts
+ * of the slab's objects.  test_kmalloc checks it for every offset of every
+ * kmalloc size and slab order. */
+static always_inline unsigned long slab_starts_below(const struct kmem_cache *s, unsigned int objects)
+{
+	return (unsigned long)objects * (s->div_magic * s->size);	/* e is M * n mod 2^64 */
+}
+
 static always_inline bool object_is_start(const struct kmem_cache *s, const struct slab *slab, const void *x)
 {
 	unsigned long off = ((unsigned long)x & slab->mask) - s->red_left_pad;
 
-	return off * s->div_magic < s->div_magic && off < slab->objs_end;
+	return off * s->div_magic < slab->starts_below;
 }
 
 /* Is the object free already?  A free object's slot decodes to NULL or to an
@@ -106,7 +123,7 @@ static always_inline void slab_free(struct kmem_cache *s, struct slab *slab, voi
 	struct kmem_cache_cpu *c;
 
 	/* reports and aborts; a tail call keeps the stack untouched here */
-	if (unlikely(off * s->div_magic >= s->div_magic || off >= slab->objs_end))
+	if (unlikely(off * s->div_magic >= slab->starts_below))
 		return kslub_bad_object_free(s, slab, x, func);	/* not the start of an object */
 	key = s->random ^ __builtin_bswap64(slot);
 	fp = *(unsigned long *)slot ^ key;

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_fastpath.c - the arithmetic the fast paths of slub.h rely on, checked
+ * against its slow definition: object_is_start (one multiply, one compare)
+ * for every offset of a slab, for every kmalloc size and every slab order,
+ * and for caches of every size a multiple of 8 up to 8 KiB.
+ *
+ * This program links the static core and reaches its internals (slub.h).
+ */
+#include <criterion/criterion.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "slub.h"
+
+/* A slab of the given order as allocate_slab sets it up, without memory. */
+static void fake_slab(struct kmem_cache *s, struct slab *slab, unsigned int order)
+{
+	unsigned long bytes = PAGE_SIZE << order;
+	unsigned int objects = (unsigned int)(bytes / s->size);
+
+	if (objects > MAX_OBJS_PER_PAGE)
+		objects = MAX_OBJS_PER_PAGE;
+	memset(slab, 0, sizeof(*slab));
+	slab->objects = objects;
+	slab->mask = (unsigned int)(bytes - 1);
+	slab->starts_below = slab_starts_below(s, objects);
+}
+
+/* Every offset of every slab order up to max_order: object_is_start must say
+ * "yes" exactly for k * size with k < objects.  Returns the first offset that
+ * disagrees, or -1. */
+static long check_cache(struct kmem_cache *s, unsigned int max_order, unsigned int *bad_order)
+{
+	/* the slab's address does not matter: object_is_start masks it off */
+	const unsigned long base = 0x7f1234000000UL;
+	struct slab slab;
+
+	cr_assert_eq(s->red_left_pad, 0);
+	cr_assert_eq(s->div_magic, (uint64_t)(((unsigned __int128)1 << 64) / s->size) + 1,
+		     "%s: div_magic is not floor(2^64 / %u) + 1", s->name, s->size);
+	for (unsigned int order = 0; order <= max_order; order++) {
+		unsigned long bytes = PAGE_SIZE << order;
+
+		if (bytes / s->size == 0)
+			continue;
+		fake_slab(s, &slab, order);
+		for (unsigned long off = 0, next = 0, k = 0; off < bytes; off++) {
+			bool start = off == next && k < slab.objects;
+
+			if (off == next) {
+				next += s->size;
+				k++;
+			}
+			if (object_is_start(s, &slab, (void *)(base + off)) != start) {
+				*bad_order = order;
+				return (long)off;
+			}
+		}
+	}
+	return -1;
+}
+
+Test(fastpath, object_is_start_is_exact_for_every_kmalloc_size_and_slab_order)
+{
+	static const unsigned int sizes[] = { 8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192 };
+
+	for (unsigned int i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct kmem_cache *s = kslub_kmalloc_cache(sizes[i]);
+		unsigned int order = 0;
+		long off;
+
+		cr_assert_not_null(s);
+		cr_assert_eq(s->size, sizes[i], "kmalloc cache of %u has size %u", sizes[i], s->size);
+		off = check_cache(s, MAX_ORDER - 1, &order);
+		cr_assert_eq(off, -1, "%s: object_is_start is wrong at offset %ld of an order-%u slab",
+			     s->name, off, order);
+	}
+}
+
+Test(fastpath, object_is_start_is_exact_for_caches_of_every_size)
+{
+	char name[32];
+
+	for (unsigned int size = 8; size <= 8192; size += 8) {
+		struct kmem_cache *s;
+		unsigned int order = 0;
+		long off;
+
+		snprintf(name, sizeof(name), "fastpath-%u", size);
+		s = kslub_kmem_cache_create(name, size, 0, 0, NULL);
+		cr_assert_not_null(s, "cannot create a cache of %u bytes", size);
+		/* orders 0..3 for all, the orders up to 4 MiB for a few */
+		off = check_cache(s, size % 1000 == 0 ? MAX_ORDER - 1 : 3, &order);
+		cr_assert_eq(off, -1, "%s (size %u): object_is_start is wrong at offset %ld of an order-%u slab",
+			     s->name, s->size, off, order);
+		kslub_kmem_cache_destroy(s);
+	}
+}
+
+/* The largest objects: a cache of 4 MiB holds one object per slab. */
+Test(fastpath, object_is_start_is_exact_for_the_largest_objects)
+{
+	static const unsigned int sizes[] = { 12345 * 8, 1 << 20, (3 << 20) / 2, 4 << 20 };
+
+	for (unsigned int i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct kmem_cache *s = kslub_kmem_cache_create("fastpath-big", sizes[i], 0, 0, NULL);
+		unsigned int order = 0;
+		long off;
+
+		cr_assert_not_null(s, "cannot create a cache of %u bytes", sizes[i]);
+		off = check_cache(s, MAX_ORDER - 1, &order);
+		cr_assert_eq(off, -1, "size %u: object_is_start is wrong at offset %ld of an order-%u slab",
+			     s->size, off, order);
+		kslub_kmem_cache_destroy(s);
+	}
+}
