@@ -236,10 +236,15 @@ static struct page *large_block_holding(const void *x)
 	return NULL;
 }
 
-/* Everything kfree gets that is not a slab object. */
+/* Everything kfree gets that is not a slab object, NULL and ZERO_SIZE_PTR
+ * included. */
 noinline void kfree_nonslab(const void *x, const char *func)
 {
-	int type = section_type(x);
+	int type;
+
+	if (KSLUB_ZERO_OR_NULL_PTR(x))
+		return;
+	type = section_type(x);
 
 	if (type == SECTION_ARENA) {
 		struct page *page = compound_head(virt_to_page(x));

@@ -187,11 +187,12 @@ static always_inline void kfree_inline(const void *x, const char *func)
 	struct slab *slab;
 	struct kmem_cache *s;
 
-	if (unlikely(KSLUB_ZERO_OR_NULL_PTR(x)))
-		return;
+	/* NULL and ZERO_SIZE_PTR lie in the first page of the address space,
+	 * where no slab can be (an arena starts with its header page): they
+	 * reach kfree_nonslab, which lets them go */
 	slab = virt_to_slab(x);
 	if (unlikely(!slab))
-		return kfree_nonslab(x, func);	/* large, mapped, or not kslub's */
+		return kfree_nonslab(x, func);	/* large, mapped, NULL, or not kslub's */
 	s = slab->slab_cache;
 	slab_free(s, slab, (void *)x, func);
 }
