@@ -168,17 +168,30 @@ static always_inline void *kmalloc_inline(size_t size, gfp_t gfp)
 	return kmalloc_slow(size, gfp);
 }
 
+/* Is page the head of a slab?  A plain load, so that the compiler tests the
+ * flag in memory: PG_slab changes only when the slab is made (before any of
+ * its objects is handed out) and when it goes back to the buddy (after the
+ * last is freed), so a free of a live object never races with it. */
+static always_inline bool PageSlab(const struct page *page)
+{
+	return page->flags & PG_slab;
+}
+
 /* The slab that holds x, or NULL if x is not in a slab of kslub's
- * (kernel: virt_to_slab, with the section map first). */
+ * (kernel: virt_to_slab, with the section map first).  The head page is
+ * tested first: it holds every object of an order-0 slab. */
 static always_inline struct slab *virt_to_slab(const void *x)
 {
 	struct page *page;
 
 	if (unlikely(section_type(x) != SECTION_ARENA))
 		return NULL;
-	page = compound_head(virt_to_page(x));
-	if (unlikely(!(READ_ONCE(page->flags) & PG_slab)))
-		return NULL;
+	page = virt_to_page(x);
+	if (unlikely(!PageSlab(page))) {
+		page = compound_head(page);	/* a tail page points at its head */
+		if (!PageSlab(page))
+			return NULL;
+	}
 	return page_slab(page);
 }
 

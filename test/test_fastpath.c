@@ -117,3 +117,44 @@ Test(fastpath, object_is_start_is_exact_for_the_largest_objects)
 		kslub_kmem_cache_destroy(s);
 	}
 }
+
+/* virt_to_slab tests the head page first and follows a tail page to its
+ * head: every object of a multi-page slab, whatever page it starts in, must
+ * give the slab whose memory holds it; blocks that are not slabs give NULL. */
+Test(fastpath, virt_to_slab_finds_the_head_from_every_page_of_a_slab)
+{
+	static const unsigned int sizes[] = { 16, 192, 512, 1024, 4096, 8192 };
+	enum { N = 300 };
+	static void *objs[N];
+
+	for (unsigned int i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		for (int j = 0; j < N; j++) {
+			struct slab *slab;
+			char *start;
+
+			objs[j] = kslub_kmalloc(sizes[i], KSLUB_GFP_KERNEL);
+			cr_assert_not_null(objs[j]);
+			slab = virt_to_slab(objs[j]);
+			cr_assert_not_null(slab, "kmalloc(%u) = %p: no slab", sizes[i], objs[j]);
+			cr_assert(slab->flags & PG_slab);
+			cr_assert_eq(slab->slab_cache, kslub_kmalloc_cache(sizes[i]));
+			start = slab_address(slab);
+			cr_assert((char *)objs[j] >= start && (char *)objs[j] < start + slab->mask + 1,
+				  "%p is not in the slab at %p", objs[j], (void *)start);
+			/* an interior pointer finds the same slab */
+			cr_assert_eq(virt_to_slab((char *)objs[j] + sizes[i] - 1), slab);
+		}
+		for (int j = 0; j < N; j++)
+			kslub_kfree(objs[j]);
+	}
+	cr_assert_null(virt_to_slab(NULL));
+	cr_assert_null(virt_to_slab(KSLUB_ZERO_SIZE_PTR));
+	{
+		char *big = kslub_kmalloc(5 * PAGE_SIZE, KSLUB_GFP_KERNEL);
+
+		cr_assert_not_null(big);
+		for (int pg = 0; pg < 5; pg++)
+			cr_assert_null(virt_to_slab(big + pg * PAGE_SIZE + 8), "page %d of a large block", pg);
+		kslub_kfree(big);
+	}
+}
