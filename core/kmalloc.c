@@ -25,6 +25,9 @@ struct kmem_cache *kmalloc_caches[NR_KMALLOC_SLOTS] = {
 	[0 ... NR_KMALLOC_SLOTS - 1] = &kmalloc_boot_cache,
 };
 uint8_t kmalloc_size_index[KSLUB_KMALLOC_MAX_CACHE_SIZE / KMALLOC_MIN_SIZE];
+struct kmem_cache *kmalloc_caches_16[KMALLOC_CACHES_16_SLOTS] = {
+	[0 ... KMALLOC_CACHES_16_SLOTS - 1] = &kmalloc_boot_cache,
+};
 
 /* The kernel's kmalloc sizes. */
 static const unsigned int kmalloc_sizes[] = {
@@ -50,10 +53,19 @@ void create_kmalloc_caches(void)
 			kslub_fatal(NULL, NULL, "cannot create %s", name);
 		for (unsigned int sz = i ? kmalloc_sizes[i - 1] + 1 : 1; sz <= size; sz += KMALLOC_MIN_SIZE)
 			WRITE_ONCE(kmalloc_size_index[(sz - 1) >> KMALLOC_SHIFT_LOW], (uint8_t)slot);
+		/* kmalloc_freelist_pop relies on it */
+		if (s->offset != 0 || s->ctor)
+			kslub_fatal(NULL, NULL, "%s: free pointer not at offset 0", name);
 		__atomic_store_n(&kmalloc_caches[slot], s, __ATOMIC_RELEASE);
 		slot++;
 	}
 	nr_kmalloc_caches = slot;
+	for (unsigned int i = 0; i < KMALLOC_CACHES_16_SLOTS; i++) {
+		unsigned int size = i ? i * 16 : 16;
+
+		__atomic_store_n(&kmalloc_caches_16[i], kmalloc_caches[kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW]],
+				 __ATOMIC_RELEASE);
+	}
 }
 
 KSLUB_API struct kmem_cache *kslub_kmalloc_cache(size_t size)

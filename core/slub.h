@@ -55,6 +55,19 @@ static always_inline void *freelist_pop(const struct kmem_cache *s, struct kmem_
 	return object;
 }
 
+/* The same for a kmalloc cache: no constructor, so the free pointer is at
+ * offset 0 (create_kmalloc_caches checks it). */
+static always_inline void *kmalloc_freelist_pop(const struct kmem_cache *s, struct kmem_cache_cpu *c)
+{
+	void **object = c->freelist;
+
+	if (unlikely(!object))
+		return NULL;
+	c->freelist = freelist_ptr(s, *object, (unsigned long)object);
+	*object = NULL;
+	return object;
+}
+
 /* slab_alloc: about 15 instructions.  When the thread's freelist is empty (or
  * the thread has no state yet) slab_alloc_slow refills it: frees by other
  * threads to the cpu slab, the cpu-partial list, the node partial list, a new
@@ -145,6 +158,11 @@ static always_inline void slab_free(struct kmem_cache *s, struct slab *slab, voi
 extern struct kmem_cache *kmalloc_caches[NR_KMALLOC_SLOTS];
 /* kmalloc_size_index[(size - 1) / 8]: the kmalloc cache slot for size. */
 extern uint8_t kmalloc_size_index[KSLUB_KMALLOC_MAX_CACHE_SIZE / KMALLOC_MIN_SIZE];
+/* kmalloc_caches_16[(size + 15) / 16]: the kmalloc cache for size, one load
+ * away, for callers whose smallest object is 16 bytes (malloc): sizes 0 to 16
+ * give kmalloc-16, kmalloc-8 is never chosen. */
+#define KMALLOC_CACHES_16_SLOTS (KSLUB_KMALLOC_MAX_CACHE_SIZE / 16 + 1)
+extern struct kmem_cache *kmalloc_caches_16[KMALLOC_CACHES_16_SLOTS];
 
 void *kmalloc_slow(size_t size, gfp_t gfp);
 void *kmalloc_large_node(size_t size, gfp_t gfp, int node);
@@ -159,7 +177,7 @@ static always_inline void *kmalloc_inline(size_t size, gfp_t gfp)
 	if (likely(size - 1 < KSLUB_KMALLOC_MAX_CACHE_SIZE && !(gfp & KSLUB_GFP_ZERO))) {
 		struct kmem_cache *s = __atomic_load_n(&kmalloc_caches[READ_ONCE(kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW])],
 						       __ATOMIC_ACQUIRE);
-		void *object = freelist_pop(s, this_cpu_ptr(s));
+		void *object = kmalloc_freelist_pop(s, this_cpu_ptr(s));
 
 		if (unlikely(!object))
 			return kmalloc_slow(size, gfp);

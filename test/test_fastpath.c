@@ -158,3 +158,17 @@ Test(fastpath, virt_to_slab_finds_the_head_from_every_page_of_a_slab)
 		kslub_kfree(big);
 	}
 }
+
+/* malloc's table: every size from 0 to 8 KiB gives kmalloc's cache for it,
+ * kmalloc-16 below 16 bytes; kmalloc caches keep the free pointer at 0. */
+Test(fastpath, kmalloc_caches_16_gives_the_kmalloc_cache_of_every_size)
+{
+	for (size_t size = 0; size <= KSLUB_KMALLOC_MAX_CACHE_SIZE; size++) {
+		struct kmem_cache *want = kslub_kmalloc_cache(size < 16 ? 16 : size);	/* starts kslub */
+		struct kmem_cache *s = kmalloc_caches_16[(size + 15) >> 4];
+
+		cr_assert_eq(s, want, "size %zu: %s, kmalloc takes %s", size, s->name, want->name);
+		cr_assert_eq(s->offset, 0, "%s: free pointer at %u", s->name, s->offset);
+		cr_assert_null(s->ctor);
+	}
+}
