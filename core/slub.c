@@ -877,7 +877,8 @@ static int kmem_cache_open(struct kmem_cache *s, const char *name, unsigned int 
 	s->flags = flags;
 	s->ctor = ctor;
 	s->align = calculate_alignment(flags, align, size);
-	s->random = kslub_random_seed[0] ^ ((unsigned long)s * kslub_random_seed[1]);
+	/* bit 56 set: see freelist_ptr */
+	s->random = (kslub_random_seed[0] ^ ((unsigned long)s * kslub_random_seed[1])) | 1UL << 56;
 	s->refcount = 1;
 	if (!calculate_sizes(s))
 		return -EINVAL;

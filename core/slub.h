@@ -12,7 +12,27 @@
 
 #include "internal.h"
 
-/* ---- hardened freelist pointers (SLAB_FREELIST_HARDENED) ----------------- */
+/* ---- hardened freelist pointers (SLAB_FREELIST_HARDENED) -----------------
+ * A free pointer is stored as ptr ^ s->random ^ swab(ptr_addr), ptr_addr the
+ * address where it is stored, as the kernel does.
+ *
+ * kfree tells a double free by the slot: a free object's decodes to NULL or
+ * to an object of its slab, a live object's holds 0 (wiped on allocation)
+ * or the program's data.  Slots are 8-byte aligned, so bits 56..58 of
+ * swab(ptr_addr) are 0, and s->random has bit 56 set: any live value below
+ * 2^56 (every user-space pointer, every small number) decodes to a value
+ * with bit 56 set, neither NULL nor an object.  Other values do by a chance
+ * of one in 2^41 or less.
+ *
+ * The byte swap stays, though ptr ^ s->random ^ ptr_addr would save an
+ * instruction or two: ptr and ptr_addr lie in the same slab, so without the
+ * swap a stored value is s->random ^ (a number below the slab size), and the
+ * same value at another address of the cache decodes as well to an object of
+ * that slab.  Programs copy stale memory (realloc of a block whose pages were
+ * a slab before, uninitialised struct fields), and each such copy would be
+ * reported as a double free.  With the swap the address's low bits land in
+ * the high bits, and a value moved to another slot decodes to garbage.
+ */
 static always_inline void *freelist_ptr(const struct kmem_cache *s, void *ptr, unsigned long ptr_addr)
 {
 	return (void *)((unsigned long)ptr ^ s->random ^ __builtin_bswap64(ptr_addr));
@@ -112,7 +132,7 @@ static always_inline bool object_is_start(const struct kmem_cache *s, const stru
 
 /* Is the object free already?  A free object's slot decodes to NULL or to an
  * object of the same slab; a live object's slot holds 0 or program data,
- * which decodes to neither but by a chance of about one in 2^48. */
+ * which decodes to neither (see freelist_ptr). */
 static always_inline bool freepointer_is_free(const struct slab *slab, const void *x, unsigned long fp)
 {
 	return fp == 0 || (fp ^ (unsigned long)x) <= slab->mask;

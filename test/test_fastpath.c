@@ -3,17 +3,21 @@
  * test_fastpath.c - the arithmetic the fast paths of slub.h rely on, checked
  * against its slow definition: object_is_start (one multiply, one compare)
  * for every offset of a slab, for every kmalloc size and every slab order,
- * and for caches of every size a multiple of 8 up to 8 KiB.
+ * and for caches of every size a multiple of 8 up to 8 KiB; virt_to_slab
+ * from every page of a slab; malloc's size table; and the hardened free
+ * pointers: every kind of double free is caught, live data never is.
  *
  * This program links the static core and reaches its internals (slub.h).
  */
 #include <criterion/criterion.h>
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "slub.h"
+#include "child.h"
 
 /* A slab of the given order as allocate_slab sets it up, without memory. */
 static void fake_slab(struct kmem_cache *s, struct slab *slab, unsigned int order)
@@ -170,5 +174,148 @@ Test(fastpath, kmalloc_caches_16_gives_the_kmalloc_cache_of_every_size)
 		cr_assert_eq(s, want, "size %zu: %s, kmalloc takes %s", size, s->name, want->name);
 		cr_assert_eq(s->offset, 0, "%s: free pointer at %u", s->name, s->offset);
 		cr_assert_null(s->ctor);
+	}
+}
+
+/* ---- double frees -------------------------------------------------------------- */
+static void ctor_fill(void *p)
+{
+	memset(p, 0x5a, 40);
+}
+
+/* A cache of 40-byte objects, with a constructor (free pointer after the
+ * object) or without (at offset 0). */
+static struct kmem_cache *df_cache(bool ctor)
+{
+	struct kmem_cache *s = kslub_kmem_cache_create(ctor ? "df-ctor" : "df", 40, 0, 0, ctor ? ctor_fill : NULL);
+
+	cr_assert_not_null(s);
+	cr_assert_eq(s->offset != 0, ctor);
+	return s;
+}
+
+enum df_case {
+	DF_CPU_LAST,		/* to the cpu slab, as the last object of its freelist */
+	DF_CPU_INNER,		/* to the cpu slab, with a next object */
+	DF_REMOTE_LAST,		/* to a slab that is not the cpu slab, freelist empty before */
+	DF_REMOTE_INNER,	/* the same with a free object before it */
+	NR_DF_CASES,
+};
+
+static void double_free(enum df_case how, bool ctor)
+{
+	struct kmem_cache *s = df_cache(ctor);
+	unsigned int per_slab = oo_objects(s->oo);
+	void **objs = kslub_kmalloc(3 * per_slab * sizeof(void *), KSLUB_GFP_KERNEL);
+	void *victim;
+
+	/* three slabs' worth: the first two are full and not the cpu slab */
+	for (unsigned int i = 0; i < 3 * per_slab; i++)
+		objs[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+	switch (how) {
+	case DF_CPU_LAST:
+		victim = objs[3 * per_slab - 1];
+		break;
+	case DF_CPU_INNER:
+		kslub_kmem_cache_free(s, objs[3 * per_slab - 2]);
+		victim = objs[3 * per_slab - 1];
+		break;
+	case DF_REMOTE_LAST:
+		victim = objs[0];
+		break;
+	default:
+		kslub_kmem_cache_free(s, objs[1]);
+		victim = objs[0];
+		break;
+	}
+	cr_assert_eq(virt_to_slab(victim) == this_cpu_ptr(s)->slab, how <= DF_CPU_INNER);
+	kslub_kmem_cache_free(s, victim);
+	kslub_kmem_cache_free(s, victim);	/* must not return */
+}
+
+static void double_free_child(void *arg)
+{
+	int n = (int)(long)arg;
+
+	double_free((enum df_case)(n / 2), n % 2);
+}
+
+Test(fastpath, every_kind_of_double_free_is_caught)
+{
+	for (int n = 0; n < 2 * NR_DF_CASES; n++) {
+		char err[512];
+		int status;
+
+		child_run(double_free_child, (void *)(long)n, &status, NULL, 0, err, sizeof(err));
+		cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+			  "case %d, %s: the child was not aborted (status %#x): %s", n / 2,
+			  n % 2 ? "ctor" : "no ctor", status, err);
+		cr_assert(strstr(err, "double free"), "case %d, %s: %s", n / 2, n % 2 ? "ctor" : "no ctor", err);
+	}
+}
+
+/* The free pointer's slot of a live object holds what the program wrote:
+ * pointers into the same slab (a list of objects), NULL, small numbers, all
+ * ones.  None of it may look like a free pointer. */
+Test(fastpath, live_data_in_the_free_pointer_slot_is_never_taken_for_a_free_object)
+{
+	for (int ctor = 0; ctor < 2; ctor++) {
+		struct kmem_cache *s = df_cache(ctor);
+		enum { N = 1000 };
+		static char *objs[N];
+
+		cr_assert(s->random & 1UL << 56, "%s: random has bit 56 clear", s->name);
+		for (int round = 0; round < 6; round++) {
+			for (int i = 0; i < N; i++)
+				objs[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+			for (int i = 0; i < N; i++) {
+				unsigned long *slot = (unsigned long *)(objs[i] + s->offset);
+				unsigned long values[] = {
+					(unsigned long)objs[(i + 1) % N], (unsigned long)objs[i], 0, 1, 40,
+					~0UL, (unsigned long)slot, (unsigned long)objs[(i + N - 1) % N],
+				};
+
+				*slot = values[(i + round) % (sizeof(values) / sizeof(values[0]))];
+			}
+			for (int i = 0; i < N; i++)
+				kslub_kmem_cache_free(s, objs[(i * 7) % N]);	/* N is not a multiple of 7 */
+		}
+		cr_assert_eq(kslub_validate_slab_cache(s), 0);
+		kslub_kmem_cache_destroy(s);
+	}
+}
+
+/* A free object's stored pointer, copied to another object of the same
+ * cache (stale memory copied by the program), must not make that object look
+ * free: the encoding depends on the slot's address, high bits included. */
+Test(fastpath, a_stored_free_pointer_copied_elsewhere_does_not_look_free)
+{
+	for (int ctor = 0; ctor < 2; ctor++) {
+		struct kmem_cache *s = df_cache(ctor);
+		enum { N = 2000 };
+		static char *objs[N];
+		unsigned long stale[N];
+
+		for (int i = 0; i < N; i++)
+			objs[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+		/* free every other one, and keep what their slots hold */
+		for (int i = 0; i < N; i += 2)
+			kslub_kmem_cache_free(s, objs[i]);
+		for (int i = 0; i < N; i += 2) {
+			stale[i] = *(unsigned long *)(objs[i] + s->offset);
+			cr_assert(object_is_free(s, virt_to_slab(objs[i]), objs[i]));
+		}
+		/* the odd ones are live: give each the stored value of another */
+		for (int i = 1; i < N; i += 2) {
+			for (int j = 0; j < N; j += 2) {
+				*(unsigned long *)(objs[i] + s->offset) = stale[j];
+				cr_assert(!object_is_free(s, virt_to_slab(objs[i]), objs[i]),
+					  "%s: the stored pointer of %p at %p looks free", s->name, (void *)objs[j],
+					  (void *)objs[i]);
+			}
+			kslub_kmem_cache_free(s, objs[i]);
+		}
+		cr_assert_eq(kslub_validate_slab_cache(s), 0);
+		kslub_kmem_cache_destroy(s);
 	}
 }
