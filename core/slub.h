@@ -158,9 +158,10 @@ static always_inline void slab_free(struct kmem_cache *s, struct slab *slab, voi
 	/* reports and aborts; a tail call keeps the stack untouched here */
 	if (unlikely(off * s->div_magic >= slab->starts_below))
 		return kslub_bad_object_free(s, slab, x, func);	/* not the start of an object */
+	/* freepointer_is_free, with the compares on the stored value */
 	key = s->random ^ __builtin_bswap64(slot);
-	fp = *(unsigned long *)slot ^ key;
-	if (unlikely(fp == 0 || (fp ^ addr) <= slab->mask))
+	fp = *(unsigned long *)slot;
+	if (unlikely(fp == key || (fp ^ key ^ addr) <= slab->mask))
 		return kslub_bad_object_free(s, slab, x, func);	/* already free */
 	c = this_cpu_ptr(s);
 	if (likely(slab == c->slab)) {
