@@ -221,11 +221,16 @@ static always_inline bool PageSlab(const struct page *page)
  * tested first: it holds every object of an order-0 slab. */
 static always_inline struct slab *virt_to_slab(const void *x)
 {
+	unsigned long sec = (unsigned long)x >> ARENA_SHIFT;
 	struct page *page;
 
-	if (unlikely(section_type(x) != SECTION_ARENA))
+	if (unlikely(sec >= NR_SECTIONS || kslub_section_map[sec] != SECTION_ARENA))
 		return NULL;
-	page = virt_to_page(x);
+	/* virt_to_page from the section number, which gcc would otherwise
+	 * compute again from x */
+	__asm__("" : "+r"(sec));
+	page = (struct page *)((sec << ARENA_SHIFT) + ARENA_MEMMAP_OFFSET) +
+	       (((unsigned long)x & ARENA_MASK) >> PAGE_SHIFT);
 	if (unlikely(!PageSlab(page))) {
 		page = compound_head(page);	/* a tail page points at its head */
 		if (!PageSlab(page))
