@@ -172,6 +172,7 @@ struct slab {
 		struct {			/* on a thread's cpu-partial list */
 			struct slab *next;
 			int slabs;		/* slabs on the list from here on */
+			unsigned int local;	/* the owner's frees while here: offset + 1 of the first, 0 if none */
 		};
 	};
 	union {					/* changed together by cmpxchg16b */

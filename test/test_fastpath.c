@@ -319,3 +319,97 @@ Test(fastpath, a_stored_free_pointer_copied_elsewhere_does_not_look_free)
 		kslub_kmem_cache_destroy(s);
 	}
 }
+
+/* ---- owner-local frees ---------------------------------------------------------- */
+static unsigned long active_objs(struct kmem_cache *s)
+{
+	struct kslub_cache_info info;
+
+	cr_assert_eq(kslub_cache_info(s, &info), 0);
+	return info.active_objs;
+}
+
+/* Frees by the owner to a slab frozen on its cpu-partial list go on the
+ * slab's local list: counted as free, double frees caught, given out again
+ * when the slab becomes the cpu slab, and put back on slab->freelist when it
+ * is unfrozen. */
+Test(fastpath, frees_to_our_own_cpu_partial_slab_go_on_its_local_list)
+{
+	for (int ctor = 0; ctor < 2; ctor++) {
+		struct kmem_cache *s = df_cache(ctor);
+		unsigned int per_slab = oo_objects(s->oo);
+		char **objs = kslub_kmalloc(3 * per_slab * sizeof(void *), KSLUB_GFP_KERNEL);
+		struct slab *slab0;
+
+		for (unsigned int i = 0; i < 3 * per_slab; i++)
+			objs[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+		slab0 = virt_to_slab(objs[0]);
+		cr_assert_neq(slab0, this_cpu_ptr(s)->slab);
+		/* the first free freezes the full slab onto our list, the others
+		 * go on its local list */
+		for (unsigned int i = 0; i < per_slab; i++)
+			kslub_kmem_cache_free(s, objs[i]);
+		cr_assert_eq(this_cpu_ptr(s)->partial, slab0);
+		cr_assert(slab0->frozen);
+		cr_assert_neq(slab0->local, 0, "no local frees");
+		cr_assert_eq(slab0->inuse, per_slab - 1, "local frees changed inuse");
+		cr_assert_eq(active_objs(s), 2 * per_slab);
+		cr_assert_eq(kslub_validate_slab_cache(s), 0);
+		for (unsigned int i = 1; i < per_slab; i++)
+			cr_assert(object_is_free(s, slab0, objs[i]), "object %u does not look free", i);
+
+		/* the cpu slab is full: the next allocations come from slab0,
+		 * its local list first, each object once */
+		for (unsigned int i = 0; i < per_slab; i++) {
+			objs[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+			cr_assert_eq(virt_to_slab(objs[i]), slab0, "allocation %u is not from slab0", i);
+			for (unsigned int j = 0; j < i; j++)
+				cr_assert_neq(objs[i], objs[j], "object given out twice");
+		}
+		cr_assert_eq(active_objs(s), 3 * per_slab);
+
+		/* local frees again, then unfreeze them all (shrink flushes us) */
+		kslub_kmem_cache_free(s, objs[per_slab]);	/* freezes slab1 */
+		for (unsigned int i = per_slab + 1; i < 2 * per_slab; i += 2)
+			kslub_kmem_cache_free(s, objs[i]);
+		cr_assert_neq(virt_to_slab(objs[per_slab])->local, 0);
+		kslub_kmem_cache_shrink(s);
+		cr_assert_null(this_cpu_ptr(s)->partial);
+		cr_assert_eq(kslub_validate_slab_cache(s), 0);
+		cr_assert_eq(active_objs(s), 3 * per_slab - 1 - per_slab / 2);
+		for (unsigned int i = 0; i < 3 * per_slab; i++)
+			if (i < per_slab || i >= 2 * per_slab || (i > per_slab && (i - per_slab) % 2 == 0))
+				kslub_kmem_cache_free(s, objs[i]);
+		cr_assert_eq(active_objs(s), 0);
+		cr_assert_eq(kslub_validate_slab_cache(s), 0);
+		kslub_kfree(objs);
+		kslub_kmem_cache_destroy(s);
+	}
+}
+
+static void local_double_free(void *arg)
+{
+	struct kmem_cache *s = df_cache(arg != NULL);
+	unsigned int per_slab = oo_objects(s->oo);
+	void **objs = kslub_kmalloc(3 * per_slab * sizeof(void *), KSLUB_GFP_KERNEL);
+
+	for (unsigned int i = 0; i < 3 * per_slab; i++)
+		objs[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+	kslub_kmem_cache_free(s, objs[0]);	/* freezes the slab onto our list */
+	kslub_kmem_cache_free(s, objs[1]);	/* local, last on the local list */
+	kslub_kmem_cache_free(s, objs[2]);	/* local, with a next */
+	cr_assert_neq(virt_to_slab(objs[2])->local, 0);
+	kslub_kmem_cache_free(s, objs[2]);
+}
+
+Test(fastpath, a_double_free_to_the_local_list_is_caught)
+{
+	for (long ctor = 0; ctor < 2; ctor++) {
+		char err[512];
+		int status;
+
+		child_run(local_double_free, (void *)ctor, &status, NULL, 0, err, sizeof(err));
+		cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %#x: %s", status, err);
+		cr_assert(strstr(err, "double free"), "%s", err);
+	}
+}
