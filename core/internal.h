@@ -172,6 +172,7 @@ struct slab {
 		struct {			/* on a thread's cpu-partial list */
 			struct slab *next;
 			int slabs;		/* slabs on the list from here on */
+			unsigned int local;	/* the owner's frees while here: offset + 1 of the first, 0 if none */
 		};
 	};
 	union {					/* changed together by cmpxchg16b */
@@ -188,8 +189,8 @@ struct slab {
 		};
 		unsigned __int128 freelist_counters;
 	};
-	unsigned long mask;			/* slab bytes - 1: slabs are aligned to their size */
-	unsigned int objs_end;			/* objects * size: first byte past the last object */
+	unsigned long starts_below;		/* objects * (div_magic * size mod 2^64): object_is_start */
+	unsigned int mask;			/* slab bytes - 1: slabs are aligned to their size */
 	unsigned short node;			/* NUMA node of the memory */
 	unsigned short order;
 };
@@ -325,7 +326,7 @@ struct kmem_cache {
 	unsigned int cpu_offset;	/* offset of our kmem_cache_cpu in struct kslub_thread */
 	unsigned int offset;		/* free pointer offset in an object */
 	unsigned long random;		/* freelist pointer obfuscation (hardened) */
-	uint64_t div_magic;		/* ceil(2^64 / size): tells if an offset is a multiple of size */
+	uint64_t div_magic;		/* floor(2^64 / size) + 1: tells if an offset is a multiple of size */
 	slab_flags_t flags;
 	unsigned int size;		/* object with metadata, the slot size */
 	unsigned int object_size;	/* object without metadata */

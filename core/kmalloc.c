@@ -26,6 +26,9 @@ struct kmem_cache *kmalloc_caches[NR_KMALLOC_SLOTS] = {
 	[0 ... NR_KMALLOC_SLOTS - 1] = &kmalloc_boot_cache,
 };
 uint8_t kmalloc_size_index[KSLUB_KMALLOC_MAX_CACHE_SIZE / KMALLOC_MIN_SIZE];
+struct kmem_cache *kmalloc_caches_16[KMALLOC_CACHES_16_SLOTS] = {
+	[0 ... KMALLOC_CACHES_16_SLOTS - 1] = &kmalloc_boot_cache,
+};
 
 /* The kmalloc sizes: the kernel's (8, 16, 32, 64, 96, 128, 192, 256, 512,
  * 1k ... 8k) with steps of a quarter of the power of two in between from 32
@@ -59,10 +62,19 @@ void create_kmalloc_caches(void)
 			kslub_fatal(NULL, NULL, "cannot create %s", name);
 		for (unsigned int sz = i ? kmalloc_sizes[i - 1] + 1 : 1; sz <= size; sz += KMALLOC_MIN_SIZE)
 			WRITE_ONCE(kmalloc_size_index[(sz - 1) >> KMALLOC_SHIFT_LOW], (uint8_t)slot);
+		/* kmalloc_freelist_pop relies on it */
+		if (s->offset != 0 || s->ctor)
+			kslub_fatal(NULL, NULL, "%s: free pointer not at offset 0", name);
 		__atomic_store_n(&kmalloc_caches[slot], s, __ATOMIC_RELEASE);
 		slot++;
 	}
 	nr_kmalloc_caches = slot;
+	for (unsigned int i = 0; i < KMALLOC_CACHES_16_SLOTS; i++) {
+		unsigned int size = i ? i * 16 : 16;
+
+		__atomic_store_n(&kmalloc_caches_16[i], kmalloc_caches[kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW]],
+				 __ATOMIC_RELEASE);
+	}
 }
 
 KSLUB_API struct kmem_cache *kslub_kmalloc_cache(size_t size)
@@ -246,10 +258,15 @@ static struct page *large_block_holding(const void *x)
 	return NULL;
 }
 
-/* Everything kfree gets that is not a slab object. */
+/* Everything kfree gets that is not a slab object, NULL and ZERO_SIZE_PTR
+ * included. */
 noinline void kfree_nonslab(const void *x, const char *func)
 {
-	int type = section_type(x);
+	int type;
+
+	if (KSLUB_ZERO_OR_NULL_PTR(x))
+		return;
+	type = section_type(x);
 
 	if (type == SECTION_ARENA) {
 		struct page *page = compound_head(virt_to_page(x));

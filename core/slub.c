@@ -21,8 +21,12 @@
  * The states of a slab:
  *   cpu slab      frozen; c->slab of one thread, whose c->freelist holds its
  *                 free objects; slab->freelist collects frees by other threads.
- *   cpu partial   frozen; on a thread's c->partial list; all free objects on
- *                 slab->freelist.  Gets there when a free hits a full slab.
+ *   cpu partial   frozen; on a thread's c->partial list; free objects on
+ *                 slab->freelist, and the owner's own frees on the slab's
+ *                 local list (no atomic: nobody else touches it), which
+ *                 becomes the cpu freelist when the slab becomes the cpu
+ *                 slab and joins slab->freelist when it is unfrozen.  Gets
+ *                 there when a free hits a full slab.
  *   node partial  not frozen; on n->partial under list_lock; free objects on
  *                 slab->freelist.
  *   full          not frozen; on no list (on n->full for debug caches);
@@ -161,7 +165,7 @@ static struct slab *allocate_slab(struct kmem_cache *s, gfp_t gfp, int node)
 	slab->counters = 0;
 	slab->objects = objects;
 	slab->mask = (PAGE_SIZE << order) - 1;
-	slab->objs_end = objects * s->size;
+	slab->starts_below = slab_starts_below(s, objects);
 	slab->order = (unsigned short)order;
 	slab->node = (unsigned short)page_arena(page)->node;
 	for (unsigned long i = 1; i < (1UL << order); i++)
@@ -219,6 +223,62 @@ static void discard_slab_list(struct kmem_cache *s, struct slab *slab)
 
 /* ---- cpu-partial lists --------------------------------------------------- */
 
+/* The owner's local list of a slab on its cpu-partial list: objects it freed
+ * there, chained by free pointers like any freelist, counted in inuse. */
+static inline void *slab_local_head(struct kmem_cache *s, struct slab *slab)
+{
+	unsigned int local = READ_ONCE(slab->local);	/* kslub_cache_count reads other threads' */
+
+	return local ? (char *)slab_address(slab) + s->red_left_pad + local - 1 : NULL;
+}
+
+static inline void slab_set_local_head(struct kmem_cache *s, struct slab *slab, void *object)
+{
+	WRITE_ONCE(slab->local, object ? (unsigned int)((char *)object - ((char *)slab_address(slab) + s->red_left_pad)) + 1 : 0);
+}
+
+/* Take a slab's local list: returns its head, the number of objects in
+ * *count and the last one in *tail. */
+static void *take_local(struct kmem_cache *s, struct slab *slab, int *count, void **tail)
+{
+	void *head = slab_local_head(s, slab), *p;
+
+	*count = 0;
+	*tail = NULL;
+	for (p = head; p; p = get_freepointer(s, p)) {
+		(*count)++;
+		*tail = p;
+	}
+	slab_set_local_head(s, slab, NULL);
+	return head;
+}
+
+/* How far slab_free_slow looks along the cpu-partial list for the slab. */
+#define LOCAL_FREE_WALK 8
+
+/* A free to a slab frozen on our own cpu-partial list goes on its local
+ * list, without an atomic: only the owner unfreezes the slab, takes it as
+ * the cpu slab, or touches the local list.  Returns false when the slab is
+ * not (found) there; then the kernel's __slab_free does it. */
+static bool free_to_own_partial(struct kmem_cache *s, struct slab *slab, void *x)
+{
+	struct slab *p = this_cpu_ptr(s)->partial;
+	struct slab_counters counters;
+
+	if (!p)
+		return false;
+	counters.counters = READ_ONCE(slab->counters);
+	if (!counters.frozen)
+		return false;
+	for (int i = 0; p != slab; p = p->next)
+		if (!p || ++i > LOCAL_FREE_WALK)
+			return false;
+	set_freepointer(s, x, slab_local_head(s, slab));
+	barrier();	/* linked before it is on the list, for a fork child */
+	slab_set_local_head(s, slab, x);
+	return true;
+}
+
 /* Unfreeze a list of frozen slabs onto their node partial lists, discarding
  * the empty ones the nodes do not need (kernel: __unfreeze_partials). */
 static void unfreeze_partials_list(struct kmem_cache *s, struct slab *partial_slab)
@@ -228,9 +288,11 @@ static void unfreeze_partials_list(struct kmem_cache *s, struct slab *partial_sl
 
 	while ((slab = partial_slab)) {
 		struct slab_counters old, new;
-		void *freelist;
+		void *freelist, *local, *local_tail;
+		int local_count;
 
 		partial_slab = slab->next;
+		local = take_local(s, slab, &local_count, &local_tail);
 		n2 = get_node(s, slab->node);
 		if (n != n2) {
 			if (n)
@@ -244,7 +306,11 @@ static void unfreeze_partials_list(struct kmem_cache *s, struct slab *partial_sl
 			VM_BUG_ON(!old.frozen);
 			new.counters = old.counters;
 			new.frozen = 0;
-		} while (!cmpxchg_double_slab(slab, freelist, old.counters, freelist, new.counters));
+			if (local) {	/* the local list goes in front */
+				set_freepointer(s, local_tail, freelist);
+				new.inuse -= local_count;
+			}
+		} while (!cmpxchg_double_slab(slab, freelist, old.counters, local ? local : freelist, new.counters));
 
 		if (unlikely(!new.inuse && n->nr_partial >= s->min_partial)) {
 			slab->next = slab_to_discard;
@@ -285,6 +351,7 @@ static void put_cpu_partial(struct kmem_cache *s, struct slab *slab, int drain)
 	}
 	slabs++;
 	slab->slabs = slabs;
+	slab->local = 0;
 	slab->next = oldslab;
 	barrier();	/* linked before it is visible, for a fork child */
 	c->partial = slab;
@@ -563,7 +630,10 @@ new_slab:
 		 * the slot halfway loses the slab, never holds it twice */
 		slab = c->partial;
 		c->partial = slab->next;
-		c->freelist = NULL;
+		/* our local frees there are the new cpu freelist: they are
+		 * counted in inuse like one already */
+		c->freelist = slab_local_head(s, slab);
+		slab_set_local_head(s, slab, NULL);
 		barrier();	/* the compiler must not store c->slab first */
 		c->slab = slab;
 		goto redo;
@@ -621,6 +691,8 @@ noinline void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *x)
 	bool can_freeze = kmem_cache_has_cpu_partial(s) && kslub_current->state == THREAD_LIVE &&
 			  slab->node == kslub_current->node;
 
+	if (free_to_own_partial(s, slab, x))
+		return;
 	do {
 		if (unlikely(n)) {
 			spin_unlock(&n->list_lock);
@@ -797,7 +869,7 @@ static int calculate_sizes(struct kmem_cache *s)
 	s->red_left_pad = 0;
 	size = ALIGN(size, s->align);
 	s->size = size;
-	s->div_magic = UINT64_MAX / size + 1;
+	s->div_magic = (uint64_t)(((unsigned __int128)1 << 64) / size) + 1;
 	order = calculate_order(size);
 	if (order < 0)
 		return 0;
@@ -935,7 +1007,8 @@ static int kmem_cache_open(struct kmem_cache *s, const char *name, unsigned int 
 	s->flags = flags;
 	s->ctor = ctor;
 	s->align = calculate_alignment(flags, align, size);
-	s->random = kslub_random_seed[0] ^ ((unsigned long)s * kslub_random_seed[1]);
+	/* bit 56 set: see freelist_ptr */
+	s->random = (kslub_random_seed[0] ^ ((unsigned long)s * kslub_random_seed[1])) | 1UL << 56;
 	s->refcount = 1;
 	if (!calculate_sizes(s))
 		return -EINVAL;
@@ -1231,7 +1304,7 @@ static unsigned long count_freelist(struct kmem_cache *s, struct slab *slab, voi
 	char *base = (char *)slab_address(slab);
 
 	while (p && n < slab->objects) {
-		if ((char *)p < base || (char *)p >= base + slab->objs_end + s->red_left_pad)
+		if ((char *)p < base || (char *)p >= base + (size_t)slab->objects * s->size + s->red_left_pad)
 			break;
 		n++;
 		p = get_freepointer(s, p);
@@ -1272,6 +1345,7 @@ void kslub_cache_count(struct kmem_cache *s, struct kslub_cache_info *info, unsi
 		for (slab = READ_ONCE(c->partial); slab; slab = slab->next) {
 			info->cpu_slabs++;
 			free_objs += slab->objects - slab->inuse;
+			free_objs += count_freelist(s, slab, slab_local_head(s, slab));
 		}
 	}
 	spin_unlock(&kslub_threads_lock);

@@ -12,7 +12,27 @@
 
 #include "internal.h"
 
-/* ---- hardened freelist pointers (SLAB_FREELIST_HARDENED) ----------------- */
+/* ---- hardened freelist pointers (SLAB_FREELIST_HARDENED) -----------------
+ * A free pointer is stored as ptr ^ s->random ^ swab(ptr_addr), ptr_addr the
+ * address where it is stored, as the kernel does.
+ *
+ * kfree tells a double free by the slot: a free object's decodes to NULL or
+ * to an object of its slab, a live object's holds 0 (wiped on allocation)
+ * or the program's data.  Slots are 8-byte aligned, so bits 56..58 of
+ * swab(ptr_addr) are 0, and s->random has bit 56 set: any live value below
+ * 2^56 (every user-space pointer, every small number) decodes to a value
+ * with bit 56 set, neither NULL nor an object.  Other values do by a chance
+ * of one in 2^41 or less.
+ *
+ * The byte swap stays, though ptr ^ s->random ^ ptr_addr would save an
+ * instruction or two: ptr and ptr_addr lie in the same slab, so without the
+ * swap a stored value is s->random ^ (a number below the slab size), and the
+ * same value at another address of the cache decodes as well to an object of
+ * that slab.  Programs copy stale memory (realloc of a block whose pages were
+ * a slab before, uninitialised struct fields), and each such copy would be
+ * reported as a double free.  With the swap the address's low bits land in
+ * the high bits, and a value moved to another slot decodes to garbage.
+ */
 static always_inline void *freelist_ptr(const struct kmem_cache *s, void *ptr, unsigned long ptr_addr)
 {
 	return (void *)((unsigned long)ptr ^ s->random ^ __builtin_bswap64(ptr_addr));
@@ -55,6 +75,19 @@ static always_inline void *freelist_pop(const struct kmem_cache *s, struct kmem_
 	return object;
 }
 
+/* The same for a kmalloc cache: no constructor, so the free pointer is at
+ * offset 0 (create_kmalloc_caches checks it). */
+static always_inline void *kmalloc_freelist_pop(const struct kmem_cache *s, struct kmem_cache_cpu *c)
+{
+	void **object = c->freelist;
+
+	if (unlikely(!object))
+		return NULL;
+	c->freelist = freelist_ptr(s, *object, (unsigned long)object);
+	*object = NULL;
+	return object;
+}
+
 /* slab_alloc: about 15 instructions.  When the thread's freelist is empty (or
  * the thread has no state yet) slab_alloc_slow refills it: frees by other
  * threads to the cpu slab, the cpu-partial list, the node partial list, a new
@@ -71,18 +104,35 @@ static always_inline void *slab_alloc(struct kmem_cache *s, gfp_t gfp)
 }
 
 /* ---- slab_free ------------------------------------------------------------- */
-/* Is x the start of an object of this slab?  An offset is a multiple of size
- * when offset * ceil(2^64 / size) wraps below ceil(2^64 / size). */
+/* Is x the start of an object of this slab?  One multiply and one compare.
+ *
+ * Let n = s->size, M = s->div_magic = floor(2^64 / n) + 1, and
+ * e = M * n - 2^64, so that 0 < e <= n (e = n when n is a power of two).
+ * Write the offset in the slab as off = k * n + r with 0 <= r < n.  Then,
+ * mod 2^64, off * M = k * (2^64 + e) + r * M = k * e + r * M.
+ *   r == 0: off * M = k * e exactly, below objects * e iff k < objects.
+ *   r != 0: M <= r * M <= (n - 1) * M = 2^64 + e - M, and k * e <= off, so
+ *           k * e + r * M stays below 2^64 (M > 2^42 is far above
+ *           off + e < 2^23) and is at least M > 2^64 / n >= 2^42, while
+ *           objects * e <= objects * n <= 2^22 (a slab is at most 4 MiB).
+ * So off * M < objects * e (slab->starts_below) holds exactly for the starts
+ * of the slab's objects.  test_kmalloc checks it for every offset of every
+ * kmalloc size and slab order. */
+static always_inline unsigned long slab_starts_below(const struct kmem_cache *s, unsigned int objects)
+{
+	return (unsigned long)objects * (s->div_magic * s->size);	/* e is M * n mod 2^64 */
+}
+
 static always_inline bool object_is_start(const struct kmem_cache *s, const struct slab *slab, const void *x)
 {
 	unsigned long off = ((unsigned long)x & slab->mask) - s->red_left_pad;
 
-	return off * s->div_magic < s->div_magic && off < slab->objs_end;
+	return off * s->div_magic < slab->starts_below;
 }
 
 /* Is the object free already?  A free object's slot decodes to NULL or to an
  * object of the same slab; a live object's slot holds 0 or program data,
- * which decodes to neither but by a chance of about one in 2^48. */
+ * which decodes to neither (see freelist_ptr). */
 static always_inline bool freepointer_is_free(const struct slab *slab, const void *x, unsigned long fp)
 {
 	return fp == 0 || (fp ^ (unsigned long)x) <= slab->mask;
@@ -106,11 +156,12 @@ static always_inline void slab_free(struct kmem_cache *s, struct slab *slab, voi
 	struct kmem_cache_cpu *c;
 
 	/* reports and aborts; a tail call keeps the stack untouched here */
-	if (unlikely(off * s->div_magic >= s->div_magic || off >= slab->objs_end))
+	if (unlikely(off * s->div_magic >= slab->starts_below))
 		return kslub_bad_object_free(s, slab, x, func);	/* not the start of an object */
+	/* freepointer_is_free, with the compares on the stored value */
 	key = s->random ^ __builtin_bswap64(slot);
-	fp = *(unsigned long *)slot ^ key;
-	if (unlikely(fp == 0 || (fp ^ addr) <= slab->mask))
+	fp = *(unsigned long *)slot;
+	if (unlikely(fp == key || (fp ^ key ^ addr) <= slab->mask))
 		return kslub_bad_object_free(s, slab, x, func);	/* already free */
 	c = this_cpu_ptr(s);
 	if (likely(slab == c->slab)) {
@@ -128,6 +179,11 @@ static always_inline void slab_free(struct kmem_cache *s, struct slab *slab, voi
 extern struct kmem_cache *kmalloc_caches[NR_KMALLOC_SLOTS];
 /* kmalloc_size_index[(size - 1) / 8]: the kmalloc cache slot for size. */
 extern uint8_t kmalloc_size_index[KSLUB_KMALLOC_MAX_CACHE_SIZE / KMALLOC_MIN_SIZE];
+/* kmalloc_caches_16[(size + 15) / 16]: the kmalloc cache for size, one load
+ * away, for callers whose smallest object is 16 bytes (malloc): sizes 0 to 16
+ * give kmalloc-16, kmalloc-8 is never chosen. */
+#define KMALLOC_CACHES_16_SLOTS (KSLUB_KMALLOC_MAX_CACHE_SIZE / 16 + 1)
+extern struct kmem_cache *kmalloc_caches_16[KMALLOC_CACHES_16_SLOTS];
 
 void *kmalloc_slow(size_t size, gfp_t gfp);
 void *kmalloc_large_node(size_t size, gfp_t gfp, int node);
@@ -142,7 +198,7 @@ static always_inline void *kmalloc_inline(size_t size, gfp_t gfp)
 	if (likely(size - 1 < KSLUB_KMALLOC_MAX_CACHE_SIZE && !(gfp & KSLUB_GFP_ZERO))) {
 		struct kmem_cache *s = __atomic_load_n(&kmalloc_caches[READ_ONCE(kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW])],
 						       __ATOMIC_ACQUIRE);
-		void *object = freelist_pop(s, this_cpu_ptr(s));
+		void *object = kmalloc_freelist_pop(s, this_cpu_ptr(s));
 
 		if (unlikely(!object))
 			return kmalloc_slow(size, gfp);
@@ -151,17 +207,35 @@ static always_inline void *kmalloc_inline(size_t size, gfp_t gfp)
 	return kmalloc_slow(size, gfp);
 }
 
+/* Is page the head of a slab?  A plain load, so that the compiler tests the
+ * flag in memory: PG_slab changes only when the slab is made (before any of
+ * its objects is handed out) and when it goes back to the buddy (after the
+ * last is freed), so a free of a live object never races with it. */
+static always_inline bool PageSlab(const struct page *page)
+{
+	return page->flags & PG_slab;
+}
+
 /* The slab that holds x, or NULL if x is not in a slab of kslub's
- * (kernel: virt_to_slab, with the section map first). */
+ * (kernel: virt_to_slab, with the section map first).  The head page is
+ * tested first: it holds every object of an order-0 slab. */
 static always_inline struct slab *virt_to_slab(const void *x)
 {
+	unsigned long sec = (unsigned long)x >> ARENA_SHIFT;
 	struct page *page;
 
-	if (unlikely(section_type(x) != SECTION_ARENA))
+	if (unlikely(sec >= NR_SECTIONS || kslub_section_map[sec] != SECTION_ARENA))
 		return NULL;
-	page = compound_head(virt_to_page(x));
-	if (unlikely(!(READ_ONCE(page->flags) & PG_slab)))
-		return NULL;
+	/* virt_to_page from the section number, which gcc would otherwise
+	 * compute again from x */
+	__asm__("" : "+r"(sec));
+	page = (struct page *)((sec << ARENA_SHIFT) + ARENA_MEMMAP_OFFSET) +
+	       (((unsigned long)x & ARENA_MASK) >> PAGE_SHIFT);
+	if (unlikely(!PageSlab(page))) {
+		page = compound_head(page);	/* a tail page points at its head */
+		if (!PageSlab(page))
+			return NULL;
+	}
 	return page_slab(page);
 }
 
@@ -170,11 +244,12 @@ static always_inline void kfree_inline(const void *x, const char *func)
 	struct slab *slab;
 	struct kmem_cache *s;
 
-	if (unlikely(KSLUB_ZERO_OR_NULL_PTR(x)))
-		return;
+	/* NULL and ZERO_SIZE_PTR lie in the first page of the address space,
+	 * where no slab can be (an arena starts with its header page): they
+	 * reach kfree_nonslab, which lets them go */
 	slab = virt_to_slab(x);
 	if (unlikely(!slab))
-		return kfree_nonslab(x, func);	/* large, mapped, or not kslub's */
+		return kfree_nonslab(x, func);	/* large, mapped, NULL, or not kslub's */
 	s = slab->slab_cache;
 	slab_free(s, slab, (void *)x, func);
 }

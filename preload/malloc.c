@@ -47,16 +47,31 @@ void cfree(void *p);
 void free_sized(void *p, size_t size);
 void free_aligned_sized(void *p, size_t align, size_t size);
 
-static always_inline void *malloc_inline(size_t size, gfp_t gfp)
+/* Everything but a pop from the thread's freelist: an empty freelist, a size
+ * above the kmalloc caches, __GFP_ZERO, the first call (kslub starts), and
+ * failure.  Out of line and reached by a tail call, so that malloc itself
+ * saves no register. */
+static noinline void *malloc_slow(size_t size, gfp_t gfp)
 {
-	void *p;
+	void *p = kmalloc_slow(size < MALLOC_MIN_SIZE ? MALLOC_MIN_SIZE : size, gfp);
 
-	if (unlikely(size < MALLOC_MIN_SIZE))
-		size = MALLOC_MIN_SIZE;
-	p = kmalloc_inline(size, gfp);
 	if (unlikely(!p))
 		errno = ENOMEM;
 	return p;
+}
+
+/* kmalloc_inline for malloc: one table load from size to cache (sizes 0 to
+ * 16 take kmalloc-16, with no clamp), then the kmalloc pop. */
+static always_inline void *malloc_inline(size_t size, gfp_t gfp)
+{
+	if (likely(size <= KSLUB_KMALLOC_MAX_CACHE_SIZE && !(gfp & KSLUB_GFP_ZERO))) {
+		struct kmem_cache *s = __atomic_load_n(&kmalloc_caches_16[(size + 15) >> 4], __ATOMIC_ACQUIRE);
+		void *object = kmalloc_freelist_pop(s, this_cpu_ptr(s));
+
+		if (likely(object))
+			return object;
+	}
+	return malloc_slow(size, gfp);
 }
 
 static inline bool is_pow2(size_t x)

@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_fastpath.c - the arithmetic the fast paths of slub.h rely on, checked
+ * against its slow definition: object_is_start (one multiply, one compare)
+ * for every offset of a slab, for every kmalloc size and every slab order,
+ * and for caches of every size a multiple of 8 up to 8 KiB; virt_to_slab
+ * from every page of a slab; malloc's size table; and the hardened free
+ * pointers: every kind of double free is caught, live data never is.
+ *
+ * This program links the static core and reaches its internals (slub.h).
+ */
+#include <criterion/criterion.h>
+
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "slub.h"
+#include "child.h"
+
+/* A slab of the given order as allocate_slab sets it up, without memory. */
+static void fake_slab(struct kmem_cache *s, struct slab *slab, unsigned int order)
+{
+	unsigned long bytes = PAGE_SIZE << order;
+	unsigned int objects = (unsigned int)(bytes / s->size);
+
+	if (objects > MAX_OBJS_PER_PAGE)
+		objects = MAX_OBJS_PER_PAGE;
+	memset(slab, 0, sizeof(*slab));
+	slab->objects = objects;
+	slab->mask = (unsigned int)(bytes - 1);
+	slab->starts_below = slab_starts_below(s, objects);
+}
+
+/* Every offset of every slab order up to max_order: object_is_start must say
+ * "yes" exactly for k * size with k < objects.  Returns the first offset that
+ * disagrees, or -1. */
+static long check_cache(struct kmem_cache *s, unsigned int max_order, unsigned int *bad_order)
+{
+	/* the slab's address does not matter: object_is_start masks it off */
+	const unsigned long base = 0x7f1234000000UL;
+	struct slab slab;
+
+	cr_assert_eq(s->red_left_pad, 0);
+	cr_assert_eq(s->div_magic, (uint64_t)(((unsigned __int128)1 << 64) / s->size) + 1,
+		     "%s: div_magic is not floor(2^64 / %u) + 1", s->name, s->size);
+	for (unsigned int order = 0; order <= max_order; order++) {
+		unsigned long bytes = PAGE_SIZE << order;
+
+		if (bytes / s->size == 0)
+			continue;
+		fake_slab(s, &slab, order);
+		for (unsigned long off = 0, next = 0, k = 0; off < bytes; off++) {
+			bool start = off == next && k < slab.objects;
+
+			if (off == next) {
+				next += s->size;
+				k++;
+			}
+			if (object_is_start(s, &slab, (void *)(base + off)) != start) {
+				*bad_order = order;
+				return (long)off;
+			}
+		}
+	}
+	return -1;
+}
+
+Test(fastpath, object_is_start_is_exact_for_every_kmalloc_size_and_slab_order)
+{
+	static const unsigned int sizes[] = { 8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192 };
+
+	for (unsigned int i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct kmem_cache *s = kslub_kmalloc_cache(sizes[i]);
+		unsigned int order = 0;
+		long off;
+
+		cr_assert_not_null(s);
+		cr_assert_eq(s->size, sizes[i], "kmalloc cache of %u has size %u", sizes[i], s->size);
+		off = check_cache(s, MAX_ORDER - 1, &order);
+		cr_assert_eq(off, -1, "%s: object_is_start is wrong at offset %ld of an order-%u slab",
+			     s->name, off, order);
+	}
+}
+
+Test(fastpath, object_is_start_is_exact_for_caches_of_every_size)
+{
+	char name[32];
+
+	for (unsigned int size = 8; size <= 8192; size += 8) {
+		struct kmem_cache *s;
+		unsigned int order = 0;
+		long off;
+
+		snprintf(name, sizeof(name), "fastpath-%u", size);
+		s = kslub_kmem_cache_create(name, size, 0, 0, NULL);
+		cr_assert_not_null(s, "cannot create a cache of %u bytes", size);
+		/* orders 0..3 for all, the orders up to 4 MiB for a few */
+		off = check_cache(s, size % 1000 == 0 ? MAX_ORDER - 1 : 3, &order);
+		cr_assert_eq(off, -1, "%s (size %u): object_is_start is wrong at offset %ld of an order-%u slab",
+			     s->name, s->size, off, order);
+		kslub_kmem_cache_destroy(s);
+	}
+}
+
+/* The largest objects: a cache of 4 MiB holds one object per slab. */
+Test(fastpath, object_is_start_is_exact_for_the_largest_objects)
+{
+	static const unsigned int sizes[] = { 12345 * 8, 1 << 20, (3 << 20) / 2, 4 << 20 };
+
+	for (unsigned int i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct kmem_cache *s = kslub_kmem_cache_create("fastpath-big", sizes[i], 0, 0, NULL);
+		unsigned int order = 0;
+		long off;
+
+		cr_assert_not_null(s, "cannot create a cache of %u bytes", sizes[i]);
+		off = check_cache(s, MAX_ORDER - 1, &order);
+		cr_assert_eq(off, -1, "size %u: object_is_start is wrong at offset %ld of an order-%u slab",
+			     s->size, off, order);
+		kslub_kmem_cache_destroy(s);
+	}
+}
+
+/* virt_to_slab tests the head page first and follows a tail page to its
+ * head: every object of a multi-page slab, whatever page it starts in, must
+ * give the slab whose memory holds it; blocks that are not slabs give NULL. */
+Test(fastpath, virt_to_slab_finds_the_head_from_every_page_of_a_slab)
+{
+	static const unsigned int sizes[] = { 16, 192, 512, 1024, 4096, 8192 };
+	enum { N = 300 };
+	static void *objs[N];
+
+	for (unsigned int i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		for (int j = 0; j < N; j++) {
+			struct slab *slab;
+			char *start;
+
+			objs[j] = kslub_kmalloc(sizes[i], KSLUB_GFP_KERNEL);
+			cr_assert_not_null(objs[j]);
+			slab = virt_to_slab(objs[j]);
+			cr_assert_not_null(slab, "kmalloc(%u) = %p: no slab", sizes[i], objs[j]);
+			cr_assert(slab->flags & PG_slab);
+			cr_assert_eq(slab->slab_cache, kslub_kmalloc_cache(sizes[i]));
+			start = slab_address(slab);
+			cr_assert((char *)objs[j] >= start && (char *)objs[j] < start + slab->mask + 1,
+				  "%p is not in the slab at %p", objs[j], (void *)start);
+			/* an interior pointer finds the same slab */
+			cr_assert_eq(virt_to_slab((char *)objs[j] + sizes[i] - 1), slab);
+		}
+		for (int j = 0; j < N; j++)
+			kslub_kfree(objs[j]);
+	}
+	cr_assert_null(virt_to_slab(NULL));
+	cr_assert_null(virt_to_slab(KSLUB_ZERO_SIZE_PTR));
+	{
+		char *big = kslub_kmalloc(5 * PAGE_SIZE, KSLUB_GFP_KERNEL);
+
+		cr_assert_not_null(big);
+		for (int pg = 0; pg < 5; pg++)
+			cr_assert_null(virt_to_slab(big + pg * PAGE_SIZE + 8), "page %d of a large block", pg);
+		kslub_kfree(big);
+	}
+}
+
+/* malloc's table: every size from 0 to 8 KiB gives kmalloc's cache for it,
+ * kmalloc-16 below 16 bytes; kmalloc caches keep the free pointer at 0. */
+Test(fastpath, kmalloc_caches_16_gives_the_kmalloc_cache_of_every_size)
+{
+	for (size_t size = 0; size <= KSLUB_KMALLOC_MAX_CACHE_SIZE; size++) {
+		struct kmem_cache *want = kslub_kmalloc_cache(size < 16 ? 16 : size);	/* starts kslub */
+		struct kmem_cache *s = kmalloc_caches_16[(size + 15) >> 4];
+
+		cr_assert_eq(s, want, "size %zu: %s, kmalloc takes %s", size, s->name, want->name);
+		cr_assert_eq(s->offset, 0, "%s: free pointer at %u", s->name, s->offset);
+		cr_assert_null(s->ctor);
+	}
+}
+
+/* ---- double frees -------------------------------------------------------------- */
+static void ctor_fill(void *p)
+{
+	memset(p, 0x5a, 40);
+}
+
+/* A cache of 40-byte objects, with a constructor (free pointer after the
+ * object) or without (at offset 0). */
+static struct kmem_cache *df_cache(bool ctor)
+{
+	struct kmem_cache *s = kslub_kmem_cache_create(ctor ? "df-ctor" : "df", 40, 0, 0, ctor ? ctor_fill : NULL);
+
+	cr_assert_not_null(s);
+	cr_assert_eq(s->offset != 0, ctor);
+	return s;
+}
+
+enum df_case {
+	DF_CPU_LAST,		/* to the cpu slab, as the last object of its freelist */
+	DF_CPU_INNER,		/* to the cpu slab, with a next object */
+	DF_REMOTE_LAST,		/* to a slab that is not the cpu slab, freelist empty before */
+	DF_REMOTE_INNER,	/* the same with a free object before it */
+	NR_DF_CASES,
+};
+
+static void double_free(enum df_case how, bool ctor)
+{
+	struct kmem_cache *s = df_cache(ctor);
+	unsigned int per_slab = oo_objects(s->oo);
+	void **objs = kslub_kmalloc(3 * per_slab * sizeof(void *), KSLUB_GFP_KERNEL);
+	void *victim;
+
+	/* three slabs' worth: the first two are full and not the cpu slab */
+	for (unsigned int i = 0; i < 3 * per_slab; i++)
+		objs[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+	switch (how) {
+	case DF_CPU_LAST:
+		victim = objs[3 * per_slab - 1];
+		break;
+	case DF_CPU_INNER:
+		kslub_kmem_cache_free(s, objs[3 * per_slab - 2]);
+		victim = objs[3 * per_slab - 1];
+		break;
+	case DF_REMOTE_LAST:
+		victim = objs[0];
+		break;
+	default:
+		kslub_kmem_cache_free(s, objs[1]);
+		victim = objs[0];
+		break;
+	}
+	cr_assert_eq(virt_to_slab(victim) == this_cpu_ptr(s)->slab, how <= DF_CPU_INNER);
+	kslub_kmem_cache_free(s, victim);
+	kslub_kmem_cache_free(s, victim);	/* must not return */
+}
+
+static void double_free_child(void *arg)
+{
+	int n = (int)(long)arg;
+
+	double_free((enum df_case)(n / 2), n % 2);
+}
+
+Test(fastpath, every_kind_of_double_free_is_caught)
+{
+	for (int n = 0; n < 2 * NR_DF_CASES; n++) {
+		char err[512];
+		int status;
+
+		child_run(double_free_child, (void *)(long)n, &status, NULL, 0, err, sizeof(err));
+		cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+			  "case %d, %s: the child was not aborted (status %#x): %s", n / 2,
+			  n % 2 ? "ctor" : "no ctor", status, err);
+		cr_assert(strstr(err, "double free"), "case %d, %s: %s", n / 2, n % 2 ? "ctor" : "no ctor", err);
+	}
+}
+
+/* The free pointer's slot of a live object holds what the program wrote:
+ * pointers into the same slab (a list of objects), NULL, small numbers, all
+ * ones.  None of it may look like a free pointer. */
+Test(fastpath, live_data_in_the_free_pointer_slot_is_never_taken_for_a_free_object)
+{
+	for (int ctor = 0; ctor < 2; ctor++) {
+		struct kmem_cache *s = df_cache(ctor);
+		enum { N = 1000 };
+		static char *objs[N];
+
+		cr_assert(s->random & 1UL << 56, "%s: random has bit 56 clear", s->name);
+		for (int round = 0; round < 6; round++) {
+			for (int i = 0; i < N; i++)
+				objs[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+			for (int i = 0; i < N; i++) {
+				unsigned long *slot = (unsigned long *)(objs[i] + s->offset);
+				unsigned long values[] = {
+					(unsigned long)objs[(i + 1) % N], (unsigned long)objs[i], 0, 1, 40,
+					~0UL, (unsigned long)slot, (unsigned long)objs[(i + N - 1) % N],
+				};
+
+				*slot = values[(i + round) % (sizeof(values) / sizeof(values[0]))];
+			}
+			for (int i = 0; i < N; i++)
+				kslub_kmem_cache_free(s, objs[(i * 7) % N]);	/* N is not a multiple of 7 */
+		}
+		cr_assert_eq(kslub_validate_slab_cache(s), 0);
+		kslub_kmem_cache_destroy(s);
+	}
+}
+
+/* A free object's stored pointer, copied to another object of the same
+ * cache (stale memory copied by the program), must not make that object look
+ * free: the encoding depends on the slot's address, high bits included. */
+Test(fastpath, a_stored_free_pointer_copied_elsewhere_does_not_look_free)
+{
+	for (int ctor = 0; ctor < 2; ctor++) {
+		struct kmem_cache *s = df_cache(ctor);
+		enum { N = 2000 };
+		static char *objs[N];
+		unsigned long stale[N];
+
+		for (int i = 0; i < N; i++)
+			objs[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+		/* free every other one, and keep what their slots hold */
+		for (int i = 0; i < N; i += 2)
+			kslub_kmem_cache_free(s, objs[i]);
+		for (int i = 0; i < N; i += 2) {
+			stale[i] = *(unsigned long *)(objs[i] + s->offset);
+			cr_assert(object_is_free(s, virt_to_slab(objs[i]), objs[i]));
+		}
+		/* the odd ones are live: give each the stored value of another */
+		for (int i = 1; i < N; i += 2) {
+			for (int j = 0; j < N; j += 2) {
+				*(unsigned long *)(objs[i] + s->offset) = stale[j];
+				cr_assert(!object_is_free(s, virt_to_slab(objs[i]), objs[i]),
+					  "%s: the stored pointer of %p at %p looks free", s->name, (void *)objs[j],
+					  (void *)objs[i]);
+			}
+			kslub_kmem_cache_free(s, objs[i]);
+		}
+		cr_assert_eq(kslub_validate_slab_cache(s), 0);
+		kslub_kmem_cache_destroy(s);
+	}
+}
+
+/* ---- owner-local frees ---------------------------------------------------------- */
+static unsigned long active_objs(struct kmem_cache *s)
+{
+	struct kslub_cache_info info;
+
+	cr_assert_eq(kslub_cache_info(s, &info), 0);
+	return info.active_objs;
+}
+
+/* Frees by the owner to a slab frozen on its cpu-partial list go on the
+ * slab's local list: counted as free, double frees caught, given out again
+ * when the slab becomes the cpu slab, and put back on slab->freelist when it
+ * is unfrozen. */
+Test(fastpath, frees_to_our_own_cpu_partial_slab_go_on_its_local_list)
+{
+	for (int ctor = 0; ctor < 2; ctor++) {
+		struct kmem_cache *s = df_cache(ctor);
+		unsigned int per_slab = oo_objects(s->oo);
+		char **objs = kslub_kmalloc(3 * per_slab * sizeof(void *), KSLUB_GFP_KERNEL);
+		struct slab *slab0;
+
+		for (unsigned int i = 0; i < 3 * per_slab; i++)
+			objs[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+		slab0 = virt_to_slab(objs[0]);
+		cr_assert_neq(slab0, this_cpu_ptr(s)->slab);
+		/* the first free freezes the full slab onto our list, the others
+		 * go on its local list */
+		for (unsigned int i = 0; i < per_slab; i++)
+			kslub_kmem_cache_free(s, objs[i]);
+		cr_assert_eq(this_cpu_ptr(s)->partial, slab0);
+		cr_assert(slab0->frozen);
+		cr_assert_neq(slab0->local, 0, "no local frees");
+		cr_assert_eq(slab0->inuse, per_slab - 1, "local frees changed inuse");
+		cr_assert_eq(active_objs(s), 2 * per_slab);
+		cr_assert_eq(kslub_validate_slab_cache(s), 0);
+		for (unsigned int i = 1; i < per_slab; i++)
+			cr_assert(object_is_free(s, slab0, objs[i]), "object %u does not look free", i);
+
+		/* the cpu slab is full: the next allocations come from slab0,
+		 * its local list first, each object once */
+		for (unsigned int i = 0; i < per_slab; i++) {
+			objs[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+			cr_assert_eq(virt_to_slab(objs[i]), slab0, "allocation %u is not from slab0", i);
+			for (unsigned int j = 0; j < i; j++)
+				cr_assert_neq(objs[i], objs[j], "object given out twice");
+		}
+		cr_assert_eq(active_objs(s), 3 * per_slab);
+
+		/* local frees again, then unfreeze them all (shrink flushes us) */
+		kslub_kmem_cache_free(s, objs[per_slab]);	/* freezes slab1 */
+		for (unsigned int i = per_slab + 1; i < 2 * per_slab; i += 2)
+			kslub_kmem_cache_free(s, objs[i]);
+		cr_assert_neq(virt_to_slab(objs[per_slab])->local, 0);
+		kslub_kmem_cache_shrink(s);
+		cr_assert_null(this_cpu_ptr(s)->partial);
+		cr_assert_eq(kslub_validate_slab_cache(s), 0);
+		cr_assert_eq(active_objs(s), 3 * per_slab - 1 - per_slab / 2);
+		for (unsigned int i = 0; i < 3 * per_slab; i++)
+			if (i < per_slab || i >= 2 * per_slab || (i > per_slab && (i - per_slab) % 2 == 0))
+				kslub_kmem_cache_free(s, objs[i]);
+		cr_assert_eq(active_objs(s), 0);
+		cr_assert_eq(kslub_validate_slab_cache(s), 0);
+		kslub_kfree(objs);
+		kslub_kmem_cache_destroy(s);
+	}
+}
+
+static void local_double_free(void *arg)
+{
+	struct kmem_cache *s = df_cache(arg != NULL);
+	unsigned int per_slab = oo_objects(s->oo);
+	void **objs = kslub_kmalloc(3 * per_slab * sizeof(void *), KSLUB_GFP_KERNEL);
+
+	for (unsigned int i = 0; i < 3 * per_slab; i++)
+		objs[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+	kslub_kmem_cache_free(s, objs[0]);	/* freezes the slab onto our list */
+	kslub_kmem_cache_free(s, objs[1]);	/* local, last on the local list */
+	kslub_kmem_cache_free(s, objs[2]);	/* local, with a next */
+	cr_assert_neq(virt_to_slab(objs[2])->local, 0);
+	kslub_kmem_cache_free(s, objs[2]);
+}
+
+Test(fastpath, a_double_free_to_the_local_list_is_caught)
+{
+	for (long ctor = 0; ctor < 2; ctor++) {
+		char err[512];
+		int status;
+
+		child_run(local_double_free, (void *)ctor, &status, NULL, 0, err, sizeof(err));
+		cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %#x: %s", status, err);
+		cr_assert(strstr(err, "double free"), "%s", err);
+	}
+}
