@@ -25,7 +25,7 @@ struct kslub_option_desc kslub_options[NR_KSLUB_OPTIONS] = {
 				"pages a thread's page lists hold before giving a batch back" },
 	[OPT_PCP_BATCH]     = { "KSLUB_PCP_BATCH", 16, 1, 1 << 16,
 				"pages moved between a thread's page lists and the zone at once" },
-	[OPT_DIRTY_MAX]     = { "KSLUB_DIRTY_MAX", 2048, 0, 1L << 30,
+	[OPT_DIRTY_MAX]     = { "KSLUB_DIRTY_MAX", 8192, 0, 1L << 30,
 				"free pages a zone keeps resident before it purges them" },
 	[OPT_PURGE_DELAY]   = { "KSLUB_PURGE_DELAY", 10, 0, 3600 * 1000,
 				"milliseconds a free block stays resident before it may be purged" },
