@@ -264,7 +264,8 @@ KSLUB_API size_t kslub_trim(void)
 	list_for_each_entry(s, &kslub_slab_caches, list)
 		kslub_kmem_cache_shrink(s);
 	spin_unlock(&kslub_slab_mutex);
-	freed = page_alloc_trim();
+	freed = kmalloc_huge_trim();
+	freed += page_alloc_trim();
 	return freed;
 }
 
@@ -297,10 +298,12 @@ static void fork_prepare(void)
 	spin_lock(&kslub_threads_lock);
 	lock_all_nodes();
 	zone_lock_all();
+	spin_lock(&kslub_huge_cache_lock);
 }
 
 static void fork_parent(void)
 {
+	spin_unlock(&kslub_huge_cache_lock);
 	zone_unlock_all();
 	unlock_all_nodes(false);
 	spin_unlock(&kslub_threads_lock);
@@ -311,6 +314,7 @@ static void fork_child(void)
 {
 	struct kslub_thread *t, *tmp, *self = kslub_current;
 
+	spin_lock_init(&kslub_huge_cache_lock);
 	zone_reinit_locks();
 	unlock_all_nodes(true);
 	spin_lock_init(&kslub_threads_lock);

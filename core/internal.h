@@ -424,6 +424,8 @@ noinline __attribute__((cold)) void kslub_bad_object_free(struct kmem_cache *s, 
 void create_kmalloc_caches(void);
 void kmalloc_large_free(struct page *page, const void *p, const char *func);
 size_t kmalloc_huge_size(const void *p);
+size_t kmalloc_huge_trim(void);
+extern kslub_lock_t kslub_huge_cache_lock;
 
 /* stats.c */
 int kslub_write_slabinfo_fd(int fd);	/* the report on fd; 0, or -1 with errno */

@@ -96,27 +96,182 @@ struct huge_header {
 
 #define KMALLOC_LARGE_MAX (PAGE_SIZE << (MAX_ORDER - 1))
 
-static void *kmalloc_huge(size_t size, size_t align)
+/* ---- lazily freed mappings ---------------------------------------------------
+ * The kernel's vfree leaves a freed area mapped until enough have piled up
+ * (purge_vmap_area_lazy).  Here a freed direct mapping stays mapped, with its
+ * pages, in a small cache, and the next large request takes it, cut down or
+ * grown with mremap to the size asked: no mmap, and no page faults for the
+ * pages it already has.  The cache holds at most HUGE_CACHE_NR mappings and
+ * 4 * KSLUB_DIRTY_MAX pages (128 MiB by default); a mapping that waited
+ * HUGE_CACHE_MS goes back to the OS at the next large allocation or free, and
+ * malloc_trim() empties the cache.  A cached mapping is not in the section
+ * map, so a second free of its block is still reported. */
+#define HUGE_CACHE_NR 4
+#define HUGE_CACHE_MS 1000
+struct huge_cached {
+	struct huge_header *h;
+	size_t map_size;
+	uint64_t freed_at;
+};
+static struct huge_cached huge_cache[HUGE_CACHE_NR];
+static unsigned int huge_cache_nr;
+static size_t huge_cache_bytes;
+kslub_lock_t kslub_huge_cache_lock = KSLUB_LOCK_INIT;	/* a leaf: no lock is taken under it */
+
+static size_t huge_cache_max_bytes(void)
+{
+	return 4 * (size_t)kslub_opt(OPT_DIRTY_MAX) * PAGE_SIZE;
+}
+
+static void huge_cache_del(unsigned int i)
+{
+	huge_cache_bytes -= huge_cache[i].map_size;
+	huge_cache[i] = huge_cache[--huge_cache_nr];
+}
+
+/* Take the expired mappings (all with all) off the cache into out[]. */
+static unsigned int huge_cache_expire(struct huge_cached *out, uint64_t now, bool all)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < huge_cache_nr;) {
+		if (all || now - huge_cache[i].freed_at >= HUGE_CACHE_MS) {
+			out[n++] = huge_cache[i];
+			huge_cache_del(i);
+		} else {
+			i++;
+		}
+	}
+	return n;
+}
+
+static void huge_unmap_list(struct huge_cached *list, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		os_munmap(list[i].h, list[i].map_size);
+}
+
+/* A cached mapping made exactly total bytes long, or NULL: the one closest
+ * in size, the smallest that is long enough if any. */
+static struct huge_header *huge_cache_get(size_t total)
+{
+	struct huge_cached old[HUGE_CACHE_NR], got = { 0 };
+	unsigned int n, best = HUGE_CACHE_NR;
+	void *h;
+
+	if (!READ_ONCE(huge_cache_nr))
+		return NULL;
+	spin_lock(&kslub_huge_cache_lock);
+	n = huge_cache_expire(old, kslub_now_ms(), false);
+	for (unsigned int i = 0; i < huge_cache_nr; i++) {
+		size_t m = huge_cache[i].map_size;
+
+		if (best == HUGE_CACHE_NR ||
+		    (m >= total ? huge_cache[best].map_size < total || m < huge_cache[best].map_size
+				: huge_cache[best].map_size < total && m > huge_cache[best].map_size))
+			best = i;
+	}
+	if (best < HUGE_CACHE_NR) {
+		got = huge_cache[best];
+		huge_cache_del(best);
+	}
+	spin_unlock(&kslub_huge_cache_lock);
+	huge_unmap_list(old, n);
+	if (!got.h)
+		return NULL;
+	h = got.h;
+	if (got.map_size > total) {
+		os_munmap((char *)h + total, got.map_size - total);
+	} else if (got.map_size < total && !os_mremap(h, got.map_size, total, NULL)) {
+		/* cannot grow where it is: moving it would cost what mmap does */
+		os_munmap(h, got.map_size);
+		return NULL;
+	}
+	if ((((unsigned long)h + total - 1) >> ARENA_SHIFT) >= NR_SECTIONS) {
+		os_munmap(h, total);
+		return NULL;
+	}
+	return h;
+}
+
+/* Keep a freed mapping, or unmap it: false when the caller must unmap it. */
+static bool huge_cache_put(struct huge_header *h, size_t map_size)
+{
+	struct huge_cached old[HUGE_CACHE_NR];
+	unsigned int n;
+	bool kept = false;
+
+	if (map_size > huge_cache_max_bytes())
+		return false;
+	spin_lock(&kslub_huge_cache_lock);
+	n = huge_cache_expire(old, kslub_now_ms(), false);
+	/* room by age: the oldest go first */
+	while (huge_cache_nr && (huge_cache_nr == HUGE_CACHE_NR ||
+				 huge_cache_bytes + map_size > huge_cache_max_bytes())) {
+		unsigned int oldest = 0;
+
+		for (unsigned int i = 1; i < huge_cache_nr; i++)
+			if (huge_cache[i].freed_at < huge_cache[oldest].freed_at)
+				oldest = i;
+		old[n++] = huge_cache[oldest];
+		huge_cache_del(oldest);
+	}
+	if (huge_cache_bytes + map_size <= huge_cache_max_bytes()) {
+		huge_cache[huge_cache_nr++] = (struct huge_cached){ h, map_size, kslub_now_ms() };
+		huge_cache_bytes += map_size;
+		kept = true;
+	}
+	spin_unlock(&kslub_huge_cache_lock);
+	huge_unmap_list(old, n);
+	return kept;
+}
+
+/* malloc_trim: every cached mapping back to the OS; the bytes unmapped. */
+size_t kmalloc_huge_trim(void)
+{
+	struct huge_cached old[HUGE_CACHE_NR];
+	size_t bytes = 0;
+	unsigned int n;
+
+	spin_lock(&kslub_huge_cache_lock);
+	n = huge_cache_expire(old, 0, true);
+	spin_unlock(&kslub_huge_cache_lock);
+	for (unsigned int i = 0; i < n; i++)
+		bytes += old[i].map_size;
+	huge_unmap_list(old, n);
+	return bytes;
+}
+
+static void *kmalloc_huge(size_t size, size_t align, gfp_t gfp)
 {
 	size_t off = max_t(size_t, PAGE_SIZE, align);
 	size_t total, map_align = max_t(size_t, ARENA_SIZE, align);
-	struct huge_header *h;
+	struct huge_header *h = NULL;
+	bool reused = false;
 
 	if (size > PTRDIFF_MAX - off - ARENA_SIZE)
 		return errno = ENOMEM, NULL;
 	total = ALIGN(off + size, PAGE_SIZE);
-	h = os_mmap_aligned(total, map_align);
+	if (align <= PAGE_SIZE) {
+		h = huge_cache_get(total);
+		reused = h != NULL;
+	}
+	if (!h)
+		h = os_mmap_aligned(total, map_align);
 	if (!h)
 		return NULL;
 	if ((((unsigned long)h + total - 1) >> ARENA_SHIFT) >= NR_SECTIONS) {
 		os_munmap(h, total);
 		return errno = ENOMEM, NULL;
 	}
-	topology_bind(h, total, kslub_current_node());	/* before the first touch */
+	if (!reused)
+		topology_bind(h, total, kslub_current_node());	/* before the first touch */
 	h->magic = HUGE_MAGIC;
 	h->map_size = total;
 	h->size = total - off;
 	h->user = (char *)h + off;
+	if (reused && (gfp & KSLUB_GFP_ZERO))
+		memset(h->user, 0, h->size);
 	section_map_set(h, total, SECTION_HUGE_HEAD, SECTION_HUGE_TAIL);
 	return h->user;
 }
@@ -139,9 +294,12 @@ static struct huge_header *huge_header_of(const void *x)
 
 static void huge_free(struct huge_header *h)
 {
-	section_map_set(h, h->map_size, SECTION_NONE, SECTION_NONE);
+	size_t map_size = h->map_size;
+
+	section_map_set(h, map_size, SECTION_NONE, SECTION_NONE);
 	h->magic = 0;
-	os_munmap(h, h->map_size);
+	if (!huge_cache_put(h, map_size))
+		os_munmap(h, map_size);
 }
 
 size_t kmalloc_huge_size(const void *p)
@@ -218,7 +376,7 @@ void *kmalloc_large_node(size_t size, gfp_t gfp, int node)
 	bool zeroed;
 
 	if (size > KMALLOC_LARGE_MAX)
-		return kmalloc_huge(size, 0);
+		return kmalloc_huge(size, 0, gfp);
 	page = alloc_pages_exact_node(node, gfp, size, &zeroed);
 	if (!page)
 		return NULL;
@@ -455,7 +613,7 @@ void *kmalloc_aligned(size_t size, size_t align, gfp_t gfp)
 		return kmalloc_inline(pow2, gfp);
 	}
 	if (need > KMALLOC_LARGE_MAX || align > KMALLOC_LARGE_MAX)
-		return kmalloc_huge(size ? size : 1, align);
+		return kmalloc_huge(size ? size : 1, align, gfp);
 	/* a block of order get_order(align) or more is aligned to align */
 	order = get_order(need);
 	if (size <= (PAGE_SIZE << order) && align <= (PAGE_SIZE << order) && align <= PAGE_SIZE)

@@ -8,6 +8,7 @@
  *   2. kslub_threads_lock     the list of threads (exit, fork, reports)
  *   3. kmem_cache_node->list_lock   a node's partial list of one cache
  *   4. zone->lock             a node's buddy lists (page_alloc.c)
+ *   5. kslub_huge_cache_lock  freed direct mappings kept for reuse (kmalloc.c)
  *
  * What guards what:
  *   - kmem_cache_cpu is private to its thread: no lock, no atomic.  Another

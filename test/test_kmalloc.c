@@ -403,6 +403,30 @@ Test(kmalloc, kzalloc_gives_zeroed_memory_even_where_it_was_dirty)
 	validate_kmalloc_caches();
 }
 
+/* A freed direct mapping is kept, pages and all, for the next large request,
+ * cut to its size; kslub_trim (malloc_trim) gives the kept mappings back. */
+Test(kmalloc, a_freed_mapping_is_reused_and_trim_unmaps_it)
+{
+	char *p = kmalloc(20 * MiB, GFP_KERNEL), *q, *r;
+
+	cr_assert_not_null(p);
+	memset(p, 0x5a, 20 * MiB);
+	kfree(p);
+	q = kmalloc(12 * MiB, GFP_KERNEL);
+	cr_assert_eq(q, p, "the freed 20 MiB mapping serves the 12 MiB request");
+	cr_assert_geq(ksize(q), 12 * MiB);
+	cr_assert_lt(ksize(q), 13 * MiB, "cut to the size asked");
+	memset(q, 1, 12 * MiB);
+	r = kmalloc(30 * MiB, GFP_KERNEL);	/* nothing kept: a new mapping */
+	cr_assert_not_null(r);
+	memset(r, 2, 30 * MiB);
+	kfree(q);
+	kfree(r);
+	cr_assert_geq(kslub_trim(), 42 * MiB, "trim unmaps both kept mappings");
+	cr_assert_lt(kslub_trim(), 1 * MiB, "nothing left to unmap");
+	validate_kmalloc_caches();
+}
+
 Test(kmalloc, kmemdup_and_kstrdup_copy)
 {
 	static const char text[] = "the kernel's slab allocator";

@@ -683,6 +683,15 @@ static void double_free_large(void)
 	free(opaque(p));
 }
 
+/* a freed mapping stays in kslub's cache of mappings: still a double free */
+static void double_free_huge(void)
+{
+	void *p = opaque(malloc(20 << 20));
+
+	free(p);
+	free(opaque(p));
+}
+
 static void free_of_stack_pointer(void)
 {
 	char buf[64];
@@ -745,6 +754,7 @@ Test(preload, double_free_aborts)
 Test(preload, double_free_of_a_large_block_aborts)
 {
 	expect_abort(double_free_large, "free(): invalid pointer");
+	expect_abort(double_free_huge, "free(): invalid pointer: not allocated by kslub");
 }
 
 Test(preload, free_of_a_stack_pointer_aborts)
