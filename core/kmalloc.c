@@ -540,11 +540,14 @@ KSLUB_API size_t kslub_ksize(const void *p)
 }
 
 /* Shrink a large block in place: its tail pages go back to the buddy. */
+/* Give back the pages past new_size when that frees a quarter of the block
+ * or more; a smaller shrink keeps them, as the room a growing buffer (see
+ * krealloc_internal) will want again. */
 static void large_shrink(struct page *page, size_t new_size)
 {
 	unsigned long nr = DIV_ROUND_UP(new_size, PAGE_SIZE);
 
-	if (nr && nr < page->nr_pages) {
+	if (nr && nr + page->nr_pages / 4 <= page->nr_pages) {
 		free_pages_range(page + nr, page->nr_pages - nr, true);
 		page->nr_pages = nr;
 	}
@@ -580,7 +583,17 @@ void *krealloc_internal(const void *p, size_t new_size, gfp_t gfp, const char *f
 			large_shrink(page, new_size);
 		return (void *)p;
 	}
-	ret = kmalloc_inline(new_size, gfp & ~KSLUB_GFP_ZERO);
+	if (new_size > ks && new_size > KSLUB_KMALLOC_MAX_CACHE_SIZE && new_size <= KMALLOC_LARGE_MAX) {
+		/* a buffer growing past the kmalloc caches gets a quarter more
+		 * than it asked, as the caches' quarter steps give the small
+		 * ones: appending a few bytes at a time then copies it every
+		 * 25% of growth, not at every page */
+		size_t room = new_size + new_size / 4;
+
+		ret = kmalloc_inline(room <= KMALLOC_LARGE_MAX ? room : new_size, gfp & ~KSLUB_GFP_ZERO);
+	} else {
+		ret = kmalloc_inline(new_size, gfp & ~KSLUB_GFP_ZERO);
+	}
 	if (!ret)
 		return NULL;
 	memcpy(ret, p, ks < new_size ? ks : new_size);
