@@ -17,6 +17,8 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -104,6 +106,48 @@ static inline void child_run(void (*fn)(void *), void *arg, int *status, char *o
 static inline void child_call_void(void *fn)
 {
 	(*(void (**)(void))fn)();
+}
+
+/* ---- helpers for the child's own checks ------------------------------------------ */
+
+/* In the child: when cond is false, say where and why on stderr and exit 1,
+ * which the parent's assertion on the exit status then reports. */
+#define check(cond, ...)                                                     \
+	do {                                                                 \
+		if (!(cond)) {                                               \
+			fprintf(stderr, "%s:%d: %s: ", __FILE__, __LINE__, #cond); \
+			fprintf(stderr, __VA_ARGS__);                        \
+			fputc('\n', stderr);                                 \
+			fflush(stderr);                                      \
+			_exit(1);                                            \
+		}                                                            \
+	} while (0)
+
+/* Does a line of /proc/self/maps name what (a library, say)? */
+static inline bool maps_have(const char *what)
+{
+	char line[4096];
+	bool found = false;
+	FILE *f = fopen("/proc/self/maps", "r");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, what))
+			found = true;
+	fclose(f);
+	return found;
+}
+
+/* The path of a file of test/data in the source tree (make check sets
+ * KSLUB_SRCDIR). */
+static inline const char *data_file(const char *name)
+{
+	static char path[4096];
+	const char *dir = getenv("KSLUB_SRCDIR");
+
+	snprintf(path, sizeof(path), "%s/test/data/%s", dir ? dir : ".", name);
+	return path;
 }
 
 #endif

@@ -29,32 +29,6 @@
 
 /* ---- helpers, in the child ------------------------------------------------------ */
 
-#define check(cond, ...)                                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: %s: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                        \
-			fputc('\n', stderr);                                 \
-			fflush(stderr);                                      \
-			_exit(1);                                            \
-		}                                                            \
-	} while (0)
-
-static bool maps_have(const char *what)
-{
-	char line[4096];
-	bool found = false;
-	FILE *f = fopen("/proc/self/maps", "r");
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, what))
-			found = true;
-	fclose(f);
-	return found;
-}
-
 static void set_env(const char *synthetic, const char *xml, const char *numa)
 {
 	unsetenv("HWLOC_SYNTHETIC");
@@ -111,15 +85,6 @@ static void run(void (*fn)(void), const char *synthetic, const char *xml, const 
 	child_run(numa_child_main, &a, &status, out, sizeof(out), err, sizeof(err));
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child failed (status %#x):\n%s%s", status,
 		  err, out);
-}
-
-static const char *data_file(const char *name)
-{
-	static char path[4096];
-	const char *dir = getenv("KSLUB_SRCDIR");
-
-	snprintf(path, sizeof(path), "%s/test/data/%s", dir ? dir : ".", name);
-	return path;
 }
 
 /* kslub's first call, then the node count it came up with. */

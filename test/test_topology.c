@@ -45,41 +45,6 @@ static const unsigned char xml_order[4][4] = {
 
 /* ---- helpers, in the child ------------------------------------------------------ */
 
-#define check(cond, ...)                                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: %s: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                        \
-			fputc('\n', stderr);                                 \
-			fflush(stderr);                                      \
-			_exit(1);                                            \
-		}                                                            \
-	} while (0)
-
-static bool maps_have(const char *what)
-{
-	char line[4096];
-	bool found = false;
-	FILE *f = fopen("/proc/self/maps", "r");
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (strstr(line, what))
-			found = true;
-	fclose(f);
-	return found;
-}
-
-static const char *data_file(const char *name)
-{
-	static char path[4096];
-	const char *dir = getenv("KSLUB_SRCDIR");
-
-	snprintf(path, sizeof(path), "%s/test/data/%s", dir ? dir : ".", name);
-	return path;
-}
-
 struct topo_child {
 	void (*fn)(void);
 	const char *synthetic, *xml, *verbose;
