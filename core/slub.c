@@ -602,7 +602,7 @@ static noinline void sheaf_flush_main(struct kmem_cache *s, struct kmem_cache_cp
 	for (unsigned int i = 0; i < nr; i++)
 		sheaf_object_to_slab(s, c, sheaf->objects[i], can_freeze);
 	memmove(sheaf->objects, sheaf->objects + nr, (size - nr) * sizeof(void *));
-	sheaf->size = size - nr;
+	WRITE_ONCE(sheaf->size, size - nr);	/* a report reads it */
 	barrier();
 	WRITE_ONCE(sheaf->busy, 0);
 }
@@ -616,7 +616,7 @@ static void pcs_flush_all(struct kmem_cache *s, struct kmem_cache_cpu *c)
 	if (!sheaf)
 		return;
 	if (unlikely(READ_ONCE(sheaf->busy))) {
-		sheaf->size = 0;
+		WRITE_ONCE(sheaf->size, 0);
 		sheaf->busy = 0;
 		return;
 	}
@@ -655,7 +655,7 @@ void release_cpu_sheaf(struct kmem_cache *s, struct kmem_cache_cpu *c)
 	if (!sheaf)
 		return;
 	pcs_flush_all(s, c);
-	c->sheaf = NULL;
+	WRITE_ONCE(c->sheaf, NULL);
 	barrier();
 	__slab_free(object_slab(sheaf)->slab_cache, object_slab(sheaf), sheaf, false);
 }
@@ -671,8 +671,8 @@ static bool free_to_pcs(struct kmem_cache *s, struct kmem_cache_cpu *c, void *x,
 		sheaf = alloc_sheaf(s, node);
 		if (!sheaf)
 			return false;
-		barrier();	/* whole before it is seen, for a fork child */
-		c->sheaf = sheaf;
+		/* whole before it is seen, by a fork child or a report */
+		__atomic_store_n(&c->sheaf, sheaf, __ATOMIC_RELEASE);
 	}
 	if (unlikely(sheaf->node != node)) {
 		/* the thread has moved: the old node's objects go back */
@@ -767,9 +767,26 @@ static void *alloc_single(struct kmem_cache *s, gfp_t gfp, int node)
 				new.counters = counters;
 				new.inuse++;
 				next = get_freepointer(s, object);
+				/* taking the last object, the slab is full but
+				 * still on the list: frozen until it is off, or a
+				 * free (which takes no lock for a full slab)
+				 * would freeze it and link it by slab_list's
+				 * words meanwhile */
+				new.frozen = !next;
 			} while (!cmpxchg_double_slab(slab, object, counters, next, new.counters));
-			if (!next)
+			if (!next) {
+				void *freelist;
+
 				remove_partial(n, slab);
+				do {	/* frees meanwhile went to slab->freelist */
+					freelist = READ_ONCE(slab->freelist);
+					counters = READ_ONCE(slab->counters);
+					new.counters = counters;
+					new.frozen = 0;
+				} while (!cmpxchg_double_slab(slab, freelist, counters, freelist, new.counters));
+				if (freelist)
+					add_partial(n, slab, DEACTIVATE_TO_TAIL);
+			}
 			spin_unlock(&n->list_lock);
 			return object;
 		}
@@ -1599,7 +1616,7 @@ void kslub_cache_count(struct kmem_cache *s, struct kslub_cache_info *info, unsi
 			free_objs += count_freelist(s, slab, slab_local_head(s, slab));
 		}
 		/* a sheaf is freed only once its thread is off the list */
-		sheaf = READ_ONCE(c->sheaf);
+		sheaf = __atomic_load_n(&c->sheaf, __ATOMIC_ACQUIRE);
 		if (sheaf)
 			free_objs += READ_ONCE(sheaf->size);
 	}
