@@ -202,14 +202,20 @@ struct kslub_thread *kslub_thread_get(void)
 	return t;
 }
 
-/* Every slot and the page lists of t back to the nodes.  The caller holds
- * kslub_slab_mutex, so no cache comes or goes meanwhile. */
+/* Every slot (sheaves included) and the page lists of t back to the nodes.
+ * The caller holds kslub_slab_mutex, so no cache comes or goes meanwhile,
+ * and either kslub_threads_lock or t is off kslub_threads: a report reads
+ * the sheaves of the threads on the list. */
 void kslub_thread_flush(struct kslub_thread *t)
 {
 	struct kmem_cache *s;
 
-	list_for_each_entry(s, &kslub_slab_caches, list)
-		flush_cpu_slab(s, (struct kmem_cache_cpu *)((char *)t + s->cpu_offset));
+	list_for_each_entry(s, &kslub_slab_caches, list) {
+		struct kmem_cache_cpu *c = (struct kmem_cache_cpu *)((char *)t + s->cpu_offset);
+
+		flush_cpu_slab(s, c);
+		release_cpu_sheaf(s, c);
+	}
 	drain_thread_pages(t);
 }
 
@@ -247,7 +253,9 @@ KSLUB_API void kslub_flush_thread(void)
 	if (t->state != THREAD_LIVE)
 		return;
 	spin_lock(&kslub_slab_mutex);
+	spin_lock(&kslub_threads_lock);
 	kslub_thread_flush(t);
+	spin_unlock(&kslub_threads_lock);
 	spin_unlock(&kslub_slab_mutex);
 }
 

@@ -304,11 +304,24 @@ struct kmem_cache_order_objects {
 static inline unsigned int oo_order(struct kmem_cache_order_objects x) { return x.x >> OO_SHIFT; }
 static inline unsigned int oo_objects(struct kmem_cache_order_objects x) { return x.x & OO_MASK; }
 
+/* A thread's array of free objects of one cache, of any slab of its node
+ * (kernel: struct slab_sheaf, the cpu's main sheaf).  Objects in it count as
+ * in use for their slab (inuse), like those on a cpu freelist; each has an
+ * encoded NULL free pointer, so that freeing it again is reported. */
+struct slab_sheaf {
+	unsigned int size;		/* objects[0 .. size - 1] are free, the last freed last */
+	unsigned int capacity;
+	int node;			/* the node of every object in it */
+	int busy;			/* objects[] and size change together (seen by a fork child) */
+	void *objects[];
+};
+#define SHEAF_MAX_CAPACITY 1000	/* the sheaf still fits the largest kmalloc cache */
+
 struct kmem_cache_cpu {
 	void **freelist;		/* next free object, private to the thread */
 	struct slab *slab;		/* the slab we allocate from (frozen) */
 	struct slab *partial;		/* frozen partially free slabs */
-	unsigned long pad;
+	struct slab_sheaf *sheaf;	/* free objects of other slabs, made on first use */
 };
 _Static_assert(sizeof(struct kmem_cache_cpu) == 32, "cpu slot is 32 bytes");
 
@@ -336,6 +349,7 @@ struct kmem_cache {
 	unsigned long min_partial;	/* empty slabs kept on a node list */
 	unsigned int cpu_partial;	/* objects kept on cpu-partial lists */
 	unsigned int cpu_partial_slabs;	/* the same in slabs */
+	unsigned int sheaf_capacity;	/* objects in a thread's sheaf, 0 = no sheaves */
 	struct kmem_cache_order_objects oo;	/* preferred order and objects */
 	struct kmem_cache_order_objects min;	/* smallest order that holds one object */
 	void (*ctor)(void *);
@@ -416,6 +430,7 @@ struct kmem_cache *kmem_cache_create_flags(const char *name, unsigned int size, 
 void *slab_alloc_slow(struct kmem_cache *s, gfp_t gfp);
 void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *obj);
 void flush_cpu_slab(struct kmem_cache *s, struct kmem_cache_cpu *c);
+void release_cpu_sheaf(struct kmem_cache *s, struct kmem_cache_cpu *c);
 void kslub_cache_count(struct kmem_cache *s, struct kslub_cache_info *info, unsigned long *node_partial);
 noinline __attribute__((cold)) void kslub_bad_object_free(struct kmem_cache *s, struct slab *slab,
 								    const void *x, const char *func);

@@ -13,6 +13,7 @@ enum kslub_option {
 	OPT_MIN_OBJECTS,	/* slub_min_objects */
 	OPT_CPU_PARTIAL,	/* /sys/kernel/slab/<cache>/cpu_partial, for all caches */
 	OPT_MIN_PARTIAL,	/* /sys/kernel/slab/<cache>/min_partial, for all caches */
+	OPT_SHEAF_CAPACITY,	/* kmem_cache_args.sheaf_capacity, for all caches */
 	OPT_PCP_HIGH,		/* per-thread page list high mark (pages) */
 	OPT_PCP_BATCH,		/* per-thread page list batch (pages) */
 	OPT_DIRTY_MAX,		/* free resident pages a zone keeps before purging */

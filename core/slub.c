@@ -48,6 +48,40 @@
  * flushes its cpu slabs and cpu-partial slabs to the nodes (flush_cpu_slab)
  * and later allocations of that thread take single objects from the node
  * lists (alloc_single_from_partial), so nothing is stranded.
+ *
+ * Sheaves (the kernel's per-cpu sheaves of 6.18, per thread here): a free
+ * that is not to the cpu slab stores the object in the thread's sheaf of the
+ * cache when the object's slab is of the thread's node (free_to_pcs): no
+ * atomic, no lock, whichever thread allocated it.  An allocation whose cpu
+ * freelist is empty takes the sheaf's last object first (alloc_from_pcs),
+ * and only then refills.  A free to a full sheaf sends its older half to the
+ * slabs (sheaf_flush_main).  Objects in a sheaf are in use for their slab
+ * (inuse) and carry an encoded NULL free pointer, which the fast path's
+ * check reads as free: a second free is reported.  What differs from the
+ * kernel: one sheaf per thread and cache (no spare, no per-node barn of
+ * full and empty sheaves; a full sheaf is half flushed where the kernel
+ * swaps it for an empty one), reached through kmem_cache_cpu->sheaf; sheaf
+ * structures come from the kmalloc caches by the node lists (alloc_single),
+ * never through a cpu slot, and go back the same way; the capacity is
+ * chosen by object size unless KSLUB_SHEAF_CAPACITY says otherwise.
+ * kmem_cache_shrink empties the calling thread's sheaf only, as it flushes
+ * only its cpu slabs; kmem_cache_destroy empties every thread's.
+ *
+ * Fork safety (a child sees another thread's memory as it was at one
+ * instant, stores in program order; it flushes the slots of threads that did
+ * not come along):
+ *   - a cpu-partial slab is linked before c->partial points at it, and off
+ *     the list before it becomes c->slab: a slot seen halfway loses a slab,
+ *     never holds it twice;
+ *   - a sheaf push writes objects[size] before size grows, a pop reads
+ *     objects[size - 1] before size shrinks: the child sees an object being
+ *     freed lost (a leak) or in the sheaf, an object being taken still in the
+ *     sheaf (the thread that took it is gone, so it is free indeed), never an
+ *     object twice;
+ *   - a flush, which frees objects and moves the rest down, runs with
+ *     sheaf->busy set: the child drops a busy sheaf's objects (a leak);
+ *   - c->sheaf is set after the sheaf is whole and cleared before it is
+ *     emptied for good.
  */
 #include "slub.h"
 #include "topology.h"
@@ -81,6 +115,10 @@ static inline bool kmem_cache_has_cpu_partial(struct kmem_cache *s)
 {
 	return s->cpu_partial_slabs != 0;
 }
+
+static bool free_to_own_partial(struct kmem_cache *s, struct slab *slab, void *x);
+static void *alloc_single(struct kmem_cache *s, gfp_t gfp, int node);
+static void __slab_free(struct kmem_cache *s, struct slab *slab, void *x, bool can_freeze);
 
 /* ---- freelist and counters, changed together ----------------------------- */
 static always_inline unsigned __int128 fc_make(void *freelist, unsigned long counters)
@@ -524,10 +562,167 @@ redo:
 	}
 }
 
+/* ---- sheaves ------------------------------------------------------------------ */
+
+/* The slab of an object known to be in one. */
+static always_inline struct slab *object_slab(const void *x)
+{
+	return page_slab(compound_head(virt_to_page(x)));
+}
+
+/* An object leaves a sheaf for its slab: on the freelist of c when it is of
+ * c's cpu slab, else as any other free (the owner's local list of a slab on
+ * its cpu-partial list, or __slab_free).  Its free pointer is the encoded
+ * NULL of the sheaf, so no check would pass it twice. */
+static void sheaf_object_to_slab(struct kmem_cache *s, struct kmem_cache_cpu *c, void *x, bool can_freeze)
+{
+	struct slab *slab = object_slab(x);
+
+	if (slab == c->slab) {
+		set_freepointer(s, x, c->freelist);
+		barrier();	/* linked before it is on the list, for a fork child */
+		c->freelist = x;
+		return;
+	}
+	if (free_to_own_partial(s, slab, x))
+		return;
+	__slab_free(s, slab, x, can_freeze);
+}
+
+/* The nr oldest objects of c's sheaf back to their slabs (kernel:
+ * sheaf_flush_main, which flushes it all).  A free here never reaches a
+ * sheaf, nor allocates. */
+static noinline void sheaf_flush_main(struct kmem_cache *s, struct kmem_cache_cpu *c, unsigned int nr,
+				      bool can_freeze)
+{
+	struct slab_sheaf *sheaf = c->sheaf;
+	unsigned int size = sheaf->size;
+
+	WRITE_ONCE(sheaf->busy, 1);
+	barrier();
+	for (unsigned int i = 0; i < nr; i++)
+		sheaf_object_to_slab(s, c, sheaf->objects[i], can_freeze);
+	memmove(sheaf->objects, sheaf->objects + nr, (size - nr) * sizeof(void *));
+	WRITE_ONCE(sheaf->size, size - nr);	/* a report reads it */
+	barrier();
+	WRITE_ONCE(sheaf->busy, 0);
+}
+
+/* Every object of c's sheaf back to the slabs (kernel: pcs_flush_all).  A
+ * sheaf left busy by a thread that a fork did not bring along is dropped. */
+static void pcs_flush_all(struct kmem_cache *s, struct kmem_cache_cpu *c)
+{
+	struct slab_sheaf *sheaf = c->sheaf;
+
+	if (!sheaf)
+		return;
+	if (unlikely(READ_ONCE(sheaf->busy))) {
+		WRITE_ONCE(sheaf->size, 0);
+		sheaf->busy = 0;
+		return;
+	}
+	if (sheaf->size)
+		sheaf_flush_main(s, c, sheaf->size, false);
+}
+
+/* The sheaf's own memory: an object of the kmalloc cache of its size, taken
+ * from and given back to the node lists directly, so that no cpu slot (the
+ * kmalloc cache's own, maybe flushed already) is touched. */
+static struct slab_sheaf *alloc_sheaf(struct kmem_cache *s, int node)
+{
+	unsigned int capacity = s->sheaf_capacity;
+	size_t bytes = sizeof(struct slab_sheaf) + capacity * sizeof(void *);
+	struct kmem_cache *kc = READ_ONCE(kmalloc_caches[kmalloc_size_index[(bytes - 1) >> KMALLOC_SHIFT_LOW]]);
+	struct slab_sheaf *sheaf;
+
+	if (!kc->is_kmalloc)
+		return NULL;	/* still starting: the kmalloc caches come later */
+	sheaf = alloc_single(kc, KSLUB_GFP_KERNEL, node);
+	if (!sheaf)
+		return NULL;
+	sheaf->size = 0;
+	sheaf->capacity = capacity;
+	sheaf->node = node;
+	sheaf->busy = 0;
+	return sheaf;
+}
+
+/* Empty c's sheaf and give its memory back; for a thread that exits, and
+ * for a cache that goes. */
+void release_cpu_sheaf(struct kmem_cache *s, struct kmem_cache_cpu *c)
+{
+	struct slab_sheaf *sheaf = c->sheaf;
+
+	if (!sheaf)
+		return;
+	pcs_flush_all(s, c);
+	WRITE_ONCE(c->sheaf, NULL);
+	barrier();
+	__slab_free(object_slab(sheaf)->slab_cache, object_slab(sheaf), sheaf, false);
+}
+
+/* A free that is not to the cpu slab, of an object of the thread's node
+ * (kernel: free_to_pcs).  Returns false when there is no sheaf to be had. */
+static bool free_to_pcs(struct kmem_cache *s, struct kmem_cache_cpu *c, void *x, int node)
+{
+	struct slab_sheaf *sheaf = c->sheaf;
+	unsigned int size;
+
+	if (unlikely(!sheaf)) {
+		sheaf = alloc_sheaf(s, node);
+		if (!sheaf)
+			return false;
+		/* whole before it is seen, by a fork child or a report */
+		__atomic_store_n(&c->sheaf, sheaf, __ATOMIC_RELEASE);
+	}
+	if (unlikely(sheaf->node != node)) {
+		/* the thread has moved: the old node's objects go back */
+		pcs_flush_all(s, c);
+		sheaf->node = node;
+	}
+	size = sheaf->size;
+	if (unlikely(size == sheaf->capacity)) {
+		/* the older half goes; the recent, cache-hot half stays */
+		unsigned int nr = size > 1 ? size / 2 : size;
+
+		sheaf_flush_main(s, c, nr, true);
+		size -= nr;
+	}
+	set_freepointer(s, x, NULL);	/* free: a second free is reported */
+	sheaf->objects[size] = x;
+	barrier();	/* stored before it is counted, for a fork child */
+	WRITE_ONCE(sheaf->size, size + 1);
+	return true;
+}
+
+/* The allocation side (kernel: alloc_from_pcs): the object freed last. */
+static always_inline void *alloc_from_pcs(struct kmem_cache *s, struct kmem_cache_cpu *c, int node)
+{
+	struct slab_sheaf *sheaf = c->sheaf;
+	unsigned int size;
+	void *object;
+
+	if (!sheaf || !(size = sheaf->size))
+		return NULL;
+	if (unlikely(sheaf->node != node)) {
+		/* the thread has moved (refill_alloc's node_match) */
+		pcs_flush_all(s, c);
+		sheaf->node = node;
+		return NULL;
+	}
+	object = sheaf->objects[size - 1];
+	barrier();	/* read before it is uncounted, for a fork child */
+	WRITE_ONCE(sheaf->size, size - 1);
+	return object;
+}
+
 void flush_cpu_slab(struct kmem_cache *s, struct kmem_cache_cpu *c)
 {
-	struct slab *slab = c->slab;
+	struct slab *slab;
 
+	/* first: some objects go to the cpu slab's freelist or local lists */
+	pcs_flush_all(s, c);
+	slab = c->slab;
 	if (slab) {
 		void *freelist = c->freelist;
 
@@ -573,9 +768,26 @@ static void *alloc_single(struct kmem_cache *s, gfp_t gfp, int node)
 				new.counters = counters;
 				new.inuse++;
 				next = get_freepointer(s, object);
+				/* taking the last object, the slab is full but
+				 * still on the list: frozen until it is off, or a
+				 * free (which takes no lock for a full slab)
+				 * would freeze it and link it by slab_list's
+				 * words meanwhile */
+				new.frozen = !next;
 			} while (!cmpxchg_double_slab(slab, object, counters, next, new.counters));
-			if (!next)
+			if (!next) {
+				void *freelist;
+
 				remove_partial(n, slab);
+				do {	/* frees meanwhile went to slab->freelist */
+					freelist = READ_ONCE(slab->freelist);
+					counters = READ_ONCE(slab->counters);
+					new.counters = counters;
+					new.frozen = 0;
+				} while (!cmpxchg_double_slab(slab, freelist, counters, freelist, new.counters));
+				if (freelist)
+					add_partial(n, slab, DEACTIVATE_TO_TAIL);
+			}
 			spin_unlock(&n->list_lock);
 			return object;
 		}
@@ -683,7 +895,9 @@ noinline void *slab_alloc_slow(struct kmem_cache *s, gfp_t gfp)
 		}
 	}
 	node = kslub_current_node();
-	object = refill_alloc(s, this_cpu_ptr(s), gfp, node);
+	object = alloc_from_pcs(s, this_cpu_ptr(s), node);
+	if (!object)
+		object = refill_alloc(s, this_cpu_ptr(s), gfp, node);
 out:
 	if (unlikely(!object)) {
 		errno = ENOMEM;
@@ -695,20 +909,17 @@ out:
 	return object;
 }
 
-/* A free that is not to the thread's cpu slab (kernel: __slab_free). */
-noinline void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *x)
+/* The kernel's __slab_free: x back to its slab by cmpxchg of the slab's
+ * freelist and counters; can_freeze: a full slab becomes the calling
+ * thread's, on its cpu-partial list. */
+static void __slab_free(struct kmem_cache *s, struct slab *slab, void *x, bool can_freeze)
 {
 	struct kmem_cache_node *n = NULL;
 	struct slab_counters new;
 	unsigned long counters;
 	void *prior;
 	bool was_frozen;
-	/* a full slab of another node goes back to its node, not to us */
-	bool can_freeze = kmem_cache_has_cpu_partial(s) && kslub_current->state == THREAD_LIVE &&
-			  slab->node == kslub_current->node;
 
-	if (free_to_own_partial(s, slab, x))
-		return;
 	do {
 		if (unlikely(n)) {
 			spin_unlock(&n->list_lock);
@@ -745,6 +956,22 @@ noinline void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *x)
 	if (!prior)
 		add_partial(n, slab, DEACTIVATE_TO_TAIL);
 	spin_unlock(&n->list_lock);
+}
+
+/* A free that is not to the thread's cpu slab: to the thread's sheaf when
+ * the object is of its node, else to the slab (kernel: slab_free's
+ * free_to_pcs, then __slab_free). */
+noinline void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *x)
+{
+	struct kslub_thread *t = kslub_current;
+	bool local = t->state == THREAD_LIVE && slab->node == t->node;
+
+	if (local && s->sheaf_capacity && free_to_pcs(s, this_cpu_ptr(s), x, t->node))
+		return;
+	if (free_to_own_partial(s, slab, x))
+		return;
+	/* a full slab of another node goes back to its node, not to us */
+	__slab_free(s, slab, x, local && kmem_cache_has_cpu_partial(s));
 }
 
 /* ---- reports of misuse ------------------------------------------------------- */
@@ -868,6 +1095,25 @@ static void set_cpu_partial(struct kmem_cache *s)
 	s->cpu_partial = nr_objects;
 	/* kernel: slub_set_cpu_partial, assuming slabs half full */
 	s->cpu_partial_slabs = nr_objects ? DIV_ROUND_UP(nr_objects * 2, oo_objects(s->oo)) : 0;
+}
+
+/* Objects in a thread's sheaf (kernel: kmem_cache_args.sheaf_capacity, which
+ * each cache's creator chooses).  By object size, like cpu_partial: a sheaf
+ * holds at most 7.5 KiB of small objects, a few of large ones (6 of 8 KiB
+ * is the most, 48 KiB), and with its 16-byte header fills a kmalloc size
+ * (256, 128 or 64 bytes). */
+static void set_sheaf_capacity(struct kmem_cache *s)
+{
+	long opt = kslub_opt(OPT_SHEAF_CAPACITY);
+
+	if (opt >= 0)
+		s->sheaf_capacity = (unsigned int)opt;
+	else if (s->size < 256)
+		s->sheaf_capacity = 30;
+	else if (s->size < 1024)
+		s->sheaf_capacity = 14;
+	else
+		s->sheaf_capacity = 6;
 }
 
 static int calculate_sizes(struct kmem_cache *s)
@@ -1032,6 +1278,7 @@ static int kmem_cache_open(struct kmem_cache *s, const char *name, unsigned int 
 	if (kslub_opt(OPT_MIN_PARTIAL) >= 0)
 		s->min_partial = (unsigned long)kslub_opt(OPT_MIN_PARTIAL);
 	set_cpu_partial(s);
+	set_sheaf_capacity(s);
 	s->index = alloc_cache_slot();
 	if (s->index < 0)
 		return -ENOSPC;
@@ -1190,14 +1437,19 @@ KSLUB_API const char *kslub_kmem_cache_name(struct kmem_cache *s)
 	return s->name;
 }
 
-/* Flush every thread's cpu slot of s.  Only for a cache no thread uses now. */
+/* Flush every thread's cpu slot of s, sheaves and all.  Only for a cache no
+ * thread uses now. */
 static void flush_all(struct kmem_cache *s)
 {
 	struct kslub_thread *t;
 
 	spin_lock(&kslub_threads_lock);
-	list_for_each_entry(t, &kslub_threads, list)
-		flush_cpu_slab(s, (struct kmem_cache_cpu *)((char *)t + s->cpu_offset));
+	list_for_each_entry(t, &kslub_threads, list) {
+		struct kmem_cache_cpu *c = (struct kmem_cache_cpu *)((char *)t + s->cpu_offset);
+
+		flush_cpu_slab(s, c);
+		release_cpu_sheaf(s, c);
+	}
 	spin_unlock(&kslub_threads_lock);
 }
 
@@ -1332,6 +1584,7 @@ void kslub_cache_count(struct kmem_cache *s, struct kslub_cache_info *info, unsi
 {
 	unsigned long free_objs = 0;
 	struct kslub_thread *t;
+	struct slab_sheaf *sheaf;
 
 	memset(info, 0, sizeof(*info));
 	for (int node = 0; node < kslub_nr_node_ids; node++) {
@@ -1363,6 +1616,10 @@ void kslub_cache_count(struct kmem_cache *s, struct kslub_cache_info *info, unsi
 			free_objs += slab->objects - slab->inuse;
 			free_objs += count_freelist(s, slab, slab_local_head(s, slab));
 		}
+		/* a sheaf is freed only once its thread is off the list */
+		sheaf = __atomic_load_n(&c->sheaf, __ATOMIC_ACQUIRE);
+		if (sheaf)
+			free_objs += READ_ONCE(sheaf->size);
 	}
 	spin_unlock(&kslub_threads_lock);
 	info->active_objs = info->num_objs > free_objs ? info->num_objs - free_objs : 0;
@@ -1426,6 +1683,40 @@ static long validate_slab(struct kmem_cache *s, struct slab *slab, void *freelis
 	return errors;
 }
 
+/* Every object of a sheaf: an object of this cache, marked free, there once. */
+static long validate_sheaf(struct kmem_cache *s, struct slab_sheaf *sheaf)
+{
+	long errors = 0;
+
+	if (sheaf->size > sheaf->capacity || sheaf->capacity != s->sheaf_capacity) {
+		kslub_dprintf(2, "kslub: %s: sheaf holds %u of %u objects (capacity %u)\n", s->name,
+			      sheaf->size, sheaf->capacity, s->sheaf_capacity);
+		return 1;
+	}
+	for (unsigned int i = 0; i < sheaf->size; i++) {
+		void *x = sheaf->objects[i];
+		struct slab *slab = virt_to_slab(x);
+
+		if (!slab || slab->slab_cache != s || !object_is_start(s, slab, x) ||
+		    slab->node != sheaf->node) {
+			kslub_dprintf(2, "kslub: %s: sheaf object %p is not an object of this cache and node\n",
+				      s->name, x);
+			errors++;
+			continue;
+		}
+		if (get_freepointer(s, x) != NULL) {
+			kslub_dprintf(2, "kslub: %s: sheaf object %p is not marked free\n", s->name, x);
+			errors++;
+		}
+		for (unsigned int j = 0; j < i; j++)
+			if (sheaf->objects[j] == x) {
+				kslub_dprintf(2, "kslub: %s: object %p is in the sheaf twice\n", s->name, x);
+				errors++;
+			}
+	}
+	return errors;
+}
+
 /* kernel: validate_slab_cache.  Checks the node lists and the calling thread's
  * cpu slot; slabs other threads hold are not looked at. */
 KSLUB_API long kslub_validate_slab_cache(struct kmem_cache *s)
@@ -1468,6 +1759,8 @@ KSLUB_API long kslub_validate_slab_cache(struct kmem_cache *s)
 				errors++;
 			}
 		}
+		if (c->sheaf)
+			errors += validate_sheaf(s, c->sheaf);
 	}
 	return errors;
 }

@@ -6,7 +6,7 @@
  *
  * The figures are counted when the report is written: active objects are the
  * objects in slabs less the free ones on node partial lists, cpu-partial
- * lists and each thread's cpu slab and freelist.
+ * lists, each thread's cpu slab and freelist, and each thread's sheaf.
  */
 #include "slub.h"
 

@@ -341,6 +341,7 @@ Test(fastpath, frees_to_our_own_cpu_partial_slab_go_on_its_local_list)
 		char **objs = kslub_kmalloc(3 * per_slab * sizeof(void *), KSLUB_GFP_KERNEL);
 		struct slab *slab0;
 
+		s->sheaf_capacity = 0;	/* the frees would go to the sheaf (test_sheaf) */
 		for (unsigned int i = 0; i < 3 * per_slab; i++)
 			objs[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
 		slab0 = virt_to_slab(objs[0]);
@@ -393,6 +394,7 @@ static void local_double_free(void *arg)
 	unsigned int per_slab = oo_objects(s->oo);
 	void **objs = kslub_kmalloc(3 * per_slab * sizeof(void *), KSLUB_GFP_KERNEL);
 
+	s->sheaf_capacity = 0;	/* the frees would go to the sheaf (test_sheaf) */
 	for (unsigned int i = 0; i < 3 * per_slab; i++)
 		objs[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
 	kslub_kmem_cache_free(s, objs[0]);	/* freezes the slab onto our list */

@@ -1,0 +1,607 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_sheaf.c - the per-thread sheaves (kernel: percpu sheaves): a free that
+ * is not to the cpu slab stores the object in the thread's sheaf of the
+ * cache when it is of the thread's node, and an allocation whose cpu
+ * freelist is empty takes the last one stored first.
+ *
+ * Checked here: random frees land in the sheaf and come back last in, first
+ * out; a full sheaf sends its older half to the slabs; counts stay exact and
+ * validation clean with objects in sheaves; a second free of an object in a
+ * sheaf is reported; another thread's free goes to that thread's sheaf, a
+ * free of another node's object to its slab; a thread that moves node, a
+ * flush, a thread's exit and a fork child empty sheaves;
+ * KSLUB_SHEAF_CAPACITY sets the capacity, 0 turns sheaves off.
+ */
+#include <criterion/criterion.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "slub.h"
+#include "topology.h"
+#include "child.h"
+
+static unsigned long active_objs(struct kmem_cache *s)
+{
+	struct kslub_cache_info info;
+
+	cr_assert_eq(kslub_cache_info(s, &info), 0);
+	return info.active_objs;
+}
+
+static struct slab_sheaf *my_sheaf(struct kmem_cache *s)
+{
+	return this_cpu_ptr(s)->sheaf;
+}
+
+static unsigned int sheaf_size(struct kmem_cache *s)
+{
+	struct slab_sheaf *sheaf = my_sheaf(s);
+
+	return sheaf ? sheaf->size : 0;
+}
+
+static void ctor_fill(void *p)
+{
+	memset(p, 0x5a, 40);
+}
+
+/* Allocate n slabs' worth: all but the last slab are full and not the cpu
+ * slab, and the cpu slab is full too (its freelist empty). */
+static void **fill_slabs(struct kmem_cache *s, unsigned int slabs, unsigned int *count)
+{
+	unsigned int per_slab = oo_objects(s->oo), n = slabs * per_slab;
+	void **objs = calloc(n, sizeof(void *));
+
+	cr_assert_not_null(objs);
+	for (unsigned int i = 0; i < n; i++) {
+		objs[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+		cr_assert_not_null(objs[i]);
+	}
+	cr_assert_null(this_cpu_ptr(s)->freelist);
+	*count = n;
+	return objs;
+}
+
+/* ---- the sheaf itself ------------------------------------------------------------- */
+
+Test(sheaf, random_frees_land_in_the_sheaf_and_come_back_last_in_first_out)
+{
+	for (int ctor = 0; ctor < 2; ctor++) {
+		struct kmem_cache *s = kslub_kmem_cache_create("sheaf-lifo", 40, 0, 0, ctor ? ctor_fill : NULL);
+		unsigned int n, per_slab, order[20];
+		void **objs;
+
+		cr_assert_not_null(s);
+		cr_assert_eq(s->sheaf_capacity, 30);
+		per_slab = oo_objects(s->oo);
+		objs = fill_slabs(s, 3, &n);
+		/* 20 objects of the two slabs that are not the cpu slab, in a
+		 * scrambled order */
+		srand(42 + ctor);
+		for (unsigned int i = 0; i < 20; i++) {
+			unsigned int k;
+			bool dup;
+
+			do {
+				k = (unsigned int)rand() % (2 * per_slab);
+				dup = false;
+				for (unsigned int j = 0; j < i; j++)
+					dup |= order[j] == k;
+			} while (dup);
+			order[i] = k;
+			kslub_kmem_cache_free(s, objs[k]);
+			cr_assert_eq(sheaf_size(s), i + 1, "free %u did not go to the sheaf", i);
+			cr_assert_eq(my_sheaf(s)->objects[i], objs[k]);
+			cr_assert(object_is_free(s, virt_to_slab(objs[k]), objs[k]), "an object in the sheaf looks live");
+		}
+		/* in use for their slabs, free for the count */
+		cr_assert_eq(virt_to_slab(objs[order[0]])->inuse, per_slab);
+		cr_assert_eq(active_objs(s), n - 20);
+		cr_assert_eq(kslub_validate_slab_cache(s), 0);
+
+		/* the cpu freelist is empty: the sheaf gives, the last freed first */
+		for (int i = 19; i >= 0; i--) {
+			void *p = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+
+			cr_assert_eq(p, objs[order[i]], "allocation %d is not the object freed %d-th", 19 - i, i);
+			if (!ctor)
+				cr_assert_eq(*(void **)p, NULL, "the free pointer slot was not wiped");
+			else
+				cr_assert_eq(((unsigned char *)p)[0], 0x5a, "the constructed object was changed");
+		}
+		cr_assert_eq(sheaf_size(s), 0);
+		cr_assert_eq(active_objs(s), n);
+		cr_assert_eq(kslub_validate_slab_cache(s), 0);
+		for (unsigned int i = 0; i < n; i++)
+			kslub_kmem_cache_free(s, objs[i]);
+		cr_assert_eq(active_objs(s), 0);
+		cr_assert_eq(kslub_validate_slab_cache(s), 0);
+		kslub_kmem_cache_destroy(s);
+		free(objs);
+	}
+}
+
+Test(sheaf, a_full_sheaf_sends_its_older_half_to_the_slabs)
+{
+	struct kmem_cache *s = kslub_kmem_cache_create("sheaf-full", 40, 0, 0, NULL);
+	unsigned int n, cap = s->sheaf_capacity;
+	void **objs = fill_slabs(s, 4, &n);
+
+	/* capacity + 1 frees, from the slabs that are not the cpu slab */
+	for (unsigned int i = 0; i <= cap; i++)
+		kslub_kmem_cache_free(s, objs[i]);
+	cr_assert_eq(sheaf_size(s), cap - cap / 2 + 1);
+	/* the older half is back in its slabs, the newer half still here */
+	for (unsigned int i = 0; i < cap / 2; i++)
+		for (unsigned int j = 0; j < sheaf_size(s); j++)
+			cr_assert_neq(my_sheaf(s)->objects[j], objs[i], "old object %u still in the sheaf", i);
+	for (unsigned int j = 0; j < sheaf_size(s); j++)
+		cr_assert_eq(my_sheaf(s)->objects[j], objs[cap / 2 + j]);
+	cr_assert_eq(active_objs(s), n - cap - 1);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	for (unsigned int i = cap + 1; i < n; i++)
+		kslub_kmem_cache_free(s, objs[i]);
+	cr_assert_eq(active_objs(s), 0);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	/* shrink empties our sheaf: every slab goes */
+	kslub_kmem_cache_shrink(s);
+	cr_assert_eq(sheaf_size(s), 0);
+	{
+		struct kslub_cache_info info;
+
+		kslub_cache_info(s, &info);
+		cr_assert_eq(info.num_slabs, 0, "%lu slabs left after shrink", info.num_slabs);
+	}
+	kslub_kmem_cache_destroy(s);
+	free(objs);
+}
+
+Test(sheaf, capacity_goes_by_object_size)
+{
+	cr_assert_eq(kslub_kmalloc_cache(16)->sheaf_capacity, 30);
+	cr_assert_eq(kslub_kmalloc_cache(192)->sheaf_capacity, 30);
+	cr_assert_eq(kslub_kmalloc_cache(512)->sheaf_capacity, 14);
+	cr_assert_eq(kslub_kmalloc_cache(1024)->sheaf_capacity, 6);
+	cr_assert_eq(kslub_kmalloc_cache(8192)->sheaf_capacity, 6);
+}
+
+static void capacity_5(void)
+{
+	setenv("KSLUB_SHEAF_CAPACITY", "5", 1);
+}
+
+Test(sheaf, the_capacity_can_be_set, .init = capacity_5)
+{
+	struct kmem_cache *s = kslub_kmem_cache_create("sheaf-5", 40, 0, 0, NULL);
+	unsigned int n;
+	void **objs = fill_slabs(s, 3, &n);
+
+	cr_assert_eq(kslub_kmalloc_cache(16)->sheaf_capacity, 5);
+	cr_assert_eq(kslub_kmalloc_cache(8192)->sheaf_capacity, 5);
+	cr_assert_eq(s->sheaf_capacity, 5);
+	for (unsigned int i = 0; i < 6; i++)
+		kslub_kmem_cache_free(s, objs[i]);
+	cr_assert_eq(sheaf_size(s), 4);	/* 5, then 2 went back, then one more */
+	cr_assert_eq(active_objs(s), n - 6);
+	for (unsigned int i = 6; i < n; i++)
+		kslub_kmem_cache_free(s, objs[i]);
+	cr_assert_eq(active_objs(s), 0);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	free(objs);
+}
+
+static void capacity_0(void)
+{
+	setenv("KSLUB_SHEAF_CAPACITY", "0", 1);
+}
+
+/* The old behaviour: the owner's frees to its own cpu-partial slab go on the
+ * slab's local list, others' by __slab_free, and no sheaf is ever made. */
+Test(sheaf, capacity_0_turns_sheaves_off, .init = capacity_0)
+{
+	struct kmem_cache *s = kslub_kmem_cache_create("sheaf-off", 40, 0, 0, NULL);
+	unsigned int n, per_slab = oo_objects(s->oo);
+	void **objs = fill_slabs(s, 3, &n);
+	struct slab *slab0 = virt_to_slab(objs[0]);
+
+	cr_assert_eq(s->sheaf_capacity, 0);
+	cr_assert_eq(kslub_kmalloc_cache(64)->sheaf_capacity, 0);
+	for (unsigned int i = 0; i < 10; i++)
+		kslub_kmem_cache_free(s, objs[i]);
+	cr_assert_null(my_sheaf(s));
+	cr_assert_eq(this_cpu_ptr(s)->partial, slab0, "the full slab was not frozen for us");
+	cr_assert_neq(slab0->local, 0, "no local frees");
+	cr_assert_eq(active_objs(s), n - 10);
+	for (unsigned int i = 0; i < 10; i++)
+		kslub_kfree(kslub_kmalloc(100, KSLUB_GFP_KERNEL));
+	for (unsigned int i = 10; i < n; i++)
+		kslub_kmem_cache_free(s, objs[i]);
+	cr_assert_null(my_sheaf(s));
+	cr_assert_null(this_cpu_ptr(kslub_kmalloc_cache(100))->sheaf);
+	cr_assert_eq(active_objs(s), 0);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	(void)per_slab;
+	free(objs);
+}
+
+/* ---- double frees ----------------------------------------------------------------- */
+
+static void sheaf_double_free(void *arg)
+{
+	struct kmem_cache *s = kslub_kmem_cache_create("sheaf-df", 40, 0, 0, arg ? ctor_fill : NULL);
+	unsigned int n;
+	void **objs = fill_slabs(s, 3, &n);
+
+	kslub_kmem_cache_free(s, objs[3]);
+	kslub_kmem_cache_free(s, objs[7]);
+	if (sheaf_size(s) != 2) {
+		fprintf(stderr, "the frees did not go to the sheaf\n");
+		_exit(1);
+	}
+	kslub_kmem_cache_free(s, objs[3]);	/* in the sheaf, not last */
+}
+
+static void sheaf_double_free_last(void *arg)
+{
+	(void)arg;
+	void *p[200];
+
+	for (int i = 0; i < 200; i++)
+		p[i] = kslub_kmalloc(24, KSLUB_GFP_KERNEL);
+	if (virt_to_slab(p[5]) == this_cpu_ptr(kslub_kmalloc_cache(24))->slab) {
+		fprintf(stderr, "p[5] is of the cpu slab\n");
+		_exit(1);
+	}
+	kslub_kfree(p[5]);
+	kslub_kfree(p[5]);	/* the last object in the sheaf */
+}
+
+Test(sheaf, a_second_free_of_an_object_in_the_sheaf_is_reported)
+{
+	void (*fns[])(void *) = { sheaf_double_free, sheaf_double_free, sheaf_double_free_last };
+
+	for (int i = 0; i < 3; i++) {
+		char err[512];
+		int status;
+
+		child_run(fns[i], i == 1 ? (void *)1 : NULL, &status, NULL, 0, err, sizeof(err));
+		cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "case %d: status %#x: %s", i,
+			  status, err);
+		cr_assert(strstr(err, "double free"), "case %d: %s", i, err);
+	}
+}
+
+/* ---- threads ---------------------------------------------------------------------- */
+
+struct remote {
+	struct kmem_cache *s;
+	void **objs;
+	unsigned int from, to;
+	unsigned int sheaf_size;	/* seen by the thread before it exits */
+	unsigned long active;		/* the same */
+	bool flush;			/* kslub_flush_thread before exiting */
+	bool ok;
+};
+
+/* A thread gets its state (and so sheaves) on its first allocation; one
+ * that only frees sends every object to its slab. */
+static void start_thread_state(void)
+{
+	kslub_kfree(kslub_kmalloc(8, KSLUB_GFP_KERNEL));
+}
+
+static void *remote_free_thread(void *arg)
+{
+	struct remote *r = arg;
+
+	start_thread_state();
+	for (unsigned int i = r->from; i < r->to; i++)
+		kslub_kmem_cache_free(r->s, r->objs[i]);
+	r->sheaf_size = sheaf_size(r->s);
+	r->ok = true;
+	for (unsigned int i = 0; i < r->sheaf_size; i++)
+		if (my_sheaf(r->s)->objects[i] != r->objs[r->to - r->sheaf_size + i])
+			r->ok = false;
+	r->active = active_objs(r->s);
+	if (r->flush) {
+		kslub_flush_thread();
+		r->ok &= my_sheaf(r->s) == NULL;
+	}
+	return NULL;
+}
+
+Test(sheaf, another_threads_free_goes_to_its_sheaf_and_its_exit_empties_it)
+{
+	struct kmem_cache *s = kslub_kmem_cache_create("sheaf-remote", 64, 0, 0, NULL);
+	unsigned int n;
+	void **objs = fill_slabs(s, 4, &n);
+	struct remote r = { s, objs, 0, 20, 0, 0, false, false };
+	pthread_t th;
+	struct kslub_cache_info info;
+
+	/* thread B frees 20 of ours, every one of a slab B does not hold */
+	cr_assert_eq(pthread_create(&th, NULL, remote_free_thread, &r), 0);
+	pthread_join(th, NULL);
+	cr_assert_eq(r.sheaf_size, 20, "%u objects in the other thread's sheaf", r.sheaf_size);
+	cr_assert(r.ok, "the sheaf does not hold the frees in order");
+	cr_assert_eq(r.active, n - 20, "%lu active with the objects in a sheaf", r.active);
+	cr_assert_null(my_sheaf(s), "our own sheaf was used");
+	/* B has exited: its sheaf went back to the slabs */
+	cr_assert_eq(active_objs(s), n - 20);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+
+	/* the same with kslub_flush_thread in the thread */
+	r.from = 20;
+	r.to = 40;
+	r.flush = true;
+	cr_assert_eq(pthread_create(&th, NULL, remote_free_thread, &r), 0);
+	pthread_join(th, NULL);
+	cr_assert(r.ok, "the sheaf does not hold the frees in order, or the flush left it");
+	cr_assert_eq(active_objs(s), n - 40);
+
+	/* and everything back: no slab is left once the node lists are shrunk */
+	r.from = 40;
+	r.to = n;
+	r.flush = false;
+	cr_assert_eq(pthread_create(&th, NULL, remote_free_thread, &r), 0);
+	pthread_join(th, NULL);
+	cr_assert_eq(active_objs(s), 0);
+	kslub_flush_thread();
+	kslub_kmem_cache_shrink(s);
+	kslub_cache_info(s, &info);
+	cr_assert_eq(info.num_slabs, 0, "%lu slabs left", info.num_slabs);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	kslub_kmem_cache_destroy(s);
+	free(objs);
+}
+
+/* kslub_flush_thread in our own thread: the sheaf goes, and the slabs it kept
+ * in use are freed. */
+Test(sheaf, flush_thread_empties_the_sheaf)
+{
+	struct kmem_cache *s = kslub_kmem_cache_create("sheaf-flush", 64, 0, 0, NULL);
+	unsigned int n;
+	void **objs = fill_slabs(s, 2, &n);
+	struct kslub_cache_info info;
+	unsigned int per_slab = oo_objects(s->oo);
+
+	/* no cpu slab: every free of the first slab goes through the sheaf,
+	 * whose older halves go on to the slab */
+	kslub_flush_thread();
+	for (unsigned int i = 0; i < per_slab; i++)
+		kslub_kmem_cache_free(s, objs[i]);
+	cr_assert_gt(sheaf_size(s), 0);
+	cr_assert_eq(active_objs(s), n - per_slab);
+	kslub_cache_info(s, &info);
+	cr_assert_eq(info.num_slabs, 2, "the sheaf keeps the first slab in use");
+	kslub_flush_thread();
+	cr_assert_null(my_sheaf(s));
+	kslub_kmem_cache_shrink(s);
+	kslub_cache_info(s, &info);
+	cr_assert_eq(info.num_slabs, 1, "%lu slabs after the flush", info.num_slabs);
+	cr_assert_eq(active_objs(s), n - per_slab);
+	for (unsigned int i = per_slab; i < n; i++)
+		kslub_kmem_cache_free(s, objs[i]);
+	kslub_kmem_cache_destroy(s);
+	free(objs);
+}
+
+/* ---- destroy --------------------------------------------------------------------- */
+
+static int destroy_done;
+
+static void *free_and_wait(void *arg)
+{
+	struct remote *r = arg;
+	struct kmem_cache_cpu *c;
+
+	start_thread_state();
+	c = this_cpu_ptr(r->s);	/* r->s is gone when we look again */
+	for (unsigned int i = r->from; i < r->to; i++)
+		kslub_kmem_cache_free(r->s, r->objs[i]);
+	__atomic_store_n(&r->sheaf_size, sheaf_size(r->s), __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&destroy_done, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	r->ok = c->sheaf == NULL;
+	return NULL;
+}
+
+/* destroy flushes every thread's sheaf of the cache, as it flushes every cpu
+ * slab: objects in a live thread's sheaf do not keep the cache. */
+Test(sheaf, destroy_takes_back_the_sheaves_of_every_thread)
+{
+	struct kmem_cache *s = kslub_kmem_cache_create("sheaf-destroy", 64, 0, 0, NULL);
+	unsigned int n;
+	void **objs = fill_slabs(s, 3, &n);
+	struct remote r = { s, objs, 0, 10, 0, 0, false, false };
+	pthread_t th;
+	char err[4096];
+	int fd[2], saved;
+	ssize_t len;
+
+	/* frees to our own sheaf, and to a live thread's */
+	for (unsigned int i = 10; i < n; i++)
+		kslub_kmem_cache_free(s, objs[i]);
+	cr_assert_gt(sheaf_size(s), 0);
+	cr_assert_eq(pthread_create(&th, NULL, free_and_wait, &r), 0);
+	while (!__atomic_load_n(&r.sheaf_size, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	cr_assert_eq(r.sheaf_size, 10);
+	cr_assert_eq(active_objs(s), 0);
+	/* nothing is reported: no "still has objects" */
+	saved = dup(2);
+	cr_assert_eq(pipe(fd), 0);
+	dup2(fd[1], 2);
+	kslub_kmem_cache_destroy(s);
+	dup2(saved, 2);
+	close(fd[1]);
+	len = read(fd[0], err, sizeof(err) - 1);
+	err[len > 0 ? len : 0] = '\0';
+	close(fd[0]);
+	cr_assert_str_empty(err, "%s", err);
+	__atomic_store_n(&destroy_done, 1, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	cr_assert(r.ok, "the thread's sheaf of the destroyed cache is still there");
+	free(objs);
+}
+
+/* ---- nodes ------------------------------------------------------------------------ */
+
+#define check(cond, ...)                                                     \
+	do {                                                                 \
+		if (!(cond)) {                                               \
+			fprintf(stderr, "%s:%d: %s: ", __FILE__, __LINE__, #cond); \
+			fprintf(stderr, __VA_ARGS__);                        \
+			fputc('\n', stderr);                                 \
+			fflush(stderr);                                      \
+			_exit(1);                                            \
+		}                                                            \
+	} while (0)
+
+/* Two synthetic nodes: a free of the other node's object goes to its slab,
+ * not to the sheaf; a thread that moves node gets its sheaf emptied. */
+static void two_nodes_body(void *arg)
+{
+	static void *p0[4096], *p1[4096];
+	struct kmem_cache *s;
+	struct kslub_cache_info info;
+	unsigned int ps, n;
+	void *q;
+
+	(void)arg;
+	setenv("HWLOC_SYNTHETIC", "node:2 core:1 pu:1", 1);
+	unsetenv("HWLOC_XMLFILE");
+	unsetenv("KSLUB_NUMA");
+	kslub_kfree(kslub_kmalloc(1, KSLUB_GFP_KERNEL));
+	check(kslub_nr_node_ids == 2, "%d nodes", kslub_nr_node_ids);
+	s = kslub_kmem_cache_create("sheaf-numa", 64, 0, 0, NULL);
+	check(s != NULL, "cache");
+	/* whole slabs, so that no cpu freelist is left over */
+	ps = oo_objects(s->oo);
+	n = 3 * ps;
+	check(n <= 4096, "%u objects", n);
+	topology_set_thread_node(1);
+	for (unsigned int i = 0; i < n; i++) {
+		p1[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+		check(virt_to_slab(p1[i])->node == 1, "object of node %d", virt_to_slab(p1[i])->node);
+	}
+	topology_set_thread_node(0);
+	for (unsigned int i = 0; i < n; i++) {
+		p0[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+		check(virt_to_slab(p0[i])->node == 0, "object of node %d", virt_to_slab(p0[i])->node);
+	}
+	check(kslub_current_node() == 0 && kslub_current->node == 0, "not on node 0");
+	/* node 1's objects, freed on node 0: to their slabs */
+	for (int i = 0; i < 10; i++)
+		kslub_kmem_cache_free(s, p1[i]);
+	check(sheaf_size(s) == 0, "%u objects of node 1 in node 0's sheaf", sheaf_size(s));
+	check(kslub_cache_info(s, &info) == 0 && info.active_objs == 2 * n - 10, "%lu active", info.active_objs);
+	/* node 0's own: to the sheaf */
+	for (int i = 0; i < 10; i++)
+		kslub_kmem_cache_free(s, p0[i]);
+	check(sheaf_size(s) == 10, "%u objects of node 0 in the sheaf", sheaf_size(s));
+	check(my_sheaf(s)->node == 0, "sheaf of node %d", my_sheaf(s)->node);
+	check(kslub_validate_slab_cache(s) == 0, "cache inconsistent");
+	/* the thread moves to node 1: its next allocation empties the sheaf
+	 * and takes an object of node 1 (the partial slab of p1[0..9]) */
+	topology_set_thread_node(1);
+	q = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+	check(q && virt_to_slab(q)->node == 1, "an allocation on node 1 came from node %d", virt_to_slab(q)->node);
+	check(sheaf_size(s) == 0, "%u objects of node 0 left in the sheaf", sheaf_size(s));
+	check(kslub_cache_info(s, &info) == 0 && info.active_objs == 2 * n - 20 + 1, "%lu active",
+	      info.active_objs);
+	/* and now node 1's objects (of a slab that is not the cpu slab) go to it */
+	for (unsigned int i = ps; i < ps + 10; i++)
+		kslub_kmem_cache_free(s, p1[i]);
+	check(sheaf_size(s) == 10 && my_sheaf(s)->node == 1, "%u in the sheaf of node %d", sheaf_size(s),
+	      my_sheaf(s)->node);
+	check(kslub_validate_slab_cache(s) == 0, "cache inconsistent");
+	kslub_kmem_cache_free(s, q);
+	for (unsigned int i = 10; i < n; i++)
+		kslub_kmem_cache_free(s, p0[i]);
+	for (unsigned int i = 10; i < n; i++)
+		if (i < ps || i >= ps + 10)
+			kslub_kmem_cache_free(s, p1[i]);
+	check(kslub_cache_info(s, &info) == 0 && info.active_objs == 0, "%lu active", info.active_objs);
+	check(kslub_validate_slab_cache(s) == 0, "cache inconsistent");
+}
+
+Test(sheaf, another_nodes_object_goes_to_its_slab_and_a_move_empties_the_sheaf)
+{
+	static char out[16384], err[16384];
+	int status;
+
+	child_run(two_nodes_body, NULL, &status, out, sizeof(out), err, sizeof(err));
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child failed (status %#x):\n%s%s", status,
+		  err, out);
+}
+
+/* ---- fork ------------------------------------------------------------------------- */
+
+enum { FORK_THREADS = 3, FORK_SLOTS = 4096 };
+static void *fork_slots[FORK_SLOTS];
+static volatile int fork_stop;
+
+/* Threads that free each other's objects all the time: every free that is
+ * not to a cpu slab goes through a sheaf. */
+static void *fork_churn(void *arg)
+{
+	unsigned int seed = (unsigned int)(uintptr_t)arg;
+
+	while (!fork_stop) {
+		unsigned int k = rand_r(&seed) % FORK_SLOTS;
+		void *p = __atomic_exchange_n(&fork_slots[k], NULL, __ATOMIC_ACQ_REL);
+
+		if (p)
+			kslub_kfree(p);
+		p = kslub_kmalloc(16 + rand_r(&seed) % 300, KSLUB_GFP_KERNEL);
+		p = __atomic_exchange_n(&fork_slots[rand_r(&seed) % FORK_SLOTS], p, __ATOMIC_ACQ_REL);
+		if (p)
+			kslub_kfree(p);
+	}
+	return NULL;
+}
+
+Test(sheaf, fork_while_threads_free_each_others_objects, .timeout = 60)
+{
+	pthread_t th[FORK_THREADS];
+
+	for (int i = 0; i < FORK_THREADS; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, fork_churn, (void *)(uintptr_t)(i + 1)), 0);
+	for (int round = 0; round < 40; round++) {
+		pid_t pid;
+		int status;
+
+		usleep(2000);
+		pid = fork();
+		cr_assert_geq(pid, 0);
+		if (pid == 0) {
+			/* the other threads are gone: their sheaves were flushed
+			 * or, caught mid-flush, dropped; what is left works */
+			void *p[2000];
+			long errors = 0;
+
+			for (int i = 0; i < 2000; i++)
+				p[i] = kslub_kmalloc(16 + (size_t)i % 300, KSLUB_GFP_KERNEL);
+			for (int i = 0; i < 2000; i += 2)
+				kslub_kfree(p[i]);
+			for (int i = 1; i < 2000; i += 2)
+				kslub_kfree(p[i]);
+			for (size_t size = 16; size <= 320; size += 16)
+				errors += kslub_validate_slab_cache(kslub_kmalloc_cache(size));
+			_exit(errors ? 1 : 0);
+		}
+		cr_assert_eq(waitpid(pid, &status, 0), pid);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "round %d: child status %#x", round,
+			  status);
+	}
+	fork_stop = 1;
+	for (int i = 0; i < FORK_THREADS; i++)
+		pthread_join(th[i], NULL);
+	for (size_t size = 16; size <= 320; size += 16)
+		cr_assert_eq(kslub_validate_slab_cache(kslub_kmalloc_cache(size)), 0);
+}
