@@ -451,17 +451,6 @@ Test(sheaf, destroy_takes_back_the_sheaves_of_every_thread)
 
 /* ---- nodes ------------------------------------------------------------------------ */
 
-#define check(cond, ...)                                                     \
-	do {                                                                 \
-		if (!(cond)) {                                               \
-			fprintf(stderr, "%s:%d: %s: ", __FILE__, __LINE__, #cond); \
-			fprintf(stderr, __VA_ARGS__);                        \
-			fputc('\n', stderr);                                 \
-			fflush(stderr);                                      \
-			_exit(1);                                            \
-		}                                                            \
-	} while (0)
-
 /* Two synthetic nodes: a free of the other node's object goes to its slab,
  * not to the sheaf; a thread that moves node gets its sheaf emptied. */
 static void two_nodes_body(void *arg)

@@ -185,35 +185,29 @@ for w in workloads:
     rows.append(row)
 table(["workload"] + ALLOCATORS + ["best peer", "kslub/best"], rows)
 
-lines.append("## Peak RSS (median of the runs' max RSS)")
-lines.append("")
-rows = []
-for w in workloads:
-    row = [w]
-    for a in ALLOCATORS:
-        s = summary(w, a)
-        row.append(failed_text(w, a) if s is None else fmt_kb(s["rss"]))
-    r, best = ratio(w, "rss")
-    row += [best or "-", fmt_ratio(r)]
-    rows.append(row)
-table(["workload"] + ALLOCATORS + ["best peer", "kslub/best"], rows)
+def kb_table(title, names, key):
+    """A table of one memory figure (KB) per workload and allocator."""
+    lines.append(title)
+    lines.append("")
+    rows = []
+    for w in names:
+        row = [w]
+        for a in ALLOCATORS:
+            s = summary(w, a)
+            row.append(failed_text(w, a) if s is None else fmt_kb(s[key]))
+        r, best = ratio(w, key)
+        row += [best or "-", fmt_ratio(r)]
+        rows.append(row)
+    table(["workload"] + ALLOCATORS + ["best peer", "kslub/best"], rows)
+
+
+kb_table("## Peak RSS (median of the runs' max RSS)", workloads, "rss")
 
 after_rows = [w for w in workloads if any(
     summary(w, a) and summary(w, a)["after"] is not None for a in ALLOCATORS)]
 if after_rows:
-    lines.append("## Memory return: RSS after the workload freed its memory "
-                 "(rss_after_free_kb, ~50 ms after the frees)")
-    lines.append("")
-    rows = []
-    for w in after_rows:
-        row = [w]
-        for a in ALLOCATORS:
-            s = summary(w, a)
-            row.append(failed_text(w, a) if s is None else fmt_kb(s["after"]))
-        r, best = ratio(w, "after")
-        row += [best or "-", fmt_ratio(r)]
-        rows.append(row)
-    table(["workload"] + ALLOCATORS + ["best peer", "kslub/best"], rows)
+    kb_table("## Memory return: RSS after the workload freed its memory "
+             "(rss_after_free_kb, ~50 ms after the frees)", after_rows, "after")
 
 if starts:
     lines.append("## Process start: median time of one run (issue target: kslub within "
