@@ -235,6 +235,7 @@ Test(numa, partial_lists_follow_the_node)
 struct remote {
 	struct kmem_cache *s;
 	void **p;
+	unsigned long partial1;	/* node 1's partial slabs, seen before the flush */
 };
 
 static void *remote_free_thread(void *arg)
@@ -242,8 +243,12 @@ static void *remote_free_thread(void *arg)
 	struct remote *r = arg;
 
 	topology_set_thread_node(3);
+	/* a live thread of its own, with cpu slabs and sheaves: what it frees
+	 * of node 1 must still not stay with it */
+	kslub_kmem_cache_free(r->s, kslub_kmem_cache_alloc(r->s, KSLUB_GFP_KERNEL));
 	for (int i = 0; i < NR_OBJS; i += 2)
 		kslub_kmem_cache_free(r->s, r->p[i]);
+	r->partial1 = node_partial(r->s, 1);
 	kslub_flush_thread();
 	return NULL;
 }
@@ -251,7 +256,7 @@ static void *remote_free_thread(void *arg)
 static void remote_free_body(void)
 {
 	static void *p[NR_OBJS];
-	struct remote r = { NULL, p };
+	struct remote r = { NULL, p, 0 };
 	struct kslub_cache_info info;
 	pthread_t th;
 
@@ -265,6 +270,7 @@ static void remote_free_body(void)
 	kslub_flush_thread();	/* every slab of ours is full, on no list */
 	check(pthread_create(&th, NULL, remote_free_thread, &r) == 0, "pthread_create");
 	pthread_join(th, NULL);
+	check(r.partial1 > 0, "the frees from node 3 stayed with the freeing thread, not with node 1");
 	check(node_partial(r.s, 1) > 0, "the slabs did not go back to node 1");
 	check(node_partial(r.s, 3) == 0, "node 3 took %lu slabs of node 1", node_partial(r.s, 3));
 	check(kslub_cache_info(r.s, &info) == 0 && info.active_objs == NR_OBJS / 2, "%lu objects in use",
@@ -283,6 +289,66 @@ static void remote_free_body(void)
 Test(numa, remote_frees_return_to_their_node)
 {
 	run(remote_free_body, SYNTHETIC_4, NULL, NULL);
+}
+
+/* A thread that moves gives up the cpu slab of its old node even when frees
+ * by others wait on it (kernel: node_match in ___slab_alloc), and refills
+ * from its new node's partial list. */
+struct moved {
+	struct kmem_cache *s;
+	void **p;
+	unsigned int n;
+};
+
+static void *free_some_thread(void *arg)
+{
+	struct moved *m = arg;
+
+	for (unsigned int i = 0; i < m->n; i += 2)	/* frees only: no state of its own */
+		kslub_kmem_cache_free(m->s, m->p[i]);
+	return NULL;
+}
+
+static void moved_body(void)
+{
+	static void *a[4096], *b[4096];
+	struct kslub_cache_info info;
+	struct moved m = { NULL, b, 0 };
+	pthread_t th;
+	void *q;
+
+	check(start() == 4, "%d nodes", kslub_nr_node_ids);
+	m.s = kslub_kmem_cache_create("numa-moved", 256, 0, 0, NULL);
+	check(m.s && kslub_cache_info(m.s, &info) == 0, "cache");
+	m.n = info.objs_per_slab;
+	/* slab A: full, of node 2 */
+	topology_set_thread_node(2);
+	for (unsigned int i = 0; i < m.n; i++)
+		check((a[i] = kslub_kmem_cache_alloc(m.s, KSLUB_GFP_KERNEL)) && obj_node(a[i]) == 2, "node 2");
+	/* slab B: full, of node 0, the cpu slab */
+	topology_set_thread_node(0);
+	for (unsigned int i = 0; i < m.n; i++)
+		check((b[i] = kslub_kmem_cache_alloc(m.s, KSLUB_GFP_KERNEL)) && obj_node(b[i]) == 0, "node 0");
+	/* A goes to node 2's partial list; half of B is freed by another thread */
+	kslub_kmem_cache_free(m.s, a[0]);
+	check(node_partial(m.s, 2) == 1, "slab A is not on node 2's list");
+	check(pthread_create(&th, NULL, free_some_thread, &m) == 0, "pthread_create");
+	pthread_join(th, NULL);
+	topology_set_thread_node(2);
+	q = kslub_kmem_cache_alloc(m.s, KSLUB_GFP_KERNEL);
+	check(q && obj_node(q) == 2, "after the move to node 2 the refill took node %d's slab", obj_node(q));
+	check(node_partial(m.s, 0) == 1, "the old cpu slab is not on node 0's list (%lu)", node_partial(m.s, 0));
+	kslub_kmem_cache_free(m.s, q);
+	for (unsigned int i = 1; i < m.n; i++)
+		kslub_kmem_cache_free(m.s, a[i]);
+	for (unsigned int i = 1; i < m.n; i += 2)
+		kslub_kmem_cache_free(m.s, b[i]);
+	check(kslub_validate_slab_cache(m.s) == 0, "cache inconsistent");
+}
+
+Test(numa, a_thread_that_moves_leaves_its_old_cpu_slab)
+{
+	run(moved_body, SYNTHETIC_4, NULL, NULL);
 }
 
 /* ---- get_any_partial goes by distance ------------------------------------------------ */
