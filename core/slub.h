@@ -35,7 +35,9 @@
  */
 static always_inline void *freelist_ptr(const struct kmem_cache *s, void *ptr, unsigned long ptr_addr)
 {
-	return (void *)((unsigned long)ptr ^ s->random ^ __builtin_bswap64(ptr_addr));
+	/* in this order gcc xors a stored value straight from memory and
+	 * needs no copy of the address: one instruction less per pop */
+	return (void *)((__builtin_bswap64(ptr_addr) ^ s->random) ^ (unsigned long)ptr);
 }
 
 static always_inline void *get_freepointer(const struct kmem_cache *s, const void *object)
