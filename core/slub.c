@@ -40,7 +40,7 @@
  * The free pointer is at s->offset: 0 (in the object) for caches without a
  * constructor, after the object for caches with one, so that a constructed
  * object keeps its state while free.  Free pointers are stored obfuscated
- * (SLAB_FREELIST_HARDENED): ptr ^ s->random ^ swab(address of the pointer).
+ * (SLAB_FREELIST_HARDENED): ptr ^ s->random ^ swab(address of the object).
  * An allocated object has 0 in that slot: free() decodes the slot to tell a
  * double free from a first one.
  *

@@ -13,19 +13,22 @@
 #include "internal.h"
 
 /* ---- hardened freelist pointers (SLAB_FREELIST_HARDENED) -----------------
- * A free pointer is stored as ptr ^ s->random ^ swab(ptr_addr), ptr_addr the
- * address where it is stored, as the kernel does.
+ * A free pointer is stored as ptr ^ s->random ^ swab(obj_addr), obj_addr the
+ * address of the object that holds it.  The kernel swaps the address of the
+ * slot, obj_addr + s->offset; s->offset is the same for every object of the
+ * cache, so both tell the slots apart alike, and with the object's address
+ * kfree computes the key without adding the offset first.
  *
  * kfree tells a double free by the slot: a free object's decodes to NULL or
  * to an object of its slab, a live object's holds 0 (wiped on allocation)
- * or the program's data.  Slots are 8-byte aligned, so bits 56..58 of
- * swab(ptr_addr) are 0, and s->random has bit 56 set: any live value below
+ * or the program's data.  Objects are 8-byte aligned, so bits 56..58 of
+ * swab(obj_addr) are 0, and s->random has bit 56 set: any live value below
  * 2^56 (every user-space pointer, every small number) decodes to a value
  * with bit 56 set, neither NULL nor an object.  Other values do by a chance
  * of one in 2^41 or less.
  *
  * The byte swap stays, though ptr ^ s->random ^ ptr_addr would save an
- * instruction or two: ptr and ptr_addr lie in the same slab, so without the
+ * instruction or two: ptr and obj_addr lie in the same slab, so without the
  * swap a stored value is s->random ^ (a number below the slab size), and the
  * same value at another address of the cache decodes as well to an object of
  * that slab.  Programs copy stale memory (realloc of a block whose pages were
@@ -33,25 +36,21 @@
  * reported as a double free.  With the swap the address's low bits land in
  * the high bits, and a value moved to another slot decodes to garbage.
  */
-static always_inline void *freelist_ptr(const struct kmem_cache *s, void *ptr, unsigned long ptr_addr)
+static always_inline void *freelist_ptr(const struct kmem_cache *s, void *ptr, unsigned long obj_addr)
 {
 	/* in this order gcc xors a stored value straight from memory and
 	 * needs no copy of the address: one instruction less per pop */
-	return (void *)((__builtin_bswap64(ptr_addr) ^ s->random) ^ (unsigned long)ptr);
+	return (void *)((__builtin_bswap64(obj_addr) ^ s->random) ^ (unsigned long)ptr);
 }
 
 static always_inline void *get_freepointer(const struct kmem_cache *s, const void *object)
 {
-	unsigned long ptr_addr = (unsigned long)object + s->offset;
-
-	return freelist_ptr(s, *(void **)ptr_addr, ptr_addr);
+	return freelist_ptr(s, *(void **)((char *)object + s->offset), (unsigned long)object);
 }
 
 static always_inline void set_freepointer(const struct kmem_cache *s, void *object, void *fp)
 {
-	unsigned long ptr_addr = (unsigned long)object + s->offset;
-
-	*(void **)ptr_addr = freelist_ptr(s, fp, ptr_addr);
+	*(void **)((char *)object + s->offset) = freelist_ptr(s, fp, (unsigned long)object);
 }
 
 /* An allocated object's free pointer slot holds 0, never a valid encoding,
@@ -67,13 +66,13 @@ static always_inline void wipe_freepointer(const struct kmem_cache *s, void *obj
 static always_inline void *freelist_pop(const struct kmem_cache *s, struct kmem_cache_cpu *c)
 {
 	void **object = c->freelist;
-	unsigned long offset = s->offset, slot;
+	void **slot;
 
 	if (unlikely(!object))
 		return NULL;
-	slot = (unsigned long)object + offset;
-	c->freelist = freelist_ptr(s, *(void **)slot, slot);
-	*(void **)slot = NULL;
+	slot = (void **)((char *)object + s->offset);
+	c->freelist = freelist_ptr(s, *slot, (unsigned long)object);
+	*slot = NULL;
 	return object;
 }
 
@@ -152,7 +151,7 @@ static always_inline bool object_is_free(const struct kmem_cache *s, const struc
  * the slab must change list. */
 static always_inline void slab_free(struct kmem_cache *s, struct slab *slab, void *x, const char *func)
 {
-	unsigned long addr = (unsigned long)x, slot = addr + s->offset;
+	unsigned long addr = (unsigned long)x, offset = s->offset;
 	unsigned long off = addr & slab->mask;
 	unsigned long key, fp;
 	struct kmem_cache_cpu *c;
@@ -161,13 +160,15 @@ static always_inline void slab_free(struct kmem_cache *s, struct slab *slab, voi
 	if (unlikely(off * s->div_magic >= slab->starts_below))
 		return kslub_bad_object_free(s, slab, x, func);	/* not the start of an object */
 	/* freepointer_is_free, with the compares on the stored value */
-	key = s->random ^ __builtin_bswap64(slot);
-	fp = *(unsigned long *)slot;
+	key = s->random ^ __builtin_bswap64(addr);
+	fp = *(unsigned long *)(addr + offset);
+	/* the store below addresses x + offset again, with no add (no code) */
+	__asm__("" : "+r"(offset));
 	if (unlikely(fp == key || (fp ^ key ^ addr) <= slab->mask))
 		return kslub_bad_object_free(s, slab, x, func);	/* already free */
 	c = this_cpu_ptr(s);
 	if (likely(slab == c->slab)) {
-		*(unsigned long *)slot = (unsigned long)c->freelist ^ key;
+		*(unsigned long *)(addr + offset) = (unsigned long)c->freelist ^ key;
 		c->freelist = x;
 		return;
 	}

@@ -287,7 +287,7 @@ Test(fastpath, live_data_in_the_free_pointer_slot_is_never_taken_for_a_free_obje
 
 /* A free object's stored pointer, copied to another object of the same
  * cache (stale memory copied by the program), must not make that object look
- * free: the encoding depends on the slot's address, high bits included. */
+ * free: the encoding depends on the object's address, high bits included. */
 Test(fastpath, a_stored_free_pointer_copied_elsewhere_does_not_look_free)
 {
 	for (int ctor = 0; ctor < 2; ctor++) {
@@ -315,6 +315,31 @@ Test(fastpath, a_stored_free_pointer_copied_elsewhere_does_not_look_free)
 			}
 			kslub_kmem_cache_free(s, objs[i]);
 		}
+		cr_assert_eq(kslub_validate_slab_cache(s), 0);
+		kslub_kmem_cache_destroy(s);
+	}
+}
+
+/* The free pointer is keyed on the object's address, not its slot's: what
+ * kfree's inline push stores decodes with get_freepointer, in a cache with a
+ * constructor (free pointer after the object) as in one without. */
+Test(fastpath, free_pointers_are_keyed_on_the_object_address)
+{
+	for (int ctor = 0; ctor < 2; ctor++) {
+		struct kmem_cache *s = df_cache(ctor);
+		char *a = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+		char *b = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+		unsigned long *slot = (unsigned long *)(b + s->offset);
+
+		cr_assert_eq(virt_to_slab(b), this_cpu_ptr(s)->slab);
+		kslub_kmem_cache_free(s, a);
+		kslub_kmem_cache_free(s, b);	/* pushed on a */
+		cr_assert_eq(*slot, (unsigned long)a ^ s->random ^ __builtin_bswap64((unsigned long)b),
+			     "%s: stored %#lx", s->name, *slot);
+		cr_assert_eq(get_freepointer(s, b), a);
+		cr_assert_eq(kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL), b);
+		cr_assert_eq(*slot, 0, "%s: the slot of an allocated object is wiped", s->name);
+		kslub_kmem_cache_free(s, b);
 		cr_assert_eq(kslub_validate_slab_cache(s), 0);
 		kslub_kmem_cache_destroy(s);
 	}
