@@ -190,9 +190,9 @@ struct slab {
 		unsigned __int128 freelist_counters;
 	};
 	unsigned long starts_below;		/* objects * (div_magic * size mod 2^64): object_is_start */
-	unsigned int mask;			/* slab bytes - 1: slabs are aligned to their size */
-	unsigned short node;			/* NUMA node of the memory */
-	unsigned short order;
+	unsigned long mask;			/* slab bytes - 1: slabs are aligned to their size */
+	/* mask is a whole word so that kfree tests with it in memory, twice,
+	 * with no load; the order and the node follow from mask and the arena */
 };
 
 _Static_assert(sizeof(struct page) == 64, "struct page is one cache line");
@@ -238,6 +238,15 @@ static always_inline struct page *compound_head(struct page *page)
 static always_inline struct slab *page_slab(struct page *page) { return (struct slab *)page; }
 static always_inline struct page *slab_page(struct slab *slab) { return (struct page *)slab; }
 static always_inline void *slab_address(struct slab *slab) { return page_address(slab_page(slab)); }
+static always_inline unsigned int slab_order(const struct slab *slab)
+{
+	return (unsigned int)__builtin_ctzl(slab->mask + 1) - PAGE_SHIFT;
+}
+/* NUMA node of the slab's memory: its arena's */
+static always_inline int slab_nid(const struct slab *slab)
+{
+	return page_arena((const struct page *)slab)->node;
+}
 
 static always_inline int section_type(const void *addr)
 {

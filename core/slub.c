@@ -220,8 +220,6 @@ static struct slab *allocate_slab(struct kmem_cache *s, gfp_t gfp, int node)
 	slab->objects = objects;
 	slab->mask = (PAGE_SIZE << order) - 1;
 	slab->starts_below = slab_starts_below(s, objects);
-	slab->order = (unsigned short)order;
-	slab->node = (unsigned short)page_arena(page)->node;
 	for (unsigned long i = 1; i < (1UL << order); i++)
 		WRITE_ONCE(page[i].compound_head, (unsigned long)page | 1);
 	/* flags last: free() trusts PG_slab only on a slab that is set up */
@@ -237,7 +235,7 @@ static struct slab *allocate_slab(struct kmem_cache *s, gfp_t gfp, int node)
 		s->ctor(p);
 	set_freepointer(s, p, NULL);
 	slab->freelist = start;
-	inc_slabs_node(s, slab->node, (int)objects);
+	inc_slabs_node(s, slab_nid(slab), (int)objects);
 	return slab;
 }
 
@@ -249,7 +247,7 @@ static struct slab *new_slab(struct kmem_cache *s, gfp_t gfp, int node)
 static void free_slab(struct slab *slab)
 {
 	struct page *page = slab_page(slab);
-	unsigned int order = slab->order;
+	unsigned int order = slab_order(slab);
 
 	for (unsigned long i = 1; i < (1UL << order); i++)
 		page[i].compound_head = 0;
@@ -260,7 +258,7 @@ static void free_slab(struct slab *slab)
 
 static void discard_slab(struct kmem_cache *s, struct slab *slab)
 {
-	dec_slabs_node(s, slab->node, slab->objects);
+	dec_slabs_node(s, slab_nid(slab), slab->objects);
 	free_slab(slab);
 }
 
@@ -347,7 +345,7 @@ static void unfreeze_partials_list(struct kmem_cache *s, struct slab *partial_sl
 
 		partial_slab = slab->next;
 		local = take_local(s, slab, &local_count, &local_tail);
-		n2 = get_node(s, slab->node);
+		n2 = get_node(s, slab_nid(slab));
 		if (n != n2) {
 			if (n)
 				spin_unlock(&n->list_lock);
@@ -509,7 +507,7 @@ static void *get_partial(struct kmem_cache *s, int node, struct kmem_cache_cpu *
 static void deactivate_slab(struct kmem_cache *s, struct slab *slab, void *freelist)
 {
 	enum { M_PARTIAL, M_FREE, M_FULL_NOLIST } mode;
-	struct kmem_cache_node *n = get_node(s, slab->node);
+	struct kmem_cache_node *n = get_node(s, slab_nid(slab));
 	int free_delta = 0, tail = DEACTIVATE_TO_HEAD;
 	void *nextfree, *freelist_iter, *freelist_tail = NULL;
 	struct slab_counters old, new;
@@ -801,7 +799,7 @@ static void *alloc_single(struct kmem_cache *s, gfp_t gfp, int node)
 	slab->freelist = get_freepointer(s, object);
 	slab->inuse = 1;
 	if (slab->freelist) {
-		n = get_node(s, slab->node);
+		n = get_node(s, slab_nid(slab));
 		spin_lock(&n->list_lock);
 		add_partial(n, slab, DEACTIVATE_TO_HEAD);
 		spin_unlock(&n->list_lock);
@@ -821,7 +819,7 @@ redo:
 	slab = c->slab;
 	if (!slab)
 		goto new_slab;
-	if (unlikely(slab->node != node)) {
+	if (unlikely(slab_nid(slab) != node)) {
 		/* the thread has moved to another node (kernel: node_match) */
 		freelist = c->freelist;
 		c->slab = NULL;
@@ -846,7 +844,7 @@ load_freelist:
 	return freelist;
 
 new_slab:
-	while (unlikely(c->partial && c->partial->node != node)) {
+	while (unlikely(c->partial && slab_nid(c->partial) != node)) {
 		/* a slab of the node the thread left goes back to that node */
 		slab = c->partial;
 		c->partial = slab->next;
@@ -935,7 +933,7 @@ static void __slab_free(struct kmem_cache *s, struct slab *slab, void *x, bool c
 			if (can_freeze && !prior) {
 				new.frozen = 1;		/* full slab: ours now */
 			} else {
-				n = get_node(s, slab->node);
+				n = get_node(s, slab_nid(slab));
 				spin_lock(&n->list_lock);
 			}
 		}
@@ -964,7 +962,7 @@ static void __slab_free(struct kmem_cache *s, struct slab *slab, void *x, bool c
 noinline void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *x)
 {
 	struct kslub_thread *t = kslub_current;
-	bool local = t->state == THREAD_LIVE && slab->node == t->node;
+	bool local = t->state == THREAD_LIVE && slab_nid(slab) == t->node;
 
 	if (local && s->sheaf_capacity && free_to_pcs(s, this_cpu_ptr(s), x, t->node))
 		return;
@@ -1698,7 +1696,7 @@ static long validate_sheaf(struct kmem_cache *s, struct slab_sheaf *sheaf)
 		struct slab *slab = virt_to_slab(x);
 
 		if (!slab || slab->slab_cache != s || !object_is_start(s, slab, x) ||
-		    slab->node != sheaf->node) {
+		    slab_nid(slab) != sheaf->node) {
 			kslub_dprintf(2, "kslub: %s: sheaf object %p is not an object of this cache and node\n",
 				      s->name, x);
 			errors++;

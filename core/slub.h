@@ -162,8 +162,9 @@ static always_inline void slab_free(struct kmem_cache *s, struct slab *slab, voi
 	/* freepointer_is_free, with the compares on the stored value */
 	key = s->random ^ __builtin_bswap64(addr);
 	fp = *(unsigned long *)(addr + offset);
-	/* the store below addresses x + offset again, with no add (no code) */
-	__asm__("" : "+r"(offset));
+	/* no code: the store below addresses x + offset again, with no add,
+	 * and the compare reads slab->mask from memory, with no load */
+	__asm__("" : "+r"(offset), "+r"(slab));
 	if (unlikely(fp == key || (fp ^ key ^ addr) <= slab->mask))
 		return kslub_bad_object_free(s, slab, x, func);	/* already free */
 	c = this_cpu_ptr(s);

@@ -29,7 +29,7 @@ static void fake_slab(struct kmem_cache *s, struct slab *slab, unsigned int orde
 		objects = MAX_OBJS_PER_PAGE;
 	memset(slab, 0, sizeof(*slab));
 	slab->objects = objects;
-	slab->mask = (unsigned int)(bytes - 1);
+	slab->mask = bytes - 1;
 	slab->starts_below = slab_starts_below(s, objects);
 }
 
@@ -161,6 +161,30 @@ Test(fastpath, virt_to_slab_finds_the_head_from_every_page_of_a_slab)
 			cr_assert_null(virt_to_slab(big + pg * PAGE_SIZE + 8), "page %d of a large block", pg);
 		kslub_kfree(big);
 	}
+}
+
+/* struct slab keeps no order and no node: they follow from its mask and its
+ * arena, and must be what the slab was made with. */
+Test(fastpath, slab_order_and_node_follow_from_the_mask_and_the_arena)
+{
+	struct kmem_cache *big = kslub_kmem_cache_create("order-3", 2000, 0, 0, NULL);
+
+	cr_assert_not_null(big);
+	for (size_t size = 4; size <= 2 * KSLUB_KMALLOC_MAX_CACHE_SIZE; size *= 2) {
+		struct kmem_cache *s = size > KSLUB_KMALLOC_MAX_CACHE_SIZE ? big : kslub_kmalloc_cache(size);
+		void *x = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+		struct slab *slab;
+
+		slab = virt_to_slab(x);
+		cr_assert_not_null(slab);
+		cr_assert_eq(slab->mask, (PAGE_SIZE << oo_order(s->oo)) - 1, "%s", s->name);
+		cr_assert_eq(slab_order(slab), oo_order(s->oo), "%s: order %u", s->name, slab_order(slab));
+		cr_assert_eq((unsigned long)slab_address(slab) & slab->mask, 0, "%s", s->name);
+		cr_assert_eq(slab_nid(slab), kslub_current_node(), "%s: node %d", s->name, slab_nid(slab));
+		kslub_kmem_cache_free(s, x);
+	}
+	cr_assert_eq(kslub_validate_slab_cache(big), 0);
+	kslub_kmem_cache_destroy(big);
 }
 
 /* malloc's table: every size from 0 to 8 KiB gives kmalloc's cache for it,

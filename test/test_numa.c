@@ -44,7 +44,7 @@ static void set_env(const char *synthetic, const char *xml, const char *numa)
 
 static int obj_node(const void *p)
 {
-	return virt_to_slab(p)->node;
+	return slab_nid(virt_to_slab(p));
 }
 
 static int zone_node_of(const void *p)

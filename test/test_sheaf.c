@@ -476,12 +476,12 @@ static void two_nodes_body(void *arg)
 	topology_set_thread_node(1);
 	for (unsigned int i = 0; i < n; i++) {
 		p1[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
-		check(virt_to_slab(p1[i])->node == 1, "object of node %d", virt_to_slab(p1[i])->node);
+		check(slab_nid(virt_to_slab(p1[i])) == 1, "object of node %d", slab_nid(virt_to_slab(p1[i])));
 	}
 	topology_set_thread_node(0);
 	for (unsigned int i = 0; i < n; i++) {
 		p0[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
-		check(virt_to_slab(p0[i])->node == 0, "object of node %d", virt_to_slab(p0[i])->node);
+		check(slab_nid(virt_to_slab(p0[i])) == 0, "object of node %d", slab_nid(virt_to_slab(p0[i])));
 	}
 	check(kslub_current_node() == 0 && kslub_current->node == 0, "not on node 0");
 	/* node 1's objects, freed on node 0: to their slabs */
@@ -499,7 +499,7 @@ static void two_nodes_body(void *arg)
 	 * and takes an object of node 1 (the partial slab of p1[0..9]) */
 	topology_set_thread_node(1);
 	q = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
-	check(q && virt_to_slab(q)->node == 1, "an allocation on node 1 came from node %d", virt_to_slab(q)->node);
+	check(q && slab_nid(virt_to_slab(q)) == 1, "an allocation on node 1 came from node %d", slab_nid(virt_to_slab(q)));
 	check(sheaf_size(s) == 0, "%u objects of node 0 left in the sheaf", sheaf_size(s));
 	check(kslub_cache_info(s, &info) == 0 && info.active_objs == 2 * n - 20 + 1, "%lu active",
 	      info.active_objs);
