@@ -441,8 +441,11 @@ void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *obj);
 void flush_cpu_slab(struct kmem_cache *s, struct kmem_cache_cpu *c);
 void release_cpu_sheaf(struct kmem_cache *s, struct kmem_cache_cpu *c);
 void kslub_cache_count(struct kmem_cache *s, struct kslub_cache_info *info, unsigned long *node_partial);
-noinline __attribute__((cold)) void kslub_bad_object_free(struct kmem_cache *s, struct slab *slab,
-								    const void *x, const char *func);
+/* Reports and aborts.  noipa: gcc must not learn in slub.c that it does not
+ * return, or it calls it instead of jumping, and the fast paths that reach it
+ * set up a stack frame. */
+noinline __attribute__((cold, noipa)) void kslub_bad_object_free(struct kmem_cache *s, struct slab *slab,
+									  const void *x, const char *func);
 
 /* kmalloc.c */
 void create_kmalloc_caches(void);

@@ -1410,18 +1410,26 @@ KSLUB_API void *kslub_kmem_cache_alloc_node(struct kmem_cache *s, gfp_t gfp, int
 	return object;
 }
 
+/* kmem_cache_free of NULL, of a pointer in no slab or of another cache's
+ * object.  Out of line and reached by a tail call, so that the fast path
+ * keeps no stack frame. */
+static noinline __attribute__((cold)) void kmem_cache_free_bad(struct kmem_cache *s, struct slab *slab, void *x)
+{
+	if (!x)
+		return;
+	if (!slab)
+		kslub_fatal("kmem_cache_free", x, "invalid pointer: not an object of cache %s", s ? s->name : "(null)");
+	kslub_fatal("kmem_cache_free", x, "object of cache %s freed to cache %s",
+		    slab->slab_cache->name, s ? s->name : "(null)");
+}
+
 KSLUB_API void kslub_kmem_cache_free(struct kmem_cache *s, void *x)
 {
-	struct slab *slab;
+	/* NULL lies in no slab (see kfree_inline) */
+	struct slab *slab = virt_to_slab(x);
 
-	if (unlikely(!x))
-		return;
-	slab = virt_to_slab(x);
-	if (unlikely(!slab))
-		kslub_fatal("kmem_cache_free", x, "invalid pointer: not an object of cache %s", s ? s->name : "(null)");
-	if (unlikely(slab->slab_cache != s))
-		kslub_fatal("kmem_cache_free", x, "object of cache %s freed to cache %s",
-			    slab->slab_cache->name, s ? s->name : "(null)");
+	if (unlikely(!slab || slab->slab_cache != s))
+		return kmem_cache_free_bad(s, slab, x);
 	slab_free(s, slab, x, "kmem_cache_free");
 }
 

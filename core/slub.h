@@ -66,13 +66,13 @@ static always_inline void wipe_freepointer(const struct kmem_cache *s, void *obj
 static always_inline void *freelist_pop(const struct kmem_cache *s, struct kmem_cache_cpu *c)
 {
 	void **object = c->freelist;
-	void **slot;
+	unsigned long offset = s->offset;
 
 	if (unlikely(!object))
 		return NULL;
-	slot = (void **)((char *)object + s->offset);
-	c->freelist = freelist_ptr(s, *slot, (unsigned long)object);
-	*slot = NULL;
+	c->freelist = freelist_ptr(s, *(void **)((char *)object + offset), (unsigned long)object);
+	__asm__("" : "+r"(offset));	/* no code: the wipe addresses object + offset again, with no add */
+	*(void **)((char *)object + offset) = NULL;
 	return object;
 }
 

@@ -685,6 +685,16 @@ static void cache_free_large_block(void)
 	kmem_cache_free(s, p);
 }
 
+static void cache_free_stack(void)
+{
+	struct kmem_cache *s = kmem_cache_create("test_cache_stack", 64, 0, 0, NULL);
+	char buf[64];
+
+	memset(buf, 0, sizeof(buf));
+	show(buf);
+	kmem_cache_free(s, buf);
+}
+
 static void ksize_interior(void)
 {
 	char *p = kmalloc(64, GFP_KERNEL);
@@ -792,6 +802,7 @@ static void (*const misuses[])(void) = {
 	kfree_twice,	     kfree_interior,	     kfree_stack,	     kfree_global,
 	cache_free_twice,    cache_free_interior,    cache_free_wrong_cache, cache_free_kmalloc_object,
 	cache_free_large_block, ksize_interior, kfree_large_interior, ksize_large_interior, kfree_large_twice,
+	cache_free_stack,
 };
 
 ParameterizedTestParameters(slub, misuse_message_names_the_function_and_the_pointer)
@@ -810,6 +821,7 @@ ParameterizedTestParameters(slub, misuse_message_names_the_function_and_the_poin
 		{ 10, "kfree()", "invalid pointer", "", "is free" },
 		{ 11, "ksize()", "invalid pointer", "", "is free" },
 		{ 12, "kfree()", "double free", "", "" },
+		{ 13, "kmem_cache_free()", "invalid pointer", "test_cache_stack", "" },
 	};
 
 	return cr_make_param_array(struct misuse_case, cases, sizeof(cases) / sizeof(cases[0]));
@@ -838,6 +850,17 @@ ParameterizedTest(struct misuse_case *m, slub, misuse_message_names_the_function
 		cr_assert_null(strstr(line, m->wrong), "the block is live, yet the message says \"%s\":\n%s", m->wrong,
 			       c.err);
 	cr_assert_eq(count_substr(c.err, "\n"), 1, "one misuse, one line; stderr:\n%s", c.err);
+}
+
+Test(slub, kmem_cache_free_of_null_does_nothing)
+{
+	struct kmem_cache *s = kmem_cache_create("test_free_null", 40, 0, 0, NULL);
+	void *p = kmem_cache_alloc(s, GFP_KERNEL);
+
+	kmem_cache_free(s, NULL);
+	kmem_cache_free(s, p);
+	validate(s);
+	kmem_cache_destroy(s);
 }
 
 Test(slub, kmem_cache_alloc_node_on_this_node_or_any_node_works)
