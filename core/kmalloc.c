@@ -29,6 +29,9 @@ uint8_t kmalloc_size_index[KSLUB_KMALLOC_MAX_CACHE_SIZE / KMALLOC_MIN_SIZE];
 struct kmem_cache *kmalloc_caches_16[KMALLOC_CACHES_16_SLOTS] = {
 	[0 ... KMALLOC_CACHES_16_SLOTS - 1] = &kmalloc_boot_cache,
 };
+struct kmem_cache *kmalloc_caches_small[KMALLOC_SMALL_MAX + 1] = {
+	[0 ... KMALLOC_SMALL_MAX] = &kmalloc_boot_cache,
+};
 
 /* The kmalloc sizes: the kernel's (8, 16, 32, 64, 96, 128, 192, 256, 512,
  * 1k ... 8k) with steps of a quarter of the power of two in between from 32
@@ -75,6 +78,8 @@ void create_kmalloc_caches(void)
 		__atomic_store_n(&kmalloc_caches_16[i], kmalloc_caches[kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW]],
 				 __ATOMIC_RELEASE);
 	}
+	for (unsigned int size = 0; size <= KMALLOC_SMALL_MAX; size++)
+		__atomic_store_n(&kmalloc_caches_small[size], kmalloc_caches_16[(size + 15) >> 4], __ATOMIC_RELEASE);
 }
 
 KSLUB_API struct kmem_cache *kslub_kmalloc_cache(size_t size)

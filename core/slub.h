@@ -188,6 +188,11 @@ extern uint8_t kmalloc_size_index[KSLUB_KMALLOC_MAX_CACHE_SIZE / KMALLOC_MIN_SIZ
  * give kmalloc-16, kmalloc-8 is never chosen. */
 #define KMALLOC_CACHES_16_SLOTS (KSLUB_KMALLOC_MAX_CACHE_SIZE / 16 + 1)
 extern struct kmem_cache *kmalloc_caches_16[KMALLOC_CACHES_16_SLOTS];
+/* kmalloc_caches_small[size]: the same for every size up to 1 KiB, indexed
+ * by the size itself, so that malloc's common sizes need no rounding (two
+ * instructions less); 8 KiB of table. */
+#define KMALLOC_SMALL_MAX 1024
+extern struct kmem_cache *kmalloc_caches_small[KMALLOC_SMALL_MAX + 1];
 
 void *kmalloc_slow(size_t size, gfp_t gfp);
 void *kmalloc_large_node(size_t size, gfp_t gfp, int node);

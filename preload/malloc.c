@@ -61,13 +61,21 @@ static noinline void *malloc_slow(size_t size, gfp_t gfp)
 }
 
 /* kmalloc_inline for malloc: one table load from size to cache (sizes 0 to
- * 16 take kmalloc-16, with no clamp), then the kmalloc pop. */
+ * 16 take kmalloc-16, with no clamp), indexed by the size itself up to 1 KiB,
+ * then the kmalloc pop. */
 static always_inline void *malloc_inline(size_t size, gfp_t gfp)
 {
-	if (likely(size <= KSLUB_KMALLOC_MAX_CACHE_SIZE && !(gfp & KSLUB_GFP_ZERO))) {
-		struct kmem_cache *s = __atomic_load_n(&kmalloc_caches_16[(size + 15) >> 4], __ATOMIC_ACQUIRE);
-		void *object = kmalloc_freelist_pop(s, this_cpu_ptr(s));
+	if (likely(!(gfp & KSLUB_GFP_ZERO))) {
+		struct kmem_cache *s;
+		void *object;
 
+		if (likely(size <= KMALLOC_SMALL_MAX))
+			s = __atomic_load_n(&kmalloc_caches_small[size], __ATOMIC_ACQUIRE);
+		else if (size <= KSLUB_KMALLOC_MAX_CACHE_SIZE)
+			s = __atomic_load_n(&kmalloc_caches_16[(size + 15) >> 4], __ATOMIC_ACQUIRE);
+		else
+			return malloc_slow(size, gfp);
+		object = kmalloc_freelist_pop(s, this_cpu_ptr(s));
 		if (likely(object))
 			return object;
 	}

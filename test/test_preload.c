@@ -197,6 +197,23 @@ Test(preload, every_malloc_result_is_16_byte_aligned)
 	validate_kmalloc_caches();
 }
 
+/* malloc finds its cache by the size itself up to 1 KiB and by 16-byte steps
+ * above: either way, the object of kmalloc's cache for the size (kmalloc-16
+ * below 16 bytes), from every size up to the largest cache. */
+Test(preload, malloc_of_every_size_takes_kmallocs_cache_for_it)
+{
+	for (size_t size = 0; size <= KSLUB_KMALLOC_MAX_CACHE_SIZE; size++) {
+		struct kmem_cache *s = kslub_kmalloc_cache(size < 16 ? 16 : size);
+		void *p = malloc(size);
+
+		cr_assert_not_null(p);
+		cr_assert_eq(malloc_usable_size(p), kslub_kmem_cache_size(s), "malloc(%zu): %zu bytes, %s has %u",
+			     size, malloc_usable_size(p), kslub_kmem_cache_name(s), kslub_kmem_cache_size(s));
+		free(p);
+	}
+	validate_kmalloc_caches();
+}
+
 Test(preload, malloc_out_of_memory_is_null_with_enomem)
 {
 	static const size_t sizes[] = { SIZE_MAX, SIZE_MAX - 4096, PTRDIFF_MAX, (size_t)1 << 62 };
