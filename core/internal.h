@@ -139,6 +139,7 @@ enum pageflags {
 	PG_large    = 1UL << 4, /* head of a block handed out by the page allocator */
 	PG_dirty    = 1UL << 5, /* free block whose pages may be resident */
 	PG_isolated = 1UL << 6, /* free block taken off the lists to be purged */
+	PG_slab_offset = 1UL << 7, /* with PG_slab: the cache's free pointer is not at offset 0 */
 };
 
 struct page {

@@ -421,6 +421,17 @@ static struct page *large_block_holding(const void *x)
 	return NULL;
 }
 
+/* What kfree_inline leaves: objects of caches whose free pointer is not at
+ * offset 0, and everything that is not a slab object. */
+noinline void kfree_slow(const void *x, const char *func)
+{
+	struct slab *slab = virt_to_slab(x);
+
+	if (!slab)
+		return kfree_nonslab(x, func);
+	slab_free(slab->slab_cache, slab, (void *)x, func);
+}
+
 /* Everything kfree gets that is not a slab object, NULL and ZERO_SIZE_PTR
  * included. */
 noinline void kfree_nonslab(const void *x, const char *func)

@@ -222,8 +222,9 @@ static struct slab *allocate_slab(struct kmem_cache *s, gfp_t gfp, int node)
 	slab->starts_below = slab_starts_below(s, objects);
 	for (unsigned long i = 1; i < (1UL << order); i++)
 		WRITE_ONCE(page[i].compound_head, (unsigned long)page | 1);
-	/* flags last: free() trusts PG_slab only on a slab that is set up */
-	__atomic_store_n(&slab->flags, PG_slab, __ATOMIC_RELEASE);
+	/* flags last: free() trusts PG_slab only on a slab that is set up;
+	 * PG_slab_offset keeps kfree's fast path, which assumes offset 0, away */
+	__atomic_store_n(&slab->flags, s->offset ? PG_slab | PG_slab_offset : PG_slab, __ATOMIC_RELEASE);
 
 	start = (char *)slab_address(slab) + s->red_left_pad;
 	for (p = start; p < start + (objects - 1) * s->size; p += s->size) {

@@ -149,9 +149,10 @@ static always_inline bool object_is_free(const struct kmem_cache *s, const struc
  * otherwise slab_free_slow does the kernel's __slab_free: a lock-free
  * cmpxchg of the slab's freelist and counters, taking a list lock only when
  * the slab must change list. */
-static always_inline void slab_free(struct kmem_cache *s, struct slab *slab, void *x, const char *func)
+static always_inline void slab_free_at(struct kmem_cache *s, struct slab *slab, void *x, const char *func,
+					 unsigned long offset)
 {
-	unsigned long addr = (unsigned long)x, offset = s->offset;
+	unsigned long addr = (unsigned long)x;
 	unsigned long off = addr & slab->mask;
 	unsigned long key, fp;
 	struct kmem_cache_cpu *c;
@@ -164,7 +165,9 @@ static always_inline void slab_free(struct kmem_cache *s, struct slab *slab, voi
 	fp = *(unsigned long *)(addr + offset);
 	/* no code: the store below addresses x + offset again, with no add,
 	 * and the compare reads slab->mask from memory, with no load */
-	__asm__("" : "+r"(offset), "+r"(slab));
+	if (!__builtin_constant_p(offset))
+		__asm__("" : "+r"(offset));
+	__asm__("" : "+r"(slab));
 	if (unlikely(fp == key || (fp ^ key ^ addr) <= slab->mask))
 		return kslub_bad_object_free(s, slab, x, func);	/* already free */
 	c = this_cpu_ptr(s);
@@ -174,6 +177,12 @@ static always_inline void slab_free(struct kmem_cache *s, struct slab *slab, voi
 		return;
 	}
 	slab_free_slow(s, slab, x);
+}
+
+/* offset: s->offset, or 0 from kfree's fast path, which knows it is 0 */
+static always_inline void slab_free(struct kmem_cache *s, struct slab *slab, void *x, const char *func)
+{
+	slab_free_at(s, slab, x, func, s->offset);
 }
 
 /* ---- kmalloc --------------------------------------------------------------- */
@@ -197,6 +206,7 @@ extern struct kmem_cache *kmalloc_caches_small[KMALLOC_SMALL_MAX + 1];
 void *kmalloc_slow(size_t size, gfp_t gfp);
 void *kmalloc_large_node(size_t size, gfp_t gfp, int node);
 void kfree_nonslab(const void *x, const char *func);
+void kfree_slow(const void *x, const char *func);
 void *kmalloc_aligned(size_t size, size_t align, gfp_t gfp);
 void *krealloc_internal(const void *p, size_t new_size, gfp_t gfp, const char *func);
 size_t ksize_internal(const void *p, const char *func);
@@ -248,19 +258,38 @@ static always_inline struct slab *virt_to_slab(const void *x)
 	return page_slab(page);
 }
 
+/* Is page the head of a slab whose cache keeps the free pointer at offset
+ * 0 (every kmalloc cache; kernel: slab_nid aside, no such test)?  Its flags'
+ * low byte is then exactly PG_slab: one compare, as PageSlab. */
+static always_inline bool PageSlabOffset0(const struct page *page)
+{
+	return (unsigned char)page->flags == PG_slab;
+}
+
+/* kfree: virt_to_slab for the slabs of PageSlabOffset0, and slab_free with
+ * offset 0, one load less.  An object of a cache with a constructor, a
+ * block not in a slab, a foreign pointer go to kfree_slow. */
 static always_inline void kfree_inline(const void *x, const char *func)
 {
+	unsigned long sec = (unsigned long)x >> ARENA_SHIFT;
+	struct page *page;
 	struct slab *slab;
-	struct kmem_cache *s;
 
 	/* NULL and ZERO_SIZE_PTR lie in the first page of the address space,
 	 * where no slab can be (an arena starts with its header page): they
 	 * reach kfree_nonslab, which lets them go */
-	slab = virt_to_slab(x);
-	if (unlikely(!slab))
-		return kfree_nonslab(x, func);	/* large, mapped, NULL, or not kslub's */
-	s = slab->slab_cache;
-	slab_free(s, slab, (void *)x, func);
+	if (unlikely(sec >= NR_SECTIONS || kslub_section_map[sec] != SECTION_ARENA))
+		return kfree_nonslab(x, func);	/* mapped, NULL, or not kslub's */
+	__asm__("" : "+r"(sec));	/* see virt_to_slab */
+	page = (struct page *)((sec << ARENA_SHIFT) + ARENA_MEMMAP_OFFSET) +
+	       (((unsigned long)x & ARENA_MASK) >> PAGE_SHIFT);
+	if (unlikely(!PageSlabOffset0(page))) {
+		page = compound_head(page);
+		if (!PageSlabOffset0(page))
+			return kfree_slow(x, func);	/* large, a constructor's cache, not a slab */
+	}
+	slab = page_slab(page);
+	slab_free_at(slab->slab_cache, slab, (void *)x, func, 0);
 }
 
 #endif

@@ -282,6 +282,61 @@ Test(fastpath, every_kind_of_double_free_is_caught)
 	}
 }
 
+/* kfree's fast path assumes the free pointer at offset 0: a constructor's
+ * cache (free pointer after the object) is marked PG_slab_offset and goes
+ * the slow way, so kfree of its objects keeps their constructed state, and
+ * a double kfree is caught there too. */
+static void kfree_twice_ctor_child(void *arg)
+{
+	struct kmem_cache *s = df_cache(true);
+	void *x = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+
+	(void)arg;
+	kslub_kfree(x);
+	kslub_kfree(x);	/* must not return */
+}
+
+Test(fastpath, kfree_of_a_constructors_object_uses_its_free_pointer_offset)
+{
+	for (int ctor = 0; ctor < 2; ctor++) {
+		struct kmem_cache *s = df_cache(ctor);
+		enum { N = 300 };	/* several slabs */
+		static unsigned char *objs[N];
+		unsigned char want[40];
+
+		memset(want, 0x5a, sizeof(want));
+		for (int i = 0; i < N; i++)
+			objs[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+		for (int i = 0; i < N; i++) {
+			unsigned long flags = slab_page(virt_to_slab(objs[i]))->flags;
+
+			cr_assert_eq(flags & (PG_slab | PG_slab_offset), ctor ? PG_slab | PG_slab_offset : PG_slab);
+			cr_assert_eq(PageSlabOffset0(slab_page(virt_to_slab(objs[i]))), !ctor);
+			kslub_kfree(objs[(i * 7) % N]);	/* N is not a multiple of 7 */
+		}
+		for (int i = 0; i < N; i++) {
+			objs[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+			if (ctor)
+				cr_assert_eq(memcmp(objs[i], want, sizeof(want)), 0, "constructed state lost");
+		}
+		for (int i = 0; i < N; i++)
+			kslub_kfree(objs[i]);
+		cr_assert_eq(kslub_validate_slab_cache(s), 0);
+		kslub_kmem_cache_destroy(s);
+	}
+}
+
+Test(fastpath, double_kfree_of_a_constructors_object_is_caught)
+{
+	char err[512];
+	int status;
+
+	child_run(kfree_twice_ctor_child, NULL, &status, NULL, 0, err, sizeof(err));
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "the child was not aborted (status %#x): %s",
+		  status, err);
+	cr_assert(strstr(err, "double free"), "%s", err);
+}
+
 /* The free pointer's slot of a live object holds what the program wrote:
  * pointers into the same slab (a list of objects), NULL, small numbers, all
  * ones.  None of it may look like a free pointer. */
