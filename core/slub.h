@@ -211,17 +211,25 @@ void *kmalloc_aligned(size_t size, size_t align, gfp_t gfp);
 void *krealloc_internal(const void *p, size_t new_size, gfp_t gfp, const char *func);
 size_t ksize_internal(const void *p, const char *func);
 
+/* Sizes 9 to 1 KiB take malloc's table by size (the same caches: from 9
+ * bytes up kmalloc-8 is never the one), the others kmalloc_size_index. */
 static always_inline void *kmalloc_inline(size_t size, gfp_t gfp)
 {
 	/* __GFP_ZERO and every size above the caches go the slow way */
-	if (likely(size - 1 < KSLUB_KMALLOC_MAX_CACHE_SIZE && !(gfp & KSLUB_GFP_ZERO))) {
-		struct kmem_cache *s = __atomic_load_n(&kmalloc_caches[READ_ONCE(kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW])],
-						       __ATOMIC_ACQUIRE);
-		void *object = kmalloc_freelist_pop(s, this_cpu_ptr(s));
+	if (likely(!(gfp & KSLUB_GFP_ZERO))) {
+		struct kmem_cache *s;
+		void *object;
 
-		if (unlikely(!object))
+		if (likely(size - 9 <= KMALLOC_SMALL_MAX - 9))
+			s = __atomic_load_n(&kmalloc_caches_small[size], __ATOMIC_ACQUIRE);
+		else if (size - 1 < KSLUB_KMALLOC_MAX_CACHE_SIZE)
+			s = __atomic_load_n(&kmalloc_caches[READ_ONCE(kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW])],
+					    __ATOMIC_ACQUIRE);
+		else
 			return kmalloc_slow(size, gfp);
-		return object;
+		object = kmalloc_freelist_pop(s, this_cpu_ptr(s));
+		if (likely(object))
+			return object;
 	}
 	return kmalloc_slow(size, gfp);
 }
