@@ -62,7 +62,7 @@ static noinline void *malloc_slow(size_t size, gfp_t gfp)
 
 /* kmalloc_inline for malloc: one table load from size to cache (sizes 0 to
  * 16 take kmalloc-16, with no clamp), indexed by the size itself up to 1 KiB,
- * then the kmalloc pop. */
+ * then the kmalloc pop: 17 instructions. */
 static always_inline void *malloc_inline(size_t size, gfp_t gfp)
 {
 	if (likely(!(gfp & KSLUB_GFP_ZERO))) {
