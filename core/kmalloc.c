@@ -26,9 +26,6 @@ struct kmem_cache *kmalloc_caches[NR_KMALLOC_SLOTS] = {
 	[0 ... NR_KMALLOC_SLOTS - 1] = &kmalloc_boot_cache,
 };
 uint8_t kmalloc_size_index[KSLUB_KMALLOC_MAX_CACHE_SIZE / KMALLOC_MIN_SIZE];
-struct kmem_cache *kmalloc_caches_16[KMALLOC_CACHES_16_SLOTS] = {
-	[0 ... KMALLOC_CACHES_16_SLOTS - 1] = &kmalloc_boot_cache,
-};
 struct kmem_cache *kmalloc_caches_small[KMALLOC_SMALL_MAX + 1] = {
 	[0 ... KMALLOC_SMALL_MAX] = &kmalloc_boot_cache,
 };
@@ -69,17 +66,15 @@ void create_kmalloc_caches(void)
 		if (s->offset != 0 || s->ctor)
 			kslub_fatal(NULL, NULL, "%s: free pointer not at offset 0", name);
 		__atomic_store_n(&kmalloc_caches[slot], s, __ATOMIC_RELEASE);
+		/* malloc's table: kmalloc-16 from size 0, kmalloc-8 never */
+		if (size >= 16) {
+			for (unsigned int sz = size == 16 ? 0 : kmalloc_sizes[i - 1] + 1;
+			     sz <= size && sz <= KMALLOC_SMALL_MAX; sz++)
+				__atomic_store_n(&kmalloc_caches_small[sz], s, __ATOMIC_RELEASE);
+		}
 		slot++;
 	}
 	nr_kmalloc_caches = slot;
-	for (unsigned int i = 0; i < KMALLOC_CACHES_16_SLOTS; i++) {
-		unsigned int size = i ? i * 16 : 16;
-
-		__atomic_store_n(&kmalloc_caches_16[i], kmalloc_caches[kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW]],
-				 __ATOMIC_RELEASE);
-	}
-	for (unsigned int size = 0; size <= KMALLOC_SMALL_MAX; size++)
-		__atomic_store_n(&kmalloc_caches_small[size], kmalloc_caches_16[(size + 15) >> 4], __ATOMIC_RELEASE);
 }
 
 KSLUB_API struct kmem_cache *kslub_kmalloc_cache(size_t size)

@@ -193,14 +193,10 @@ static always_inline void slab_free(struct kmem_cache *s, struct slab *slab, voi
 extern struct kmem_cache *kmalloc_caches[NR_KMALLOC_SLOTS];
 /* kmalloc_size_index[(size - 1) / 8]: the kmalloc cache slot for size. */
 extern uint8_t kmalloc_size_index[KSLUB_KMALLOC_MAX_CACHE_SIZE / KMALLOC_MIN_SIZE];
-/* kmalloc_caches_16[(size + 15) / 16]: the kmalloc cache for size, one load
- * away, for callers whose smallest object is 16 bytes (malloc): sizes 0 to 16
- * give kmalloc-16, kmalloc-8 is never chosen. */
-#define KMALLOC_CACHES_16_SLOTS (KSLUB_KMALLOC_MAX_CACHE_SIZE / 16 + 1)
-extern struct kmem_cache *kmalloc_caches_16[KMALLOC_CACHES_16_SLOTS];
-/* kmalloc_caches_small[size]: the same for every size up to 1 KiB, indexed
- * by the size itself, so that malloc's common sizes need no rounding (two
- * instructions less); 8 KiB of table. */
+/* kmalloc_caches_small[size]: the kmalloc cache for every size up to 1 KiB,
+ * one load away with no rounding, for callers whose smallest object is 16
+ * bytes (malloc): sizes 0 to 16 give kmalloc-16, kmalloc-8 is never chosen.
+ * 8 KiB of table. */
 #define KMALLOC_SMALL_MAX 1024
 extern struct kmem_cache *kmalloc_caches_small[KMALLOC_SMALL_MAX + 1];
 

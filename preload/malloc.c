@@ -60,9 +60,9 @@ static noinline void *malloc_slow(size_t size, gfp_t gfp)
 	return p;
 }
 
-/* kmalloc_inline for malloc: one table load from size to cache (sizes 0 to
- * 16 take kmalloc-16, with no clamp), indexed by the size itself up to 1 KiB,
- * then the kmalloc pop: 17 instructions. */
+/* kmalloc_inline for malloc: one table load from size to cache up to 1 KiB
+ * (sizes 0 to 16 take kmalloc-16, with no clamp), kmalloc's two above, then
+ * the kmalloc pop: 17 instructions. */
 static always_inline void *malloc_inline(size_t size, gfp_t gfp)
 {
 	if (likely(!(gfp & KSLUB_GFP_ZERO))) {
@@ -72,7 +72,8 @@ static always_inline void *malloc_inline(size_t size, gfp_t gfp)
 		if (likely(size <= KMALLOC_SMALL_MAX))
 			s = __atomic_load_n(&kmalloc_caches_small[size], __ATOMIC_ACQUIRE);
 		else if (size <= KSLUB_KMALLOC_MAX_CACHE_SIZE)
-			s = __atomic_load_n(&kmalloc_caches_16[(size + 15) >> 4], __ATOMIC_ACQUIRE);
+			s = __atomic_load_n(&kmalloc_caches[READ_ONCE(kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW])],
+					    __ATOMIC_ACQUIRE);
 		else
 			return malloc_slow(size, gfp);
 		object = kmalloc_freelist_pop(s, this_cpu_ptr(s));
