@@ -24,6 +24,16 @@
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 #define noinline    __attribute__((noinline))
+/* no interprocedural analysis of the function (gcc 8): what it does stays
+ * unknown to its callers */
+#if defined(__has_attribute)
+#if __has_attribute(noipa)
+#define noipa __attribute__((noipa))
+#endif
+#endif
+#ifndef noipa
+#define noipa
+#endif
 #define always_inline inline __attribute__((always_inline))
 #define KSLUB_API   __attribute__((visibility("default")))
 #define barrier()        __asm__ volatile("" ::: "memory")
@@ -445,7 +455,7 @@ void kslub_cache_count(struct kmem_cache *s, struct kslub_cache_info *info, unsi
 /* Reports and aborts.  noipa: gcc must not learn in slub.c that it does not
  * return, or it calls it instead of jumping, and the fast paths that reach it
  * set up a stack frame. */
-noinline __attribute__((cold, noipa)) void kslub_bad_object_free(struct kmem_cache *s, struct slab *slab,
+noinline noipa __attribute__((cold)) void kslub_bad_object_free(struct kmem_cache *s, struct slab *slab,
 									  const void *x, const char *func);
 
 /* kmalloc.c */
