@@ -603,6 +603,46 @@ Test(threads, a_thread_that_frees_a_caches_objects_but_does_not_allocate_them_fr
 	kmem_cache_destroy(first_cache);
 }
 
+/* ---- the states of exited threads ---------------------------------------------------- */
+
+static pthread_barrier_t state_ready, state_done;
+
+static void *state_user(void *arg)
+{
+	(void)arg;
+	kfree(kmalloc(32, GFP_KERNEL));
+	pthread_barrier_wait(&state_ready);
+	pthread_barrier_wait(&state_done);
+	return NULL;
+}
+
+Test(threads, a_new_thread_takes_the_state_an_exited_thread_left, .init = retain_arenas, .timeout = 60)
+{
+	void *held = kmalloc(32, GFP_KERNEL);
+	unsigned long before, during;
+	pthread_t t;
+
+	cr_assert_not_null(held);
+	/* a first thread makes a state and the slabs its sheaves come from */
+	pthread_barrier_init(&state_ready, NULL, 2);
+	pthread_barrier_init(&state_done, NULL, 2);
+	cr_assert_eq(pthread_create(&t, NULL, state_user, NULL), 0);
+	pthread_barrier_wait(&state_ready);
+	pthread_barrier_wait(&state_done);
+	pthread_join(t, NULL);
+	before = zone_free_pages();
+
+	pthread_barrier_init(&state_ready, NULL, 2);
+	pthread_barrier_init(&state_done, NULL, 2);
+	cr_assert_eq(pthread_create(&t, NULL, state_user, NULL), 0);
+	pthread_barrier_wait(&state_ready);
+	during = zone_free_pages();
+	pthread_barrier_wait(&state_done);
+	pthread_join(t, NULL);
+	cr_assert_eq(during, before, "a second thread took %ld pages for its state", (long)(before - during));
+	kfree(held);
+}
+
 /* ---- GFP_ATOMIC ------------------------------------------------------------------------ */
 
 #define ATOMIC_THREADS 4
