@@ -924,7 +924,8 @@ noinline void *slab_alloc_slow(struct kmem_cache *s, gfp_t gfp)
 		}
 	}
 	node = kslub_current_node();
-	if (unlikely(t->nr_single[s->index] < SINGLE_ALLOCS)) {
+	/* not GFP_ATOMIC: alloc_single may wait for a list lock */
+	if (unlikely(t->nr_single[s->index] < SINGLE_ALLOCS) && (gfp & KSLUB_GFP_DIRECT_RECLAIM)) {
 		object = alloc_first(s, t, gfp, node);
 		goto out;
 	}

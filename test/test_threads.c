@@ -478,6 +478,7 @@ Test(threads, a_thread_that_exits_gives_its_page_lists_back, .init = retain_aren
 static struct kmem_cache *first_cache;
 static void *first_objs[FIRST_FULL];
 static int first_count;
+static gfp_t first_gfp = GFP_KERNEL;
 static pthread_barrier_t first_ready, first_done;
 
 /* Takes first_count objects, waits while the main thread looks, frees them. */
@@ -485,7 +486,7 @@ static void *first_taker(void *arg)
 {
 	(void)arg;
 	for (int i = 0; i < first_count; i++) {
-		first_objs[i] = kmem_cache_alloc(first_cache, GFP_KERNEL);
+		first_objs[i] = kmem_cache_alloc(first_cache, first_gfp);
 		if (!first_objs[i])
 			fail("kmem_cache_alloc failed");
 	}
@@ -563,6 +564,21 @@ Test(threads, a_thread_that_takes_many_objects_gets_a_cpu_slab_of_its_own, .time
 	during = run_first_taker(FIRST_MANY);
 	cr_assert_geq(during.cpu_slabs, 1, "a thread that took %d objects holds no cpu slab", FIRST_MANY);
 	cr_assert_eq(during.active_objs, 40 + FIRST_MANY);
+	first_teardown(held, 40);
+}
+
+/* A single object may wait for the node's list lock, which GFP_ATOMIC must not. */
+Test(threads, a_new_threads_gfp_atomic_allocation_takes_a_cpu_slab, .timeout = 60)
+{
+	void *held[40];
+	struct kslub_cache_info during;
+
+	first_setup(held, 40);
+	first_gfp = GFP_ATOMIC;
+	during = run_first_taker(1);
+	first_gfp = GFP_KERNEL;
+	cr_assert_eq(during.cpu_slabs, 1, "a thread that took one object with GFP_ATOMIC holds %lu cpu slabs",
+		     during.cpu_slabs);
 	first_teardown(held, 40);
 }
 
