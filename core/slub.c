@@ -121,11 +121,12 @@ static bool free_to_own_partial(struct kmem_cache *s, struct slab *slab, void *x
  * node partial lists (alloc_single, the kernel's alloc_single_from_partial),
  * packed with other threads' objects in shared slabs: a short-lived thread
  * that allocates a few objects of many sizes claims no slab of each size
- * for itself.  The SINGLE_ALLOCS-th allocation claims a cpu slab, and the
- * sheaf that recycled the thread's frees until then goes back first, so
- * that its frees reach the cpu slab's fast path from then on.  Until then
- * a free does not freeze a full slab onto the thread's cpu-partial list
- * either: a slab there serves only the thread's allocations from slabs. */
+ * for itself.  The SINGLE_ALLOCS-th allocation claims a cpu slab (the first
+ * one while the process has one thread), and the sheaf that recycled the
+ * thread's frees until then goes back first, so that its frees reach the
+ * cpu slab's fast path from then on.  Until then a free does not freeze a
+ * full slab onto the thread's cpu-partial list either: a slab there serves
+ * only the thread's allocations from slabs. */
 #define SINGLE_ALLOCS 16
 
 static inline bool has_cpu_slabs(struct kmem_cache *s, struct kslub_thread *t)
@@ -901,6 +902,9 @@ static void *alloc_first(struct kmem_cache *s, struct kslub_thread *t, gfp_t gfp
 	struct kmem_cache_cpu *c = this_cpu_ptr(s);
 	void *object;
 
+	/* the only thread has nobody to share slabs with (see cmpxchg_double_slab) */
+	if (__libc_single_threaded)
+		t->nr_single[s->index] = SINGLE_ALLOCS - 1;
 	if (++t->nr_single[s->index] < SINGLE_ALLOCS) {
 		object = alloc_from_pcs(s, c, node);
 		return object ? object : alloc_single(s, gfp, node);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/single_threaded.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -565,6 +566,44 @@ Test(threads, a_thread_that_takes_many_objects_gets_a_cpu_slab_of_its_own, .time
 	cr_assert_geq(during.cpu_slabs, 1, "a thread that took %d objects holds no cpu slab", FIRST_MANY);
 	cr_assert_eq(during.active_objs, 40 + FIRST_MANY);
 	first_teardown(held, 40);
+}
+
+/* The only thread of a process has nobody to share slabs with: run this
+ * program again before criterion starts its threads, as that thread. */
+__attribute__((constructor)) static void one_thread_child(void)
+{
+	struct kslub_cache_info info;
+	struct kmem_cache *s;
+
+	if (!getenv("KSLUB_TEST_ONE_THREAD_CHILD"))
+		return;
+	if (!__libc_single_threaded)
+		_exit(4);
+	s = kmem_cache_create("test_first", 64, 0, 0, NULL);
+	if (!s || !kmem_cache_alloc(s, GFP_KERNEL) || kslub_cache_info(s, &info))
+		_exit(3);
+	_exit(info.cpu_slabs == 1 ? 0 : 5);
+}
+
+Test(threads, the_only_thread_of_a_process_takes_a_cpu_slab_at_once, .timeout = 60)
+{
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		setenv("KSLUB_TEST_ONE_THREAD_CHILD", "1", 1);
+		execl("/proc/self/exe", "test_threads", (char *)NULL);
+		_exit(127);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status), "the child died (status %#x)", status);
+	cr_assert_neq(WEXITSTATUS(status), 4, "the child had more than one thread");
+	cr_assert_eq(WEXITSTATUS(status), 0, "the only thread's first allocation took no cpu slab (exit %d)",
+		     WEXITSTATUS(status));
 }
 
 /* A single object may wait for the node's list lock, which GFP_ATOMIC must not. */
