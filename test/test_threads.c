@@ -698,6 +698,25 @@ Test(threads, a_new_thread_takes_the_state_an_exited_thread_left, .init = retain
 	kfree(held);
 }
 
+Test(threads, trim_gives_back_the_states_exited_threads_left, .timeout = 60)
+{
+	unsigned long before, after;
+	pthread_t t;
+
+	kslub_trim();
+	pthread_barrier_init(&state_ready, NULL, 2);
+	pthread_barrier_init(&state_done, NULL, 2);
+	cr_assert_eq(pthread_create(&t, NULL, state_user, NULL), 0);
+	pthread_barrier_wait(&state_ready);
+	pthread_barrier_wait(&state_done);
+	pthread_join(t, NULL);
+	before = zone_free_pages();
+	kslub_trim();
+	after = zone_free_pages();
+	/* a state is 16 KiB and more */
+	cr_assert_geq(after, before + 5, "trim gave back %ld pages after a thread exited", (long)(after - before));
+}
+
 /* ---- GFP_ATOMIC ------------------------------------------------------------------------ */
 
 #define ATOMIC_THREADS 4
