@@ -14,7 +14,8 @@
  * freelists are all NULL, so the fast paths need no test for it.  At thread
  * exit a pthread key destructor flushes the slots and page lists to the nodes
  * and points the thread at the dead state, whose allocations take single
- * objects from the node lists.
+ * objects from the node lists; the flushed state is kept for the next new
+ * thread (a few of them, given back by kslub_trim).
  *
  * fork: the prepare handler takes every lock in the documented order (see
  * slub.c); parent and child release them; the child then reclaims the state
@@ -163,6 +164,33 @@ noinline void kslub_init_slow(void)
 		kslub_numa_init();
 }
 
+/* The states of exited threads, kept for the next threads (a CPU's per-cpu
+ * data outlives the tasks that ran on it).  A flushed state's slots are all
+ * empty again, NULL in every field, and its page lists are empty: the next
+ * thread takes it without clearing 16 KiB or calling the page allocator.
+ * Under kslub_threads_lock; kslub_trim gives them back. */
+#define THREAD_STATES_KEPT 8
+static struct list_head thread_states_free = LIST_HEAD_INIT(thread_states_free);
+static int nr_thread_states_free;
+
+static struct kslub_thread *thread_state_reuse(void)
+{
+	struct kslub_thread *t = NULL;
+
+	if (!READ_ONCE(nr_thread_states_free))
+		return NULL;
+	spin_lock(&kslub_threads_lock);
+	if (!list_empty(&thread_states_free)) {
+		t = list_first_entry(&thread_states_free, struct kslub_thread, list);
+		list_del(&t->list);
+		WRITE_ONCE(nr_thread_states_free, nr_thread_states_free - 1);
+	}
+	spin_unlock(&kslub_threads_lock);
+	if (t)
+		memset(t->nr_single, 0, sizeof(t->nr_single));
+	return t;
+}
+
 /* The calling thread's state, made if it has none.  A thread that cannot get
  * one (out of memory) goes on with the empty state, taking single objects. */
 struct kslub_thread *kslub_thread_get(void)
@@ -176,14 +204,17 @@ struct kslub_thread *kslub_thread_get(void)
 	if (!__atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE) &&
 	    __atomic_load_n(&init_tid, __ATOMIC_RELAXED) != gettid_raw())
 		kslub_init_slow();
-	page = alloc_pages_exact_node(-1, KSLUB_GFP_KERNEL, sizeof(struct kslub_thread), &zeroed);
-	if (!page)
-		return t;
-	t = page_address(page);
-	if (!zeroed)
-		memset(t, 0, sizeof(*t));
-	WRITE_ONCE(page->flags, PG_reserved);
-	t->alloc_pages = (unsigned int)DIV_ROUND_UP(sizeof(*t), PAGE_SIZE);
+	t = thread_state_reuse();
+	if (!t) {
+		page = alloc_pages_exact_node(-1, KSLUB_GFP_KERNEL, sizeof(struct kslub_thread), &zeroed);
+		if (!page)
+			return kslub_current;
+		t = page_address(page);
+		if (!zeroed)
+			memset(t, 0, sizeof(*t));
+		WRITE_ONCE(page->flags, PG_reserved);
+		t->alloc_pages = (unsigned int)DIV_ROUND_UP(sizeof(*t), PAGE_SIZE);
+	}
 	t->node = kslub_current_node();
 	t->tid = gettid_raw();
 	t->pcp.high = (int)kslub_opt(OPT_PCP_HIGH);
@@ -243,7 +274,32 @@ static void thread_exit(void *arg)
 	/* from here on the thread takes single objects and frees to the nodes */
 	kslub_current = &kslub_thread_dead;
 	t->state = THREAD_DEAD;
-	thread_release(t);
+	spin_lock(&kslub_threads_lock);
+	if (nr_thread_states_free < THREAD_STATES_KEPT) {
+		list_add(&t->list, &thread_states_free);
+		WRITE_ONCE(nr_thread_states_free, nr_thread_states_free + 1);
+		t = NULL;
+	}
+	spin_unlock(&kslub_threads_lock);
+	if (t)
+		thread_release(t);
+}
+
+/* The kept states of exited threads back to the page allocator. */
+static void thread_states_release(void)
+{
+	struct kslub_thread *t, *tmp;
+	struct list_head list = LIST_HEAD_INIT(list);
+
+	spin_lock(&kslub_threads_lock);
+	list_for_each_entry_safe(t, tmp, &thread_states_free, list) {
+		list_del(&t->list);
+		list_add(&t->list, &list);
+	}
+	WRITE_ONCE(nr_thread_states_free, 0);
+	spin_unlock(&kslub_threads_lock);
+	list_for_each_entry_safe(t, tmp, &list, list)
+		thread_release(t);
 }
 
 KSLUB_API void kslub_flush_thread(void)
@@ -267,6 +323,7 @@ KSLUB_API size_t kslub_trim(void)
 
 	kslub_ensure_init();
 	kslub_flush_thread();
+	thread_states_release();
 	/* the empty slabs the node lists keep in reserve (min_partial) go too */
 	spin_lock(&kslub_slab_mutex);
 	list_for_each_entry(s, &kslub_slab_caches, list)

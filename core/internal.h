@@ -391,6 +391,7 @@ enum kslub_thread_state {
 struct kslub_thread {
 	struct kmem_cache_cpu cpu[KSLUB_MAX_CACHES];	/* first: cpu_offset stays small */
 	struct per_cpu_pages pcp;
+	unsigned char nr_single[KSLUB_MAX_CACHES];	/* objects taken single, per cache (alloc_first) */
 	struct list_head list;		/* kslub_threads */
 	int state;
 	int node;

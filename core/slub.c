@@ -117,6 +117,23 @@ static inline bool kmem_cache_has_cpu_partial(struct kmem_cache *s)
 }
 
 static bool free_to_own_partial(struct kmem_cache *s, struct slab *slab, void *x);
+/* A thread's first allocations of a cache take single objects from the
+ * node partial lists (alloc_single, the kernel's alloc_single_from_partial),
+ * packed with other threads' objects in shared slabs: a short-lived thread
+ * that allocates a few objects of many sizes claims no slab of each size
+ * for itself.  The SINGLE_ALLOCS-th allocation claims a cpu slab (the first
+ * one while the process has one thread), and the sheaf that recycled the
+ * thread's frees until then goes back first, so that its frees reach the
+ * cpu slab's fast path from then on.  Until then a free does not freeze a
+ * full slab onto the thread's cpu-partial list either: a slab there serves
+ * only the thread's allocations from slabs. */
+#define SINGLE_ALLOCS 16
+
+static inline bool has_cpu_slabs(struct kmem_cache *s, struct kslub_thread *t)
+{
+	return t->nr_single[s->index] >= SINGLE_ALLOCS;
+}
+
 static void *alloc_single(struct kmem_cache *s, gfp_t gfp, int node);
 static void __slab_free(struct kmem_cache *s, struct slab *slab, void *x, bool can_freeze);
 
@@ -684,7 +701,7 @@ static bool free_to_pcs(struct kmem_cache *s, struct kmem_cache_cpu *c, void *x,
 		/* the older half goes; the recent, cache-hot half stays */
 		unsigned int nr = size > 1 ? size / 2 : size;
 
-		sheaf_flush_main(s, c, nr, true);
+		sheaf_flush_main(s, c, nr, has_cpu_slabs(s, kslub_current));
 		size -= nr;
 	}
 	set_freepointer(s, x, NULL);	/* free: a second free is reported */
@@ -879,6 +896,22 @@ new_slab:
 	goto load_freelist;
 }
 
+static void *alloc_first(struct kmem_cache *s, struct kslub_thread *t, gfp_t gfp, int node)
+{
+	struct kmem_cache_cpu *c = this_cpu_ptr(s);
+	void *object;
+
+	/* the only thread has nobody to share slabs with (see cmpxchg_double_slab) */
+	if (__libc_single_threaded)
+		t->nr_single[s->index] = SINGLE_ALLOCS - 1;
+	if (++t->nr_single[s->index] < SINGLE_ALLOCS) {
+		object = alloc_from_pcs(s, c, node);
+		return object ? object : alloc_single(s, gfp, node);
+	}
+	pcs_flush_all(s, c);
+	return refill_alloc(s, c, gfp, node);
+}
+
 noinline void *slab_alloc_slow(struct kmem_cache *s, gfp_t gfp)
 {
 	struct kslub_thread *t = kslub_current;
@@ -894,6 +927,11 @@ noinline void *slab_alloc_slow(struct kmem_cache *s, gfp_t gfp)
 		}
 	}
 	node = kslub_current_node();
+	/* not GFP_ATOMIC: alloc_single may wait for a list lock */
+	if (unlikely(t->nr_single[s->index] < SINGLE_ALLOCS) && (gfp & KSLUB_GFP_DIRECT_RECLAIM)) {
+		object = alloc_first(s, t, gfp, node);
+		goto out;
+	}
 	object = alloc_from_pcs(s, this_cpu_ptr(s), node);
 	if (!object)
 		object = refill_alloc(s, this_cpu_ptr(s), gfp, node);
@@ -970,7 +1008,7 @@ noinline void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *x)
 	if (free_to_own_partial(s, slab, x))
 		return;
 	/* a full slab of another node goes back to its node, not to us */
-	__slab_free(s, slab, x, local && kmem_cache_has_cpu_partial(s));
+	__slab_free(s, slab, x, local && kmem_cache_has_cpu_partial(s) && has_cpu_slabs(s, t));
 }
 
 /* ---- reports of misuse ------------------------------------------------------- */

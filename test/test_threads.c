@@ -2,7 +2,8 @@
 /*
  * test_threads.c - kslub under threads: objects made on one thread and freed
  * on another (the kernel's __slab_free path) with nothing lost, threads that
- * exit leave no frozen slabs and no pages on their page lists, GFP_ATOMIC
+ * exit leave no frozen slabs and no pages on their page lists, a thread's
+ * first objects of a cache come from the node's slabs, GFP_ATOMIC
  * from several threads, and a thread that only frees does not make memory
  * grow without bound.
  *
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/single_threaded.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -448,6 +450,10 @@ Test(threads, a_thread_that_exits_gives_its_page_lists_back, .init = retain_aren
 	pcp_cache = kmem_cache_create("test_pcp", 64, 0, 0, NULL);
 	cr_assert_not_null(pcp_cache);
 	free_pages(alloc_pages(GFP_KERNEL, KSLUB_MAX_ORDER - 1), KSLUB_MAX_ORDER - 1);
+	/* a first thread makes the slabs its sheaves come from */
+	cr_assert_eq(pthread_create(&t, NULL, page_user, NULL), 0);
+	pthread_join(t, NULL);
+	kmem_cache_shrink(pcp_cache);
 	before = zone_free_pages();
 	cr_assert_eq(pthread_create(&t, NULL, page_user, NULL), 0);
 	pthread_join(t, NULL);
@@ -462,6 +468,253 @@ Test(threads, a_thread_that_exits_gives_its_page_lists_back, .init = retain_aren
 		     after, before);
 	validate(pcp_cache);
 	kmem_cache_destroy(pcp_cache);
+}
+
+/* ---- a thread's first objects ----------------------------------------------------------- */
+
+#define FIRST_FEW 4
+#define FIRST_MANY 200
+#define FIRST_FULL 2000
+
+static struct kmem_cache *first_cache;
+static void *first_objs[FIRST_FULL];
+static int first_count;
+static gfp_t first_gfp = GFP_KERNEL;
+static pthread_barrier_t first_ready, first_done;
+
+/* Takes first_count objects, waits while the main thread looks, frees them. */
+static void *first_taker(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < first_count; i++) {
+		first_objs[i] = kmem_cache_alloc(first_cache, first_gfp);
+		if (!first_objs[i])
+			fail("kmem_cache_alloc failed");
+	}
+	pthread_barrier_wait(&first_ready);
+	pthread_barrier_wait(&first_done);
+	for (int i = 0; i < first_count; i++)
+		kmem_cache_free(first_cache, first_objs[i]);
+	return NULL;
+}
+
+/* Runs first_taker for count objects; returns the cache's figures while the
+ * thread holds them. */
+static struct kslub_cache_info run_first_taker(int count)
+{
+	struct kslub_cache_info info;
+	pthread_t t;
+
+	first_count = count;
+	pthread_barrier_init(&first_ready, NULL, 2);
+	pthread_barrier_init(&first_done, NULL, 2);
+	cr_assert_eq(pthread_create(&t, NULL, first_taker, NULL), 0);
+	pthread_barrier_wait(&first_ready);
+	info = cache_info(first_cache);
+	pthread_barrier_wait(&first_done);
+	pthread_join(t, NULL);
+	cr_assert_str_empty(failure, "%s", failure);
+	return info;
+}
+
+/* A node partial slab with room, and no cpu slab of the main thread's. */
+static void first_setup(void **held, int n)
+{
+	first_cache = kmem_cache_create("test_first", 64, 0, 0, NULL);
+	cr_assert_not_null(first_cache);
+	for (int i = 0; i < n; i++) {
+		held[i] = kmem_cache_alloc(first_cache, GFP_KERNEL);
+		cr_assert_not_null(held[i]);
+	}
+	kslub_flush_thread();
+}
+
+static void first_teardown(void **held, int n)
+{
+	for (int i = 0; i < n; i++)
+		kmem_cache_free(first_cache, held[i]);
+	kslub_flush_thread();
+	cr_assert_eq(cache_info(first_cache).active_objs, 0);
+	validate(first_cache);
+	kmem_cache_destroy(first_cache);
+}
+
+Test(threads, a_thread_that_takes_a_few_objects_takes_them_from_the_node_slabs, .timeout = 60)
+{
+	void *held[40];
+	struct kslub_cache_info before, during;
+
+	first_setup(held, 40);
+	before = cache_info(first_cache);
+	cr_assert_eq(before.cpu_slabs, 0);
+	during = run_first_taker(FIRST_FEW);
+	cr_assert_eq(during.cpu_slabs, 0, "a thread that took %d objects holds %lu cpu slabs", FIRST_FEW,
+		     during.cpu_slabs);
+	cr_assert_eq(during.num_slabs, before.num_slabs, "a thread that took %d objects made %lu new slabs",
+		     FIRST_FEW, during.num_slabs - before.num_slabs);
+	cr_assert_eq(during.active_objs, before.active_objs + FIRST_FEW);
+	first_teardown(held, 40);
+}
+
+Test(threads, a_thread_that_takes_many_objects_gets_a_cpu_slab_of_its_own, .timeout = 60)
+{
+	void *held[40];
+	struct kslub_cache_info during;
+
+	first_setup(held, 40);
+	during = run_first_taker(FIRST_MANY);
+	cr_assert_geq(during.cpu_slabs, 1, "a thread that took %d objects holds no cpu slab", FIRST_MANY);
+	cr_assert_eq(during.active_objs, 40 + FIRST_MANY);
+	first_teardown(held, 40);
+}
+
+/* The only thread of a process has nobody to share slabs with: run this
+ * program again before criterion starts its threads, as that thread. */
+__attribute__((constructor)) static void one_thread_child(void)
+{
+	struct kslub_cache_info info;
+	struct kmem_cache *s;
+
+	if (!getenv("KSLUB_TEST_ONE_THREAD_CHILD"))
+		return;
+	if (!__libc_single_threaded)
+		_exit(4);
+	s = kmem_cache_create("test_first", 64, 0, 0, NULL);
+	if (!s || !kmem_cache_alloc(s, GFP_KERNEL) || kslub_cache_info(s, &info))
+		_exit(3);
+	_exit(info.cpu_slabs == 1 ? 0 : 5);
+}
+
+Test(threads, the_only_thread_of_a_process_takes_a_cpu_slab_at_once, .timeout = 60)
+{
+	int status;
+	pid_t pid;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		setenv("KSLUB_TEST_ONE_THREAD_CHILD", "1", 1);
+		execl("/proc/self/exe", "test_threads", (char *)NULL);
+		_exit(127);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status), "the child died (status %#x)", status);
+	cr_assert_neq(WEXITSTATUS(status), 4, "the child had more than one thread");
+	cr_assert_eq(WEXITSTATUS(status), 0, "the only thread's first allocation took no cpu slab (exit %d)",
+		     WEXITSTATUS(status));
+}
+
+/* A single object may wait for the node's list lock, which GFP_ATOMIC must not. */
+Test(threads, a_new_threads_gfp_atomic_allocation_takes_a_cpu_slab, .timeout = 60)
+{
+	void *held[40];
+	struct kslub_cache_info during;
+
+	first_setup(held, 40);
+	first_gfp = GFP_ATOMIC;
+	during = run_first_taker(1);
+	first_gfp = GFP_KERNEL;
+	cr_assert_eq(during.cpu_slabs, 1, "a thread that took one object with GFP_ATOMIC holds %lu cpu slabs",
+		     during.cpu_slabs);
+	first_teardown(held, 40);
+}
+
+static void *first_freer(void *arg)
+{
+	(void)arg;
+	kfree(kmalloc(32, GFP_KERNEL));	/* a thread with a state of its own */
+	for (int i = 0; i < FIRST_FULL; i++)
+		kmem_cache_free(first_cache, first_objs[i]);
+	pthread_barrier_wait(&first_ready);
+	pthread_barrier_wait(&first_done);
+	return NULL;
+}
+
+Test(threads, a_thread_that_frees_a_caches_objects_but_does_not_allocate_them_freezes_no_slab, .timeout = 60)
+{
+	struct kslub_cache_info during;
+	pthread_t t;
+
+	first_cache = kmem_cache_create("test_first", 64, 0, 0, NULL);
+	cr_assert_not_null(first_cache);
+	for (int i = 0; i < FIRST_FULL; i++) {
+		first_objs[i] = kmem_cache_alloc(first_cache, GFP_KERNEL);
+		cr_assert_not_null(first_objs[i]);
+	}
+	kslub_flush_thread();	/* full slabs, on no list */
+	pthread_barrier_init(&first_ready, NULL, 2);
+	pthread_barrier_init(&first_done, NULL, 2);
+	cr_assert_eq(pthread_create(&t, NULL, first_freer, NULL), 0);
+	pthread_barrier_wait(&first_ready);
+	during = cache_info(first_cache);
+	pthread_barrier_wait(&first_done);
+	pthread_join(t, NULL);
+	cr_assert_eq(during.cpu_slabs, 0, "a thread that only freed holds %lu cpu-partial slabs", during.cpu_slabs);
+	kslub_flush_thread();
+	cr_assert_eq(cache_info(first_cache).active_objs, 0);
+	validate(first_cache);
+	kmem_cache_destroy(first_cache);
+}
+
+/* ---- the states of exited threads ---------------------------------------------------- */
+
+static pthread_barrier_t state_ready, state_done;
+
+static void *state_user(void *arg)
+{
+	(void)arg;
+	kfree(kmalloc(32, GFP_KERNEL));
+	pthread_barrier_wait(&state_ready);
+	pthread_barrier_wait(&state_done);
+	return NULL;
+}
+
+Test(threads, a_new_thread_takes_the_state_an_exited_thread_left, .init = retain_arenas, .timeout = 60)
+{
+	void *held = kmalloc(32, GFP_KERNEL);
+	unsigned long before, during;
+	pthread_t t;
+
+	cr_assert_not_null(held);
+	/* a first thread makes a state and the slabs its sheaves come from */
+	pthread_barrier_init(&state_ready, NULL, 2);
+	pthread_barrier_init(&state_done, NULL, 2);
+	cr_assert_eq(pthread_create(&t, NULL, state_user, NULL), 0);
+	pthread_barrier_wait(&state_ready);
+	pthread_barrier_wait(&state_done);
+	pthread_join(t, NULL);
+	before = zone_free_pages();
+
+	pthread_barrier_init(&state_ready, NULL, 2);
+	pthread_barrier_init(&state_done, NULL, 2);
+	cr_assert_eq(pthread_create(&t, NULL, state_user, NULL), 0);
+	pthread_barrier_wait(&state_ready);
+	during = zone_free_pages();
+	pthread_barrier_wait(&state_done);
+	pthread_join(t, NULL);
+	cr_assert_eq(during, before, "a second thread took %ld pages for its state", (long)(before - during));
+	kfree(held);
+}
+
+Test(threads, trim_gives_back_the_states_exited_threads_left, .timeout = 60)
+{
+	unsigned long before, after;
+	pthread_t t;
+
+	kslub_trim();
+	pthread_barrier_init(&state_ready, NULL, 2);
+	pthread_barrier_init(&state_done, NULL, 2);
+	cr_assert_eq(pthread_create(&t, NULL, state_user, NULL), 0);
+	pthread_barrier_wait(&state_ready);
+	pthread_barrier_wait(&state_done);
+	pthread_join(t, NULL);
+	before = zone_free_pages();
+	kslub_trim();
+	after = zone_free_pages();
+	/* a state is 16 KiB and more */
+	cr_assert_geq(after, before + 5, "trim gave back %ld pages after a thread exited", (long)(after - before));
 }
 
 /* ---- GFP_ATOMIC ------------------------------------------------------------------------ */
