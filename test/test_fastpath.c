@@ -406,9 +406,17 @@ Test(fastpath, free_pointers_are_keyed_on_the_object_address)
 {
 	for (int ctor = 0; ctor < 2; ctor++) {
 		struct kmem_cache *s = df_cache(ctor);
-		char *a = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
-		char *b = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
-		unsigned long *slot = (unsigned long *)(b + s->offset);
+		void *warm[16];
+		char *a, *b;
+		unsigned long *slot;
+
+		/* a thread's first allocations of a cache are single objects
+		 * from the node lists: these make it claim a cpu slab */
+		for (int i = 0; i < 16; i++)
+			warm[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+		a = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+		b = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+		slot = (unsigned long *)(b + s->offset);
 
 		cr_assert_eq(virt_to_slab(b), this_cpu_ptr(s)->slab);
 		kslub_kmem_cache_free(s, a);
@@ -419,6 +427,8 @@ Test(fastpath, free_pointers_are_keyed_on_the_object_address)
 		cr_assert_eq(kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL), b);
 		cr_assert_eq(*slot, 0, "%s: the slot of an allocated object is wiped", s->name);
 		kslub_kmem_cache_free(s, b);
+		for (int i = 0; i < 16; i++)
+			kslub_kmem_cache_free(s, warm[i]);
 		cr_assert_eq(kslub_validate_slab_cache(s), 0);
 		kslub_kmem_cache_destroy(s);
 	}
