@@ -31,15 +31,23 @@ struct kmem_cache *kmalloc_caches_16[KMALLOC_CACHES_16_SLOTS] = {
 };
 
 /* The kmalloc sizes: the kernel's (8, 16, 32, 64, 96, 128, 192, 256, 512,
- * 1k ... 8k) with steps of a quarter of the power of two in between from 32
- * up, so that no request wastes more than a fifth of its object (the
- * kernel's classes waste up to half: a 257-byte request takes 512).  Every
- * size from 16 up is a multiple of 16, so every object is 16-byte aligned,
- * and the powers of two keep their natural alignment. */
+ * 1k ... 8k) with about four steps in between each power of two from 32 up,
+ * so that no request wastes more than a fifth of its object (the kernel's
+ * classes waste up to half: a 257-byte request takes 512).  Every size is
+ * one that fills its slab: the largest multiple of 16 of which n fit the
+ * order calculate_order gives it (336 = 4 KiB / 12, 4672 = 32 KiB / 7),
+ * so no slab ends in a tail no object can use, and the sizes between
+ * cover the common "power of two plus a header" requests better than a
+ * grid would (sqlite's 1032 and 4368-byte page-cache entries take 1168 and
+ * 4672, where quarter steps gave 1280 and 5120).  Every size from 16 up is
+ * a multiple of 16, so every object is 16-byte aligned, and the powers of
+ * two keep their natural alignment. */
 static const unsigned int kmalloc_sizes[] = {
 	8, 16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256,
-	320, 384, 448, 512, 640, 768, 896, 1024, 1280, 1536, 1792, 2048,
-	2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192,
+	336, 384, 448, 512, 672, 768, 896, 1024,
+	1168, 1360, 1552, 1808, 2048,
+	2336, 2720, 3264, 3632, 4096,
+	4672, 5456, 6544, 8192,
 };
 _Static_assert(sizeof(kmalloc_sizes) / sizeof(kmalloc_sizes[0]) <= NR_KMALLOC_SLOTS, "kmalloc slots");
 static unsigned int nr_kmalloc_caches;
