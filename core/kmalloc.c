@@ -399,7 +399,8 @@ void kmalloc_large_free(struct page *page, const void *p, const char *func)
 		kslub_fatal(func, p, "invalid pointer: not the start of a block");
 	__atomic_store_n(&page->flags, 0, __ATOMIC_RELEASE);
 	page->nr_pages = 0;
-	if (!(nr & (nr - 1)) && nr < (1UL << NR_PCP_ORDERS))
+	/* a block that grew in place may be a power of two not aligned to its size */
+	if (!(nr & (nr - 1)) && nr < (1UL << NR_PCP_ORDERS) && !((unsigned long)p & ((nr << PAGE_SHIFT) - 1)))
 		free_the_pages(page, (unsigned int)__builtin_ctzl(nr));
 	else
 		free_pages_range(page, nr, true);
@@ -561,6 +562,54 @@ static void large_shrink(struct page *page, size_t new_size)
 	}
 }
 
+/* Grow a large block in place into the free pages that follow it in its
+ * zone: with the quarter more room a move would give it, else with what is
+ * asked.  The buddy knows its free neighbours; no copy, and no freed block
+ * left behind to keep resident. */
+static bool large_grow(struct page *page, size_t new_size)
+{
+	unsigned long nr = page->nr_pages, want = DIV_ROUND_UP(new_size, PAGE_SIZE);
+	unsigned long room = DIV_ROUND_UP(new_size + new_size / 4, PAGE_SIZE);
+	unsigned long max = 1UL << (MAX_ORDER - 1);
+
+	if (room > max)
+		room = max;
+	if (want > max || want <= nr)
+		return false;
+	if (!take_pages_off_buddy(page + nr, room - nr)) {
+		if (room == want || !take_pages_off_buddy(page + nr, want - nr))
+			return false;
+		room = want;
+	}
+	page->nr_pages = room;
+	return true;
+}
+
+/* A large block this big that must move to grow moves its pages with
+ * mremap rather than being copied: the old block is left empty, so it is
+ * freed clean (not resident), and no byte is copied.  Smaller ones are
+ * copied: the syscall and a mapping of their own would cost more. */
+#define LARGE_MOVE_MIN (64 * PAGE_SIZE)
+
+/* Move the pages of large block p (ks bytes) to the large block dst and free
+ * p's pages clean; false if the kernel refused, and nothing changed. */
+static bool large_move(const void *p, void *dst, size_t ks)
+{
+	struct page *page = compound_head(virt_to_page(p));
+	unsigned long nr = page->nr_pages;
+
+	/* into another arena of the same node only: a direct mapping must stay
+	 * one mapping for mremap to grow it */
+	if (section_type(dst) != SECTION_ARENA || !(page->flags & PG_large) ||
+	    !(compound_head(virt_to_page(dst))->flags & PG_large) ||
+	    page_arena(page)->node != page_arena(virt_to_page(dst))->node || !os_move_pages((void *)p, dst, ks))
+		return false;
+	__atomic_store_n(&page->flags, 0, __ATOMIC_RELEASE);
+	page->nr_pages = 0;
+	free_pages_range(page, nr, false);
+	return true;
+}
+
 void *krealloc_internal(const void *p, size_t new_size, gfp_t gfp, const char *func)
 {
 	size_t ks;
@@ -591,6 +640,15 @@ void *krealloc_internal(const void *p, size_t new_size, gfp_t gfp, const char *f
 			large_shrink(page, new_size);
 		return (void *)p;
 	}
+	if (type == SECTION_ARENA && new_size > ks && new_size <= KMALLOC_LARGE_MAX) {
+		struct page *page = compound_head(virt_to_page(p));
+
+		if ((page->flags & PG_large) && large_grow(page, new_size)) {
+			if (gfp & KSLUB_GFP_ZERO)
+				memset((char *)p + ks, 0, new_size - ks);
+			return (void *)p;
+		}
+	}
 	if (new_size > ks && new_size > KSLUB_KMALLOC_MAX_CACHE_SIZE && new_size <= KMALLOC_LARGE_MAX) {
 		/* a buffer growing past the kmalloc caches gets a quarter more
 		 * than it asked, as the caches' quarter steps give the small
@@ -604,6 +662,11 @@ void *krealloc_internal(const void *p, size_t new_size, gfp_t gfp, const char *f
 	}
 	if (!ret)
 		return NULL;
+	if (type == SECTION_ARENA && ks >= LARGE_MOVE_MIN && new_size > ks && large_move(p, ret, ks)) {
+		if (gfp & KSLUB_GFP_ZERO)
+			memset((char *)ret + ks, 0, new_size - ks);
+		return ret;
+	}
 	memcpy(ret, p, ks < new_size ? ks : new_size);
 	if ((gfp & KSLUB_GFP_ZERO) && new_size > ks)
 		memset((char *)ret + ks, 0, new_size - ks);

@@ -479,6 +479,74 @@ struct page *alloc_pages_exact_node(int node, gfp_t gfp, size_t size, bool *zero
 	return page;
 }
 
+/* The free block in the zone that holds the page at index idx, or NULL
+ * (kernel: the search in take_page_off_buddy).  Called with zone->lock held. */
+static struct page *buddy_block_holding(struct page *page, unsigned long idx)
+{
+	for (unsigned int o = 0; o < MAX_ORDER; o++) {
+		struct page *head = page - (idx & ((1UL << o) - 1));
+
+		if ((head->flags & PG_buddy) && head->order >= o)
+			return head;
+	}
+	return NULL;
+}
+
+/* Put the pages [from, to) of one free block back as the largest aligned
+ * pieces, with the block's state (kernel: break_down_buddy_pages). */
+static void free_area_add_range(struct zone *zone, struct page *page, unsigned long from, unsigned long to,
+				unsigned long dirty, uint64_t freed_at)
+{
+	page += from - page_index(page);
+	while (from < to) {
+		unsigned int order = from ? (unsigned int)__builtin_ctzl(from) : MAX_ORDER - 1;
+
+		if (order > MAX_ORDER - 1)
+			order = MAX_ORDER - 1;
+		while (from + (1UL << order) > to)
+			order--;
+		add_to_free_list(zone, page, order, dirty, freed_at);
+		from += 1UL << order;
+		page += 1UL << order;
+	}
+}
+
+bool take_pages_off_buddy(struct page *page, unsigned long nr)
+{
+	struct zone *zone = page_arena(page)->zone;
+	unsigned long idx = page_index(page), end = idx + nr, i;
+
+	if (!nr || end > ARENA_PAGES)
+		return false;
+	spin_lock(&zone->lock);
+	for (i = idx; i < end;) {
+		struct page *head = buddy_block_holding(page + (i - idx), i);
+
+		if (!head) {
+			spin_unlock(&zone->lock);
+			return false;
+		}
+		i = page_index(head) + (1UL << head->order);
+	}
+	for (i = idx; i < end;) {
+		struct page *head = buddy_block_holding(page + (i - idx), i);
+		unsigned int order = head->order;
+		unsigned long start = page_index(head), stop = start + (1UL << order);
+		unsigned long dirty = head->flags & PG_dirty;
+		uint64_t freed_at = head->freed_at;
+
+		del_from_free_list(zone, head, order);
+		head->flags = 0;
+		free_area_add_range(zone, head, start, idx > start ? idx : start, dirty, freed_at);
+		free_area_add_range(zone, head, end < stop ? end : stop, stop, dirty, freed_at);
+		i = stop;
+	}
+	for (i = 0; i < nr; i++)
+		WRITE_ONCE(page[i].flags, 0);
+	spin_unlock(&zone->lock);
+	return true;
+}
+
 /*
  * Purge: take dirty blocks off the lists, oldest first, madvise them without
  * the lock, and put them back clean.  With all, every dirty block goes;

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kslub.h"
 
@@ -568,5 +569,125 @@ Test(kmalloc, kmalloc_node_on_this_node_or_any_node_works)
 		}
 		cr_assert_eq(kmalloc_node(0, GFP_KERNEL, nodes[n]), ZERO_SIZE_PTR);
 	}
+	validate_kmalloc_caches();
+}
+
+/* ---- large blocks that grow ------------------------------------------------------------------ */
+
+Test(kmalloc, krealloc_grows_a_large_block_in_place_into_free_pages)
+{
+	/* 10 pages from a 16-page buddy block: the 6 after it are free */
+	char *p = kmalloc(40 * KiB, GFP_KERNEL), *q;
+
+	cr_assert_not_null(p);
+	fill(p, 40 * KiB, 3);
+	q = krealloc(p, 44 * KiB, GFP_KERNEL);
+	cr_assert_eq(q, p, "krealloc to 44 KiB moved the block although the pages after it are free");
+	cr_assert_geq(ksize(q), 44 * KiB);
+	cr_assert_eq(check(q, 40 * KiB, 3), 40 * KiB, "growing in place changed the contents");
+	memset(q + 40 * KiB, 0x77, ksize(q) - 40 * KiB);
+	kfree(q);
+	validate_kmalloc_caches();
+}
+
+/* The "moves" counter of the slabinfo report. */
+static unsigned long os_moves(void)
+{
+	char path[64], buf[16384], *m;
+	unsigned long moves = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/tmp/kslub-test-moves.%d", (int)getpid());
+	cr_assert_eq(kslub_write_slabinfo(path), 0);
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	unlink(path);
+	m = strstr(buf, " moves ");
+	cr_assert_not_null(m, "the report has no moves counter");
+	sscanf(m, " moves %lu", &moves);
+	return moves;
+}
+
+Test(kmalloc, krealloc_moves_the_pages_of_a_big_block_that_cannot_grow_in_place)
+{
+	enum { TRIES = 16 };
+	char *blk[2 * TRIES] = { 0 }, *p = NULL, *q;
+	unsigned long before;
+	int n = 0;
+
+	/* a 256 KiB block with another right after it */
+	for (int i = 0; i < TRIES && !p; i++) {
+		blk[n] = kmalloc(256 * KiB, GFP_KERNEL);
+		blk[n + 1] = kmalloc(256 * KiB, GFP_KERNEL);
+		cr_assert(blk[n] && blk[n + 1]);
+		if (blk[n] + 256 * KiB == blk[n + 1])
+			p = blk[n];
+		n += 2;
+	}
+	cr_assert_not_null(p, "no two 256 KiB blocks side by side");
+	fill(p, 256 * KiB, 5);
+	before = os_moves();
+	q = krealloc(p, 512 * KiB, GFP_KERNEL | __GFP_ZERO);
+	cr_assert_not_null(q);
+	cr_assert_neq(q, p, "the block grew into its allocated neighbour");
+	cr_assert_eq(os_moves(), before + 1, "the block was copied, not moved");
+	cr_assert_eq(check(q, 256 * KiB, 5), 256 * KiB, "moving the pages changed the contents");
+	cr_assert_eq(first_nonzero(q + 256 * KiB, 256 * KiB), 256 * KiB, "__GFP_ZERO: the new part is not zero");
+	for (int i = 0; i < n; i++)
+		if (blk[i] != p)
+			kfree(blk[i]);
+	/* the pages the block left are free and usable again */
+	p = kmalloc(256 * KiB, GFP_KERNEL);
+	cr_assert_not_null(p);
+	fill(p, 256 * KiB, 6);
+	cr_assert_eq(check(p, 256 * KiB, 6), 256 * KiB);
+	kfree(p);
+	kfree(q);
+	validate_kmalloc_caches();
+}
+
+/* A 3-page block on a 16 KiB boundary that grows in place to 8 pages is a
+ * power of two not aligned to its size: freeing it must not put it on the
+ * page list of order 3, from which the next slab of order 3 would come out
+ * misaligned (slabs are aligned to their size, which free() relies on). */
+Test(kmalloc, a_block_grown_to_an_unaligned_power_of_two_frees_cleanly)
+{
+	enum { TRIES = 64, LATER = 256 };
+	char *blk[TRIES] = { 0 }, *p = NULL, *later[LATER];
+	int n = 0;
+
+	for (; n < TRIES && !p; n++) {
+		blk[n] = kmalloc(12 * KiB, GFP_KERNEL);
+		cr_assert_not_null(blk[n]);
+		if ((uintptr_t)blk[n] % (32 * KiB) == 16 * KiB) {
+			char *q = krealloc(blk[n], 26000, GFP_KERNEL);
+
+			cr_assert_not_null(q);
+			if (q == blk[n] && ksize(q) == 32 * KiB)
+				p = q;
+			blk[n] = q;
+		}
+	}
+	cr_assert_not_null(p, "no 12 KiB block grew in place to 8 unaligned pages");
+	fill(p, 26000, 9);
+	cr_assert_eq(check(p, 26000, 9), 26000);
+	kfree(p);
+	/* order-3 slabs: kmalloc-2720 holds 12 objects in 32 KiB */
+	for (int i = 0; i < LATER; i++) {
+		later[i] = kmalloc(2700, GFP_KERNEL);
+		cr_assert_not_null(later[i]);
+		fill(later[i], 2700, (uint64_t)i + 100);
+	}
+	for (int i = 0; i < LATER; i++) {
+		cr_assert_eq(check(later[i], 2700, (uint64_t)i + 100), 2700, "object %d shares memory", i);
+		kfree(later[i]);
+	}
+	for (int i = 0; i < n; i++)
+		if (blk[i] != p)
+			kfree(blk[i]);
 	validate_kmalloc_caches();
 }
