@@ -14,9 +14,11 @@
  * high pages.
  *
  * Memory goes back to the OS two ways.  Free blocks are PG_dirty while their
- * pages may be resident; when a zone has more than KSLUB_DIRTY_MAX dirty
- * pages, blocks that have been free for KSLUB_PURGE_DELAY ms are purged with
- * madvise(MADV_DONTNEED) (all of them when there are four times too many).
+ * pages may be resident; when a zone has more dirty pages than a quarter of
+ * the pages it has in use (at least KSLUB_DIRTY_MAX / 8, at most
+ * KSLUB_DIRTY_MAX), blocks that have been free for KSLUB_PURGE_DELAY ms are
+ * purged with madvise(MADV_DONTNEED) (all of them when there are four times
+ * too many).
  * A clean block reads as zeros, which calloc uses.  An arena that is wholly
  * free is unmapped when the zone already keeps KSLUB_RETAIN_ARENAS of them.
  *
@@ -292,16 +294,27 @@ static int rmqueue_bulk(struct zone *zone, gfp_t gfp, unsigned int order, int co
 
 static void zone_purge_locked(struct zone *zone, uint64_t now, bool all);
 
+/* The resident free pages a zone may keep: a quarter of the pages in use,
+ * at least an eighth of KSLUB_DIRTY_MAX, at most all of it.  A small heap
+ * keeps a small reserve; one of a few GiB keeps the full KSLUB_DIRTY_MAX. */
+static inline unsigned long zone_dirty_max(const struct zone *zone)
+{
+	unsigned long max = (unsigned long)kslub_opt(OPT_DIRTY_MAX);
+	unsigned long used = (zone->managed_pages - zone->nr_free_pages) / 4;
+
+	return used < max / 8 ? max / 8 : used > max ? max : used;
+}
+
 /* After a free into the zone: purge if there is too much resident free memory. */
 static inline bool zone_over_dirty(struct zone *zone)
 {
-	return zone->nr_dirty > (unsigned long)kslub_opt(OPT_DIRTY_MAX);
+	return zone->nr_dirty > zone_dirty_max(zone);
 }
 
 static void zone_free_finish(struct zone *zone, uint64_t now, struct arena *to_unmap)
 {
 	if (zone_over_dirty(zone)) {
-		bool hard = zone->nr_dirty > 4 * (unsigned long)kslub_opt(OPT_DIRTY_MAX);
+		bool hard = zone->nr_dirty > 4 * zone_dirty_max(zone);
 		uint64_t delay = (uint64_t)kslub_opt(OPT_PURGE_DELAY);
 
 		if (hard || now - zone->last_purge >= delay / 2 + 1) {
@@ -558,7 +571,7 @@ bool take_pages_off_buddy(struct page *page, unsigned long nr)
 static void zone_purge_locked(struct zone *zone, uint64_t now, bool all)
 {
 	uint64_t delay = (uint64_t)kslub_opt(OPT_PURGE_DELAY);
-	unsigned long target = all ? 0 : (unsigned long)kslub_opt(OPT_DIRTY_MAX) / 2;
+	unsigned long target = all ? 0 : zone_dirty_max(zone) / 2;
 
 	while (zone->nr_dirty > target) {
 		struct page *batch[PURGE_BATCH];
