@@ -38,14 +38,15 @@ struct kmem_cache *kmalloc_caches_16[KMALLOC_CACHES_16_SLOTS] = {
  * order calculate_order gives it (336 = 4 KiB / 12, 4672 = 32 KiB / 7),
  * so no slab ends in a tail no object can use, and the sizes between
  * cover the common "power of two plus a header" requests better than a
- * grid would (sqlite's 1032 and 4368-byte page-cache entries take 1168 and
- * 4672, where quarter steps gave 1280 and 5120).  Every size from 16 up is
+ * grid would: 1088 (15 in 16 KiB) takes a KiB and a header of up to 64
+ * bytes, and sqlite's 1032 and 4368-byte page-cache entries take 1088 and
+ * 4672, where quarter steps gave 1280 and 5120.  Every size from 16 up is
  * a multiple of 16, so every object is 16-byte aligned, and the powers of
  * two keep their natural alignment. */
 static const unsigned int kmalloc_sizes[] = {
 	8, 16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256,
 	336, 384, 448, 512, 672, 768, 896, 1024,
-	1168, 1360, 1552, 1808, 2048,
+	1088, 1168, 1360, 1552, 1808, 2048,
 	2336, 2720, 3264, 3632, 4096,
 	4672, 5456, 6544, 8192,
 };
