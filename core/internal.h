@@ -413,6 +413,7 @@ int os_munmap(void *addr, size_t size);
 void os_purge(void *addr, size_t size);
 void *os_mremap(void *old, size_t old_size, size_t new_size, void *fixed);
 bool os_move_pages(void *old, void *dst, size_t size);
+void os_hugepage(void *addr, size_t size);
 extern unsigned long kslub_os_mmaps, kslub_os_munmaps, kslub_os_purges, kslub_os_mapped, kslub_os_moves;
 
 /* arena.c */

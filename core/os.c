@@ -117,3 +117,13 @@ bool os_move_pages(void *old, void *dst, size_t size)
 	__atomic_fetch_add(&kslub_os_moves, 1, __ATOMIC_RELAXED);
 	return true;
 }
+
+/* Ask for transparent huge pages on a range (where the system leaves it to
+ * madvise): a fault then fills 2 MiB at once. */
+void os_hugepage(void *addr, size_t size)
+{
+	int saved = errno;
+
+	madvise(addr, size, MADV_HUGEPAGE);
+	errno = saved;
+}

@@ -691,3 +691,40 @@ Test(kmalloc, a_block_grown_to_an_unaligned_power_of_two_frees_cleanly)
 			kfree(blk[i]);
 	validate_kmalloc_caches();
 }
+
+/* ---- direct mappings ------------------------------------------------------------------------- */
+
+/* The VmFlags line of the mapping of /proc/self/smaps that holds p. */
+static bool smaps_vmflags(const void *p, char *flags, size_t len)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	bool in = false, found = false;
+
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+			in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+		else if (in && !strncmp(line, "VmFlags:", 8)) {
+			snprintf(flags, len, "%s", line + 8);
+			found = true;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+Test(kmalloc, a_big_direct_mapping_asks_for_transparent_huge_pages)
+{
+	char flags[256];
+	char *p = kmalloc(16 * MiB, GFP_KERNEL);
+
+	cr_assert_not_null(p);
+	cr_assert(smaps_vmflags(p, flags, sizeof(flags)), "no mapping holds %p", p);
+	cr_assert_not_null(strstr(flags, " hg"), "the 16 MiB block is not madvise(MADV_HUGEPAGE): VmFlags:%s", flags);
+	memset(p, 1, 16 * MiB);
+	kfree(p);
+}
