@@ -608,8 +608,10 @@ static bool large_move(const void *p, void *dst, size_t ks)
 	 * one mapping for mremap to grow it */
 	if (section_type(dst) != SECTION_ARENA || !(page->flags & PG_large) ||
 	    !(compound_head(virt_to_page(dst))->flags & PG_large) ||
-	    page_arena(page)->node != page_arena(virt_to_page(dst))->node || !os_move_pages((void *)p, dst, ks))
+	    page_arena(page)->node != page_arena(virt_to_page(dst))->node || !arena_may_move_in() ||
+	    !os_move_pages((void *)p, dst, ks))
 		return false;
+	arena_moved_in(page_arena(virt_to_page(dst)));
 	__atomic_store_n(&page->flags, 0, __ATOMIC_RELEASE);
 	page->nr_pages = 0;
 	free_pages_range(page, nr, false);

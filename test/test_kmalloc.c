@@ -728,3 +728,28 @@ Test(kmalloc, a_big_direct_mapping_asks_for_transparent_huge_pages)
 	memset(p, 1, 16 * MiB);
 	kfree(p);
 }
+
+/* Each block mremap moves into an arena may split the arena's mapping for
+ * good: past 16384 such moves into the arenas mapped, krealloc copies, so
+ * that the process keeps far below vm.max_map_count. */
+Test(kmalloc, krealloc_stops_moving_pages_before_the_mappings_run_out)
+{
+	enum { CAP = 16384, ROUNDS = CAP + 2000 };
+	unsigned long before = os_moves(), moves;
+
+	for (int i = 0; i < ROUNDS; i++) {
+		char *a = kmalloc(256 * KiB, GFP_KERNEL), *b = kmalloc(256 * KiB, GFP_KERNEL), *q;
+
+		cr_assert(a && b);
+		a[0] = (char)i;
+		q = krealloc(a, 300 * KiB, GFP_KERNEL);
+		cr_assert_not_null(q);
+		cr_assert_eq(q[0], (char)i, "round %d: krealloc lost the contents", i);
+		kfree(b);
+		kfree(q);
+	}
+	moves = os_moves() - before;
+	cr_assert_geq(moves, CAP / 2, "only %lu of %d reallocations moved pages", moves, ROUNDS);
+	cr_assert_leq(moves, CAP, "%lu blocks moved into the arenas mapped, more than %d", moves, CAP);
+	validate_kmalloc_caches();
+}
