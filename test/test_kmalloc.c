@@ -717,7 +717,7 @@ static bool smaps_vmflags(const void *p, char *flags, size_t len)
 	return found;
 }
 
-Test(kmalloc, a_big_direct_mapping_asks_for_transparent_huge_pages)
+Test(kmalloc, a_big_direct_mapping_asks_for_transparent_huge_pages_unless_zeroed)
 {
 	char flags[256];
 	char *p = kmalloc(16 * MiB, GFP_KERNEL);
@@ -726,6 +726,13 @@ Test(kmalloc, a_big_direct_mapping_asks_for_transparent_huge_pages)
 	cr_assert(smaps_vmflags(p, flags, sizeof(flags)), "no mapping holds %p", p);
 	cr_assert_not_null(strstr(flags, " hg"), "the 16 MiB block is not madvise(MADV_HUGEPAGE): VmFlags:%s", flags);
 	memset(p, 1, 16 * MiB);
+	kfree(p);
+	/* a zeroed one does not: a big table is often touched sparsely */
+	kslub_trim();
+	p = kzalloc(16 * MiB, GFP_KERNEL);
+	cr_assert_not_null(p);
+	cr_assert(smaps_vmflags(p, flags, sizeof(flags)), "no mapping holds %p", p);
+	cr_assert_null(strstr(flags, " hg"), "the zeroed 16 MiB block asks for huge pages: VmFlags:%s", flags);
 	kfree(p);
 }
 
