@@ -49,6 +49,7 @@ struct arena *arena_create(struct zone *zone)
 	arena->zone = zone;
 	arena->nr_free = 0;
 	arena->usable = ARENA_PAGES - ARENA_RESERVED_PAGES;
+	arena->nr_moved_in = 0;
 	INIT_LIST_HEAD(&arena->list);
 	memmap = (struct page *)((char *)arena + ARENA_MEMMAP_OFFSET);
 	for (unsigned long i = 0; i < ARENA_RESERVED_PAGES; i++)
@@ -57,8 +58,28 @@ struct arena *arena_create(struct zone *zone)
 	return arena;
 }
 
+/* A block that mremap moves into an arena becomes a mapping of its own that
+ * never merges back with the arena's (its page offset differs), so each
+ * move may add two mappings to the process.  Moves stop while the arenas
+ * mapped hold ARENA_MOVES_MAX of them: far below vm.max_map_count (65530),
+ * which the program needs for its own mappings too. */
+#define ARENA_MOVES_MAX 16384
+static unsigned long arena_moves_live;	/* moves into the arenas mapped now */
+
+bool arena_may_move_in(void)
+{
+	return READ_ONCE(arena_moves_live) < ARENA_MOVES_MAX;
+}
+
+void arena_moved_in(struct arena *arena)
+{
+	__atomic_fetch_add(&arena->nr_moved_in, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&arena_moves_live, 1, __ATOMIC_RELAXED);
+}
+
 void arena_destroy(struct arena *arena)
 {
+	__atomic_fetch_sub(&arena_moves_live, READ_ONCE(arena->nr_moved_in), __ATOMIC_RELAXED);
 	section_map_set(arena, ARENA_SIZE, SECTION_NONE, SECTION_NONE);
 	arena->magic = 0;
 	os_munmap(arena, ARENA_SIZE);

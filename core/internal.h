@@ -222,6 +222,7 @@ struct arena {
 	struct list_head list;		/* zone->arenas */
 	unsigned long nr_free;		/* pages of this arena in the zone's free_area */
 	unsigned long usable;		/* pages the arena gives to the buddy */
+	unsigned long nr_moved_in;	/* large blocks mremap moved here (atomic): each may split the mapping */
 };
 
 static always_inline struct page *virt_to_page(const void *addr)
@@ -433,12 +434,16 @@ void *os_mmap(size_t size);
 int os_munmap(void *addr, size_t size);
 void os_purge(void *addr, size_t size);
 void *os_mremap(void *old, size_t old_size, size_t new_size, void *fixed);
-extern unsigned long kslub_os_mmaps, kslub_os_munmaps, kslub_os_purges, kslub_os_mapped;
+bool os_move_pages(void *old, void *dst, size_t size);
+void os_hugepage(void *addr, size_t size);
+extern unsigned long kslub_os_mmaps, kslub_os_munmaps, kslub_os_purges, kslub_os_mapped, kslub_os_moves;
 
 /* arena.c */
 struct arena *arena_create(struct zone *zone);
 void arena_destroy(struct arena *arena);
 void section_map_set(void *addr, size_t size, enum section_type head, enum section_type tail);
+bool arena_may_move_in(void);
+void arena_moved_in(struct arena *arena);
 
 /* page_alloc.c */
 #include "page_alloc.h"

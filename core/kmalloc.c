@@ -7,7 +7,11 @@
  *   8 KiB .. 4 MiB         kmalloc_large: exactly the pages needed, from a
  *                          buddy block whose unused tail goes straight back
  *   above 4 MiB            a mapping of its own (the kernel's vmalloc), with a
- *                          header page; realloc moves it with mremap
+ *                          header page; realloc moves it with mremap; unless
+ *                          zeroed, it asks for transparent huge pages
+ *                          (MADV_HUGEPAGE): whoever asks for 4 MiB or more
+ *                          touches most of it, and a fault then fills 2 MiB
+ *                          instead of 4 KiB
  *
  * A power-of-two size is aligned to its size, as the kernel guarantees.
  * kmalloc(0) is ZERO_SIZE_PTR, which kfree accepts and nothing may touch.
@@ -31,15 +35,24 @@ struct kmem_cache *kmalloc_caches_small[KMALLOC_SMALL_MAX + 1] = {
 };
 
 /* The kmalloc sizes: the kernel's (8, 16, 32, 64, 96, 128, 192, 256, 512,
- * 1k ... 8k) with steps of a quarter of the power of two in between from 32
- * up, so that no request wastes more than a fifth of its object (the
- * kernel's classes waste up to half: a 257-byte request takes 512).  Every
- * size from 16 up is a multiple of 16, so every object is 16-byte aligned,
- * and the powers of two keep their natural alignment. */
+ * 1k ... 8k) with about four steps in between each power of two from 32 up,
+ * so that no request wastes more than a fifth of its object (the kernel's
+ * classes waste up to half: a 257-byte request takes 512).  Every size is
+ * one that fills its slab: the largest multiple of 16 of which n fit the
+ * order calculate_order gives it (336 = 4 KiB / 12, 4672 = 32 KiB / 7),
+ * so no slab ends in a tail no object can use, and the sizes between
+ * cover the common "power of two plus a header" requests better than a
+ * grid would: 1088 (15 in 16 KiB) takes a KiB and a header of up to 64
+ * bytes, and sqlite's 1032 and 4368-byte page-cache entries take 1088 and
+ * 4672, where quarter steps gave 1280 and 5120.  Every size from 16 up is
+ * a multiple of 16, so every object is 16-byte aligned, and the powers of
+ * two keep their natural alignment. */
 static const unsigned int kmalloc_sizes[] = {
 	8, 16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256,
-	320, 384, 448, 512, 640, 768, 896, 1024, 1280, 1536, 1792, 2048,
-	2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192,
+	336, 384, 448, 512, 672, 768, 896, 1024,
+	1088, 1168, 1360, 1552, 1808, 2048,
+	2336, 2720, 3264, 3632, 4096,
+	4672, 5456, 6544, 8192,
 };
 _Static_assert(sizeof(kmalloc_sizes) / sizeof(kmalloc_sizes[0]) <= NR_KMALLOC_SLOTS, "kmalloc slots");
 static unsigned int nr_kmalloc_caches;
@@ -264,8 +277,12 @@ static void *kmalloc_huge(size_t size, size_t align, gfp_t gfp)
 		os_munmap(h, total);
 		return errno = ENOMEM, NULL;
 	}
-	if (!reused)
+	if (!reused) {
 		topology_bind(h, total, kslub_current_node());	/* before the first touch */
+		/* not for calloc: a big zeroed table is often touched sparsely */
+		if (!(gfp & KSLUB_GFP_ZERO))
+			os_hugepage(h, total);
+	}
 	h->magic = HUGE_MAGIC;
 	h->map_size = total;
 	h->size = total - off;
@@ -391,7 +408,8 @@ void kmalloc_large_free(struct page *page, const void *p, const char *func)
 		kslub_fatal(func, p, "invalid pointer: not the start of a block");
 	__atomic_store_n(&page->flags, 0, __ATOMIC_RELEASE);
 	page->nr_pages = 0;
-	if (!(nr & (nr - 1)) && nr < (1UL << NR_PCP_ORDERS))
+	/* a block that grew in place may be a power of two not aligned to its size */
+	if (!(nr & (nr - 1)) && nr < (1UL << NR_PCP_ORDERS) && !((unsigned long)p & ((nr << PAGE_SHIFT) - 1)))
 		free_the_pages(page, (unsigned int)__builtin_ctzl(nr));
 	else
 		free_pages_range(page, nr, true);
@@ -564,6 +582,56 @@ static void large_shrink(struct page *page, size_t new_size)
 	}
 }
 
+/* Grow a large block in place into the free pages that follow it in its
+ * zone: with the quarter more room a move would give it, else with what is
+ * asked.  The buddy knows its free neighbours; no copy, and no freed block
+ * left behind to keep resident. */
+static bool large_grow(struct page *page, size_t new_size)
+{
+	unsigned long nr = page->nr_pages, want = DIV_ROUND_UP(new_size, PAGE_SIZE);
+	unsigned long room = DIV_ROUND_UP(new_size + new_size / 4, PAGE_SIZE);
+	unsigned long max = 1UL << (MAX_ORDER - 1);
+
+	if (room > max)
+		room = max;
+	if (want > max || want <= nr)
+		return false;
+	if (!take_pages_off_buddy(page + nr, room - nr)) {
+		if (room == want || !take_pages_off_buddy(page + nr, want - nr))
+			return false;
+		room = want;
+	}
+	page->nr_pages = room;
+	return true;
+}
+
+/* A large block this big that must move to grow moves its pages with
+ * mremap rather than being copied: the old block is left empty, so it is
+ * freed clean (not resident), and no byte is copied.  Smaller ones are
+ * copied: the syscall and a mapping of their own would cost more. */
+#define LARGE_MOVE_MIN (64 * PAGE_SIZE)
+
+/* Move the pages of large block p (ks bytes) to the large block dst and free
+ * p's pages clean; false if the kernel refused, and nothing changed. */
+static bool large_move(const void *p, void *dst, size_t ks)
+{
+	struct page *page = compound_head(virt_to_page(p));
+	unsigned long nr = page->nr_pages;
+
+	/* into another arena of the same node only: a direct mapping must stay
+	 * one mapping for mremap to grow it */
+	if (section_type(dst) != SECTION_ARENA || !(page->flags & PG_large) ||
+	    !(compound_head(virt_to_page(dst))->flags & PG_large) ||
+	    page_arena(page)->node != page_arena(virt_to_page(dst))->node || !arena_may_move_in() ||
+	    !os_move_pages((void *)p, dst, ks))
+		return false;
+	arena_moved_in(page_arena(virt_to_page(dst)));
+	__atomic_store_n(&page->flags, 0, __ATOMIC_RELEASE);
+	page->nr_pages = 0;
+	free_pages_range(page, nr, false);
+	return true;
+}
+
 void *krealloc_internal(const void *p, size_t new_size, gfp_t gfp, const char *func)
 {
 	size_t ks;
@@ -594,6 +662,15 @@ void *krealloc_internal(const void *p, size_t new_size, gfp_t gfp, const char *f
 			large_shrink(page, new_size);
 		return (void *)p;
 	}
+	if (type == SECTION_ARENA && new_size > ks && new_size <= KMALLOC_LARGE_MAX) {
+		struct page *page = compound_head(virt_to_page(p));
+
+		if ((page->flags & PG_large) && large_grow(page, new_size)) {
+			if (gfp & KSLUB_GFP_ZERO)
+				memset((char *)p + ks, 0, new_size - ks);
+			return (void *)p;
+		}
+	}
 	if (new_size > ks && new_size > KSLUB_KMALLOC_MAX_CACHE_SIZE && new_size <= KMALLOC_LARGE_MAX) {
 		/* a buffer growing past the kmalloc caches gets a quarter more
 		 * than it asked, as the caches' quarter steps give the small
@@ -607,6 +684,11 @@ void *krealloc_internal(const void *p, size_t new_size, gfp_t gfp, const char *f
 	}
 	if (!ret)
 		return NULL;
+	if (type == SECTION_ARENA && ks >= LARGE_MOVE_MIN && new_size > ks && large_move(p, ret, ks)) {
+		if (gfp & KSLUB_GFP_ZERO)
+			memset((char *)ret + ks, 0, new_size - ks);
+		return ret;
+	}
 	memcpy(ret, p, ks < new_size ? ks : new_size);
 	if ((gfp & KSLUB_GFP_ZERO) && new_size > ks)
 		memset((char *)ret + ks, 0, new_size - ks);

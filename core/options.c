@@ -28,7 +28,7 @@ struct kslub_option_desc kslub_options[NR_KSLUB_OPTIONS] = {
 	[OPT_PCP_BATCH]     = { "KSLUB_PCP_BATCH", 8, 1, 1 << 16,
 				"pages moved between a thread's page lists and the zone at once" },
 	[OPT_DIRTY_MAX]     = { "KSLUB_DIRTY_MAX", 8192, 0, 1L << 30,
-				"free pages a zone keeps resident before it purges them" },
+				"free pages a zone keeps resident before it purges them, at most (a quarter of the pages in use, at least an eighth of this)" },
 	[OPT_PURGE_DELAY]   = { "KSLUB_PURGE_DELAY", 100, 0, 3600 * 1000,
 				"milliseconds a free block stays resident before it may be purged" },
 	[OPT_RETAIN_ARENAS] = { "KSLUB_RETAIN_ARENAS", 8, 0, 1 << 20,

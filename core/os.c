@@ -13,6 +13,7 @@ unsigned long kslub_os_mmaps;	/* successful mappings */
 unsigned long kslub_os_munmaps;	/* unmappings */
 unsigned long kslub_os_purges;	/* madvise calls that gave pages back */
 unsigned long kslub_os_mapped;	/* bytes mapped now */
+unsigned long kslub_os_moves;	/* blocks moved by mremap instead of copied */
 
 void *os_mmap(size_t size)
 {
@@ -98,4 +99,31 @@ void *os_mremap(void *old, size_t old_size, size_t new_size, void *fixed)
 		return NULL;
 	__atomic_fetch_add(&kslub_os_mapped, new_size - old_size, __ATOMIC_RELAXED);
 	return p;
+}
+
+/* Move the pages of [old, old + size) to dst, a range of ours whose own
+ * pages are given up, and leave old mapped and empty (it reads as zeros
+ * again): a large block changes place without a copy, and the block it
+ * leaves costs no memory.  False, and nothing moved, if the kernel refuses
+ * (MREMAP_DONTUNMAP before Linux 5.7, or too many mappings). */
+bool os_move_pages(void *old, void *dst, size_t size)
+{
+	int saved = errno;
+	void *p = mremap(old, size, size, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, dst);
+
+	errno = saved;
+	if (p == MAP_FAILED)
+		return false;
+	__atomic_fetch_add(&kslub_os_moves, 1, __ATOMIC_RELAXED);
+	return true;
+}
+
+/* Ask for transparent huge pages on a range (where the system leaves it to
+ * madvise): a fault then fills 2 MiB at once. */
+void os_hugepage(void *addr, size_t size)
+{
+	int saved = errno;
+
+	madvise(addr, size, MADV_HUGEPAGE);
+	errno = saved;
 }

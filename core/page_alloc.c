@@ -14,9 +14,11 @@
  * high pages.
  *
  * Memory goes back to the OS two ways.  Free blocks are PG_dirty while their
- * pages may be resident; when a zone has more than KSLUB_DIRTY_MAX dirty
- * pages, blocks that have been free for KSLUB_PURGE_DELAY ms are purged with
- * madvise(MADV_DONTNEED) (all of them when there are four times too many).
+ * pages may be resident; when a zone has more dirty pages than a quarter of
+ * the pages it has in use (at least KSLUB_DIRTY_MAX / 8, at most
+ * KSLUB_DIRTY_MAX), blocks that have been free for KSLUB_PURGE_DELAY ms are
+ * purged with madvise(MADV_DONTNEED) (all of them when there are four times
+ * too many).
  * A clean block reads as zeros, which calloc uses.  An arena that is wholly
  * free is unmapped when the zone already keeps KSLUB_RETAIN_ARENAS of them.
  *
@@ -292,16 +294,27 @@ static int rmqueue_bulk(struct zone *zone, gfp_t gfp, unsigned int order, int co
 
 static void zone_purge_locked(struct zone *zone, uint64_t now, bool all);
 
+/* The resident free pages a zone may keep: a quarter of the pages in use,
+ * at least an eighth of KSLUB_DIRTY_MAX, at most all of it.  A small heap
+ * keeps a small reserve; one of a few GiB keeps the full KSLUB_DIRTY_MAX. */
+static inline unsigned long zone_dirty_max(const struct zone *zone)
+{
+	unsigned long max = (unsigned long)kslub_opt(OPT_DIRTY_MAX);
+	unsigned long used = (zone->managed_pages - zone->nr_free_pages) / 4;
+
+	return used < max / 8 ? max / 8 : used > max ? max : used;
+}
+
 /* After a free into the zone: purge if there is too much resident free memory. */
 static inline bool zone_over_dirty(struct zone *zone)
 {
-	return zone->nr_dirty > (unsigned long)kslub_opt(OPT_DIRTY_MAX);
+	return zone->nr_dirty > zone_dirty_max(zone);
 }
 
 static void zone_free_finish(struct zone *zone, uint64_t now, struct arena *to_unmap)
 {
 	if (zone_over_dirty(zone)) {
-		bool hard = zone->nr_dirty > 4 * (unsigned long)kslub_opt(OPT_DIRTY_MAX);
+		bool hard = zone->nr_dirty > 4 * zone_dirty_max(zone);
 		uint64_t delay = (uint64_t)kslub_opt(OPT_PURGE_DELAY);
 
 		if (hard || now - zone->last_purge >= delay / 2 + 1) {
@@ -479,6 +492,74 @@ struct page *alloc_pages_exact_node(int node, gfp_t gfp, size_t size, bool *zero
 	return page;
 }
 
+/* The free block in the zone that holds the page at index idx, or NULL
+ * (kernel: the search in take_page_off_buddy).  Called with zone->lock held. */
+static struct page *buddy_block_holding(struct page *page, unsigned long idx)
+{
+	for (unsigned int o = 0; o < MAX_ORDER; o++) {
+		struct page *head = page - (idx & ((1UL << o) - 1));
+
+		if ((head->flags & PG_buddy) && head->order >= o)
+			return head;
+	}
+	return NULL;
+}
+
+/* Put the pages [from, to) of one free block back as the largest aligned
+ * pieces, with the block's state (kernel: break_down_buddy_pages). */
+static void free_area_add_range(struct zone *zone, struct page *page, unsigned long from, unsigned long to,
+				unsigned long dirty, uint64_t freed_at)
+{
+	page += from - page_index(page);
+	while (from < to) {
+		unsigned int order = from ? (unsigned int)__builtin_ctzl(from) : MAX_ORDER - 1;
+
+		if (order > MAX_ORDER - 1)
+			order = MAX_ORDER - 1;
+		while (from + (1UL << order) > to)
+			order--;
+		add_to_free_list(zone, page, order, dirty, freed_at);
+		from += 1UL << order;
+		page += 1UL << order;
+	}
+}
+
+bool take_pages_off_buddy(struct page *page, unsigned long nr)
+{
+	struct zone *zone = page_arena(page)->zone;
+	unsigned long idx = page_index(page), end = idx + nr, i;
+
+	if (!nr || end > ARENA_PAGES)
+		return false;
+	spin_lock(&zone->lock);
+	for (i = idx; i < end;) {
+		struct page *head = buddy_block_holding(page + (i - idx), i);
+
+		if (!head) {
+			spin_unlock(&zone->lock);
+			return false;
+		}
+		i = page_index(head) + (1UL << head->order);
+	}
+	for (i = idx; i < end;) {
+		struct page *head = buddy_block_holding(page + (i - idx), i);
+		unsigned int order = head->order;
+		unsigned long start = page_index(head), stop = start + (1UL << order);
+		unsigned long dirty = head->flags & PG_dirty;
+		uint64_t freed_at = head->freed_at;
+
+		del_from_free_list(zone, head, order);
+		head->flags = 0;
+		free_area_add_range(zone, head, start, idx > start ? idx : start, dirty, freed_at);
+		free_area_add_range(zone, head, end < stop ? end : stop, stop, dirty, freed_at);
+		i = stop;
+	}
+	for (i = 0; i < nr; i++)
+		WRITE_ONCE(page[i].flags, 0);
+	spin_unlock(&zone->lock);
+	return true;
+}
+
 /*
  * Purge: take dirty blocks off the lists, oldest first, madvise them without
  * the lock, and put them back clean.  With all, every dirty block goes;
@@ -490,7 +571,7 @@ struct page *alloc_pages_exact_node(int node, gfp_t gfp, size_t size, bool *zero
 static void zone_purge_locked(struct zone *zone, uint64_t now, bool all)
 {
 	uint64_t delay = (uint64_t)kslub_opt(OPT_PURGE_DELAY);
-	unsigned long target = all ? 0 : (unsigned long)kslub_opt(OPT_DIRTY_MAX) / 2;
+	unsigned long target = all ? 0 : zone_dirty_max(zone) / 2;
 
 	while (zone->nr_dirty > target) {
 		struct page *batch[PURGE_BATCH];

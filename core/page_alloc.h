@@ -18,6 +18,11 @@ void free_the_pages(struct page *page, unsigned int order);
 /* nr pages starting at page, a block or the tail of one: freed in the largest
  * aligned pieces the buddy can take (alloc_pages_exact's tail, free_pages_exact). */
 void free_pages_range(struct page *page, unsigned long nr, bool dirty);
+/* Take the nr pages from page off the free lists of their zone if every one
+ * of them is free there (not on a thread's page list), and keep the rest of
+ * the blocks they were part of free (kernel: take_page_off_buddy, for a
+ * range): how a large block grows in place.  False changes nothing. */
+bool take_pages_off_buddy(struct page *page, unsigned long nr);
 /* Exactly DIV_ROUND_UP(size, PAGE_SIZE) pages: the tail of the block is freed. */
 struct page *alloc_pages_exact_node(int node, gfp_t gfp, size_t size, bool *zeroed);
 

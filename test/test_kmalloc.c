@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kslub.h"
 
@@ -453,7 +454,9 @@ struct cache_case {
 	char name[16];
 };
 
-/* The kernel's kmalloc sizes and, between them, the quarter steps. */
+/* The kernel's kmalloc sizes and, between them, about four steps for each
+ * power of two, sized to fill their slabs; sqlite's page-cache entries
+ * (1032 and 4368 bytes) waste a sixteenth and an eighth, not a quarter. */
 ParameterizedTestParameters(kmalloc, a_size_is_served_by_the_kernels_kmalloc_cache)
 {
 	static struct cache_case cases[] = {
@@ -462,10 +465,11 @@ ParameterizedTestParameters(kmalloc, a_size_is_served_by_the_kernels_kmalloc_cac
 		{ 49, "kmalloc-64" },	  { 64, "kmalloc-64" },	    { 65, "kmalloc-80" },   { 81, "kmalloc-96" },
 		{ 96, "kmalloc-96" },	  { 97, "kmalloc-112" },    { 113, "kmalloc-128" }, { 128, "kmalloc-128" },
 		{ 129, "kmalloc-160" },	  { 161, "kmalloc-192" },   { 192, "kmalloc-192" }, { 193, "kmalloc-224" },
-		{ 225, "kmalloc-256" },	  { 256, "kmalloc-256" },   { 257, "kmalloc-320" }, { 449, "kmalloc-512" },
-		{ 512, "kmalloc-512" },	  { 513, "kmalloc-640" },   { 1000, "kmalloc-1k" }, { 1024, "kmalloc-1k" },
-		{ 1025, "kmalloc-1280" }, { 2048, "kmalloc-2k" },   { 2049, "kmalloc-2560" }, { 4096, "kmalloc-4k" },
-		{ 4097, "kmalloc-5k" },	  { 7169, "kmalloc-8k" },   { 8192, "kmalloc-8k" },
+		{ 225, "kmalloc-256" },	  { 256, "kmalloc-256" },   { 257, "kmalloc-336" }, { 449, "kmalloc-512" },
+		{ 512, "kmalloc-512" },	  { 513, "kmalloc-672" },   { 1000, "kmalloc-1k" }, { 1024, "kmalloc-1k" },
+		{ 1025, "kmalloc-1088" }, { 1032, "kmalloc-1088" }, { 1089, "kmalloc-1168" }, { 2048, "kmalloc-2k" },
+		{ 2049, "kmalloc-2336" }, { 4096, "kmalloc-4k" },   { 4097, "kmalloc-4672" }, { 4368, "kmalloc-4672" },
+		{ 6545, "kmalloc-8k" },	  { 8192, "kmalloc-8k" },
 	};
 
 	return cr_make_param_array(struct cache_case, cases, sizeof(cases) / sizeof(cases[0]));
@@ -492,6 +496,30 @@ ParameterizedTest(struct cache_case *c, kmalloc, a_size_is_served_by_the_kernels
 	cr_assert_eq(kslub_cache_info(s, &after), 0);
 	cr_assert_eq(after.active_objs, before.active_objs);
 	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+}
+
+/* No slab of a kmalloc cache ends in a tail that a larger object size (the
+ * next multiple of 16) could have used with as many objects per slab. */
+Test(kmalloc, every_kmalloc_cache_fills_its_slab)
+{
+	struct kmem_cache *prev = NULL;
+
+	for (size_t size = 1; size <= KMALLOC_MAX_CACHE_SIZE; size++) {
+		struct kmem_cache *s = kslub_kmalloc_cache(size);
+		struct kslub_cache_info info;
+		size_t slab_bytes;
+
+		if (s == prev)
+			continue;
+		prev = s;
+		cr_assert_eq(kslub_cache_info(s, &info), 0);
+		slab_bytes = (size_t)PAGE << info.order;
+		cr_assert_leq((size_t)info.objs_per_slab * info.size, slab_bytes);
+		cr_assert_gt((size_t)info.objs_per_slab * (info.size + 16), slab_bytes,
+			     "%s: %u objects of %u bytes leave %zu bytes of its %zu-byte slab unused",
+			     kslub_kmem_cache_name(s), info.objs_per_slab, info.size,
+			     slab_bytes - (size_t)info.objs_per_slab * info.size, slab_bytes);
+	}
 }
 
 Test(kmalloc, sizes_outside_the_kmalloc_caches_have_no_cache)
@@ -543,5 +571,194 @@ Test(kmalloc, kmalloc_node_on_this_node_or_any_node_works)
 		}
 		cr_assert_eq(kmalloc_node(0, GFP_KERNEL, nodes[n]), ZERO_SIZE_PTR);
 	}
+	validate_kmalloc_caches();
+}
+
+/* ---- large blocks that grow ------------------------------------------------------------------ */
+
+Test(kmalloc, krealloc_grows_a_large_block_in_place_into_free_pages)
+{
+	/* 10 pages from a 16-page buddy block: the 6 after it are free */
+	char *p = kmalloc(40 * KiB, GFP_KERNEL), *q;
+
+	cr_assert_not_null(p);
+	fill(p, 40 * KiB, 3);
+	q = krealloc(p, 44 * KiB, GFP_KERNEL);
+	cr_assert_eq(q, p, "krealloc to 44 KiB moved the block although the pages after it are free");
+	cr_assert_geq(ksize(q), 44 * KiB);
+	cr_assert_eq(check(q, 40 * KiB, 3), 40 * KiB, "growing in place changed the contents");
+	memset(q + 40 * KiB, 0x77, ksize(q) - 40 * KiB);
+	kfree(q);
+	validate_kmalloc_caches();
+}
+
+/* The "moves" counter of the slabinfo report. */
+static unsigned long os_moves(void)
+{
+	char path[64], buf[16384], *m;
+	unsigned long moves = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/tmp/kslub-test-moves.%d", (int)getpid());
+	cr_assert_eq(kslub_write_slabinfo(path), 0);
+	f = fopen(path, "r");
+	cr_assert_not_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	unlink(path);
+	m = strstr(buf, " moves ");
+	cr_assert_not_null(m, "the report has no moves counter");
+	sscanf(m, " moves %lu", &moves);
+	return moves;
+}
+
+Test(kmalloc, krealloc_moves_the_pages_of_a_big_block_that_cannot_grow_in_place)
+{
+	enum { TRIES = 16 };
+	char *blk[2 * TRIES] = { 0 }, *p = NULL, *q;
+	unsigned long before;
+	int n = 0;
+
+	/* a 256 KiB block with another right after it */
+	for (int i = 0; i < TRIES && !p; i++) {
+		blk[n] = kmalloc(256 * KiB, GFP_KERNEL);
+		blk[n + 1] = kmalloc(256 * KiB, GFP_KERNEL);
+		cr_assert(blk[n] && blk[n + 1]);
+		if (blk[n] + 256 * KiB == blk[n + 1])
+			p = blk[n];
+		n += 2;
+	}
+	cr_assert_not_null(p, "no two 256 KiB blocks side by side");
+	fill(p, 256 * KiB, 5);
+	before = os_moves();
+	q = krealloc(p, 512 * KiB, GFP_KERNEL | __GFP_ZERO);
+	cr_assert_not_null(q);
+	cr_assert_neq(q, p, "the block grew into its allocated neighbour");
+	cr_assert_eq(os_moves(), before + 1, "the block was copied, not moved");
+	cr_assert_eq(check(q, 256 * KiB, 5), 256 * KiB, "moving the pages changed the contents");
+	cr_assert_eq(first_nonzero(q + 256 * KiB, 256 * KiB), 256 * KiB, "__GFP_ZERO: the new part is not zero");
+	for (int i = 0; i < n; i++)
+		if (blk[i] != p)
+			kfree(blk[i]);
+	/* the pages the block left are free and usable again */
+	p = kmalloc(256 * KiB, GFP_KERNEL);
+	cr_assert_not_null(p);
+	fill(p, 256 * KiB, 6);
+	cr_assert_eq(check(p, 256 * KiB, 6), 256 * KiB);
+	kfree(p);
+	kfree(q);
+	validate_kmalloc_caches();
+}
+
+/* A 3-page block on a 16 KiB boundary that grows in place to 8 pages is a
+ * power of two not aligned to its size: freeing it must not put it on the
+ * page list of order 3, from which the next slab of order 3 would come out
+ * misaligned (slabs are aligned to their size, which free() relies on). */
+Test(kmalloc, a_block_grown_to_an_unaligned_power_of_two_frees_cleanly)
+{
+	enum { TRIES = 64, LATER = 256 };
+	char *blk[TRIES] = { 0 }, *p = NULL, *later[LATER];
+	int n = 0;
+
+	for (; n < TRIES && !p; n++) {
+		blk[n] = kmalloc(12 * KiB, GFP_KERNEL);
+		cr_assert_not_null(blk[n]);
+		if ((uintptr_t)blk[n] % (32 * KiB) == 16 * KiB) {
+			char *q = krealloc(blk[n], 26000, GFP_KERNEL);
+
+			cr_assert_not_null(q);
+			if (q == blk[n] && ksize(q) == 32 * KiB)
+				p = q;
+			blk[n] = q;
+		}
+	}
+	cr_assert_not_null(p, "no 12 KiB block grew in place to 8 unaligned pages");
+	fill(p, 26000, 9);
+	cr_assert_eq(check(p, 26000, 9), 26000);
+	kfree(p);
+	/* order-3 slabs: kmalloc-2720 holds 12 objects in 32 KiB */
+	for (int i = 0; i < LATER; i++) {
+		later[i] = kmalloc(2700, GFP_KERNEL);
+		cr_assert_not_null(later[i]);
+		fill(later[i], 2700, (uint64_t)i + 100);
+	}
+	for (int i = 0; i < LATER; i++) {
+		cr_assert_eq(check(later[i], 2700, (uint64_t)i + 100), 2700, "object %d shares memory", i);
+		kfree(later[i]);
+	}
+	for (int i = 0; i < n; i++)
+		if (blk[i] != p)
+			kfree(blk[i]);
+	validate_kmalloc_caches();
+}
+
+/* ---- direct mappings ------------------------------------------------------------------------- */
+
+/* The VmFlags line of the mapping of /proc/self/smaps that holds p. */
+static bool smaps_vmflags(const void *p, char *flags, size_t len)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	bool in = false, found = false;
+
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+			in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+		else if (in && !strncmp(line, "VmFlags:", 8)) {
+			snprintf(flags, len, "%s", line + 8);
+			found = true;
+			break;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+Test(kmalloc, a_big_direct_mapping_asks_for_transparent_huge_pages_unless_zeroed)
+{
+	char flags[256];
+	char *p = kmalloc(16 * MiB, GFP_KERNEL);
+
+	cr_assert_not_null(p);
+	cr_assert(smaps_vmflags(p, flags, sizeof(flags)), "no mapping holds %p", p);
+	cr_assert_not_null(strstr(flags, " hg"), "the 16 MiB block is not madvise(MADV_HUGEPAGE): VmFlags:%s", flags);
+	memset(p, 1, 16 * MiB);
+	kfree(p);
+	/* a zeroed one does not: a big table is often touched sparsely */
+	kslub_trim();
+	p = kzalloc(16 * MiB, GFP_KERNEL);
+	cr_assert_not_null(p);
+	cr_assert(smaps_vmflags(p, flags, sizeof(flags)), "no mapping holds %p", p);
+	cr_assert_null(strstr(flags, " hg"), "the zeroed 16 MiB block asks for huge pages: VmFlags:%s", flags);
+	kfree(p);
+}
+
+/* Each block mremap moves into an arena may split the arena's mapping for
+ * good: past 16384 such moves into the arenas mapped, krealloc copies, so
+ * that the process keeps far below vm.max_map_count. */
+Test(kmalloc, krealloc_stops_moving_pages_before_the_mappings_run_out)
+{
+	enum { CAP = 16384, ROUNDS = CAP + 2000 };
+	unsigned long before = os_moves(), moves;
+
+	for (int i = 0; i < ROUNDS; i++) {
+		char *a = kmalloc(256 * KiB, GFP_KERNEL), *b = kmalloc(256 * KiB, GFP_KERNEL), *q;
+
+		cr_assert(a && b);
+		a[0] = (char)i;
+		q = krealloc(a, 300 * KiB, GFP_KERNEL);
+		cr_assert_not_null(q);
+		cr_assert_eq(q[0], (char)i, "round %d: krealloc lost the contents", i);
+		kfree(b);
+		kfree(q);
+	}
+	moves = os_moves() - before;
+	cr_assert_geq(moves, CAP / 2, "only %lu of %d reallocations moved pages", moves, ROUNDS);
+	cr_assert_leq(moves, CAP, "%lu blocks moved into the arenas mapped, more than %d", moves, CAP);
 	validate_kmalloc_caches();
 }

@@ -398,6 +398,34 @@ Test(page_alloc, freed_memory_goes_back_to_the_os_without_trim, .init = purge_tu
 	cr_assert_eq(kslub_validate_slab_cache(kslub_kmalloc_cache(100)), 0);
 }
 
+/* With the default KSLUB_DIRTY_MAX (32 MiB) a heap of a few MiB keeps no
+ * more than a quarter of what it uses, at least 4 MiB, of freed pages
+ * resident: 26 MiB freed next to 4 MiB in use are mostly given back. */
+Test(page_alloc, a_small_heap_keeps_a_small_reserve_of_freed_pages)
+{
+	enum { BLOCKS = 30, KEPT = 4 };
+	static void *blocks[BLOCKS];
+	size_t base, after;
+	/* the live blocks, and at most 4 times the 4 MiB floor before a purge of everything */
+	size_t bound = KEPT * MiB + 16 * MiB + 2 * MiB;
+
+	kfree(kmalloc(100, GFP_KERNEL));
+	base = rss_bytes();
+	for (int i = 0; i < BLOCKS; i++) {
+		blocks[i] = kmalloc(MiB, GFP_KERNEL);
+		cr_assert_not_null(blocks[i]);
+		memset(blocks[i], i + 1, MiB);
+	}
+	for (int i = KEPT; i < BLOCKS; i++)
+		kfree(blocks[i]);
+	after = rss_bytes();
+	cr_assert_leq(after, base + bound, "%d MiB freed next to %d MiB in use, RSS still %zu MiB above the start",
+		      BLOCKS - KEPT, KEPT, (after - base) / MiB);
+	for (int i = 0; i < KEPT; i++)
+		kfree(blocks[i]);
+	cr_assert_eq(kslub_validate_slab_cache(kslub_kmalloc_cache(100)), 0);
+}
+
 /* ---- running out of address space ----------------------------------------------------- */
 
 static size_t vm_size_bytes(void)

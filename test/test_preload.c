@@ -514,7 +514,7 @@ Test(preload, malloc_usable_size_is_ksize)
 	void *p = malloc(5000), *q = malloc(10000);
 
 	cr_assert_eq(malloc_usable_size(NULL), 0);
-	cr_assert_eq(malloc_usable_size(p), 5120, "malloc(5000) is a kmalloc-5k object");
+	cr_assert_eq(malloc_usable_size(p), 5456, "malloc(5000) is a kmalloc-5456 object");
 	cr_assert_eq(malloc_usable_size(q), 3 * PAGE, "a large block holds whole pages");
 	cr_assert_eq(malloc_usable_size(q), kslub_ksize(q));
 	free(p);

@@ -40,12 +40,12 @@
 #define SLABINFO_LINE "%-17s %6lu %6lu %6u %4u %4d : tunables %4u %4u %4u : slabdata %6lu %6lu %6lu"
 
 static const char *const kmalloc_names[] = {
-	"kmalloc-8",    "kmalloc-16",   "kmalloc-32",   "kmalloc-48",   "kmalloc-64",  "kmalloc-80",
-	"kmalloc-96",   "kmalloc-112",  "kmalloc-128",  "kmalloc-160",  "kmalloc-192", "kmalloc-224",
-	"kmalloc-256",  "kmalloc-320",  "kmalloc-384",  "kmalloc-448",  "kmalloc-512", "kmalloc-640",
-	"kmalloc-768",  "kmalloc-896",  "kmalloc-1k",   "kmalloc-1280", "kmalloc-1536", "kmalloc-1792",
-	"kmalloc-2k",   "kmalloc-2560", "kmalloc-3k",   "kmalloc-3584", "kmalloc-4k",  "kmalloc-5k",
-	"kmalloc-6k",   "kmalloc-7k",   "kmalloc-8k",
+	"kmalloc-8",    "kmalloc-16",   "kmalloc-32",   "kmalloc-48",   "kmalloc-64",   "kmalloc-80",
+	"kmalloc-96",   "kmalloc-112",  "kmalloc-128",  "kmalloc-160",  "kmalloc-192",  "kmalloc-224",
+	"kmalloc-256",  "kmalloc-336",  "kmalloc-384",  "kmalloc-448",  "kmalloc-512",  "kmalloc-672",
+	"kmalloc-768",  "kmalloc-896",  "kmalloc-1k",   "kmalloc-1088", "kmalloc-1168", "kmalloc-1360",
+	"kmalloc-1552", "kmalloc-1808", "kmalloc-2k",   "kmalloc-2336", "kmalloc-2720", "kmalloc-3264",
+	"kmalloc-3632", "kmalloc-4k",   "kmalloc-4672", "kmalloc-5456", "kmalloc-6544", "kmalloc-8k",
 };
 
 /* ---- the child: keep LIVE of MADE objects of test_cache, then exit ---------------- */
