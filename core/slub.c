@@ -880,7 +880,9 @@ new_slab:
 	goto load_freelist;
 }
 
-noinline void *slab_alloc_slow(struct kmem_cache *s, gfp_t gfp)
+/* Everything but a pop from the sheaf on a machine of one node: the thread's
+ * first allocation, a thread that has exited, another node, an empty sheaf. */
+static noinline void *slab_alloc_refill(struct kmem_cache *s, gfp_t gfp)
 {
 	struct kslub_thread *t = kslub_current;
 	void *object;
@@ -907,6 +909,30 @@ out:
 	if (unlikely(gfp & KSLUB_GFP_ZERO))
 		memset(object, 0, s->object_size);
 	return object;
+}
+
+/* The thread's freelist is empty: most often the sheaf has an object (frees
+ * in random order go there), and that pop is done here without a call, so
+ * that it saves no register; the rest is slab_alloc_refill's. */
+noinline void *slab_alloc_slow(struct kmem_cache *s, gfp_t gfp)
+{
+	struct kslub_thread *t = kslub_current;
+	struct slab_sheaf *sheaf = this_cpu_ptr(s)->sheaf;
+	unsigned int size;
+	void *object;
+
+	/* alloc_from_pcs with one node: every sheaf is of node 0 */
+	if (likely(sheaf && (size = sheaf->size) && READ_ONCE(kslub_nr_node_ids) == 1 &&
+		   t->state == THREAD_LIVE)) {
+		object = sheaf->objects[size - 1];
+		barrier();	/* read before it is uncounted, for a fork child */
+		WRITE_ONCE(sheaf->size, size - 1);
+		wipe_freepointer(s, object);
+		if (unlikely(gfp & KSLUB_GFP_ZERO))
+			return memset(object, 0, s->object_size);
+		return object;
+	}
+	return slab_alloc_refill(s, gfp);
 }
 
 /* The kernel's __slab_free: x back to its slab by cmpxchg of the slab's
@@ -958,10 +984,11 @@ static void __slab_free(struct kmem_cache *s, struct slab *slab, void *x, bool c
 	spin_unlock(&n->list_lock);
 }
 
-/* A free that is not to the thread's cpu slab: to the thread's sheaf when
- * the object is of its node, else to the slab (kernel: slab_free's
- * free_to_pcs, then __slab_free). */
-noinline void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *x)
+/* A free that is not to the thread's cpu slab, when slab_free_slow could
+ * not simply add it to the sheaf: to the thread's sheaf (made, or half
+ * flushed, first) when the object is of its node, else to the slab (kernel:
+ * slab_free's free_to_pcs, then __slab_free). */
+static noinline void slab_free_pcs_slow(struct kmem_cache *s, struct slab *slab, void *x)
 {
 	struct kslub_thread *t = kslub_current;
 	bool local = t->state == THREAD_LIVE && slab->node == t->node;
@@ -972,6 +999,26 @@ noinline void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *x)
 		return;
 	/* a full slab of another node goes back to its node, not to us */
 	__slab_free(s, slab, x, local && kmem_cache_has_cpu_partial(s));
+}
+
+/* free_to_pcs's common case, a sheaf of our node with room, done here
+ * without a call so that it saves no register; the rest is
+ * slab_free_pcs_slow's. */
+noinline void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *x)
+{
+	struct kslub_thread *t = kslub_current;
+	struct slab_sheaf *sheaf = this_cpu_ptr(s)->sheaf;
+	unsigned int size;
+
+	if (likely(sheaf && t->state == THREAD_LIVE && slab->node == t->node && sheaf->node == t->node &&
+		   (size = sheaf->size) < sheaf->capacity)) {
+		set_freepointer(s, x, NULL);	/* free: a second free is reported */
+		sheaf->objects[size] = x;
+		barrier();	/* stored before it is counted, for a fork child */
+		WRITE_ONCE(sheaf->size, size + 1);
+		return;
+	}
+	slab_free_pcs_slow(s, slab, x);
 }
 
 /* ---- reports of misuse ------------------------------------------------------- */

@@ -125,6 +125,36 @@ Test(sheaf, random_frees_land_in_the_sheaf_and_come_back_last_in_first_out)
 	}
 }
 
+/* kmalloc's slow path goes straight to the sheaf; a zeroing allocation from
+ * the sheaf is zeroed whole, and a cache with a constructor's is not. */
+Test(sheaf, kmalloc_and_zeroing_allocations_take_from_the_sheaf)
+{
+	struct kmem_cache *s = kslub_kmalloc_cache(200);
+	unsigned int n;
+	void **objs = fill_slabs(s, 3, &n);
+
+	for (unsigned int i = 0; i < 4; i++) {
+		memset(objs[i], 0xa5, s->object_size);
+		kslub_kfree(objs[i]);
+	}
+	cr_assert_eq(sheaf_size(s), 4);
+	cr_assert_null(this_cpu_ptr(s)->freelist);
+	cr_assert_eq(kslub_kmalloc(200, KSLUB_GFP_KERNEL), objs[3], "kmalloc did not take the last freed");
+	cr_assert_null(*(void **)objs[3], "the free pointer slot was not wiped");
+	cr_assert_eq(kslub_kmalloc(210, KSLUB_GFP_KERNEL | KSLUB_GFP_ZERO), objs[2]);
+	for (unsigned int b = 0; b < s->object_size; b++)
+		cr_assert_eq(((unsigned char *)objs[2])[b], 0, "byte %u of a zeroed object is %#x", b,
+			     ((unsigned char *)objs[2])[b]);
+	cr_assert_eq(kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL | KSLUB_GFP_ZERO), objs[1]);
+	cr_assert_eq(((unsigned char *)objs[1])[s->object_size - 1], 0);
+	cr_assert_eq(sheaf_size(s), 1);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	for (unsigned int i = 1; i < n; i++)
+		kslub_kfree(objs[i]);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	free(objs);
+}
+
 Test(sheaf, a_full_sheaf_sends_its_older_half_to_the_slabs)
 {
 	struct kmem_cache *s = kslub_kmem_cache_create("sheaf-full", 40, 0, 0, NULL);
