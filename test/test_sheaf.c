@@ -76,7 +76,7 @@ Test(sheaf, random_frees_land_in_the_sheaf_and_come_back_last_in_first_out)
 		void **objs;
 
 		cr_assert_not_null(s);
-		cr_assert_eq(s->sheaf_capacity, 30);
+		cr_assert_eq(s->sheaf_capacity, 62);
 		per_slab = oo_objects(s->oo);
 		objs = fill_slabs(s, 3, &n);
 		/* 20 objects of the two slabs that are not the cpu slab, in a
@@ -192,11 +192,14 @@ Test(sheaf, a_full_sheaf_sends_its_older_half_to_the_slabs)
 
 Test(sheaf, capacity_goes_by_object_size)
 {
-	cr_assert_eq(kslub_kmalloc_cache(16)->sheaf_capacity, 30);
-	cr_assert_eq(kslub_kmalloc_cache(192)->sheaf_capacity, 30);
-	cr_assert_eq(kslub_kmalloc_cache(512)->sheaf_capacity, 14);
-	cr_assert_eq(kslub_kmalloc_cache(1024)->sheaf_capacity, 6);
-	cr_assert_eq(kslub_kmalloc_cache(8192)->sheaf_capacity, 6);
+	cr_assert_eq(kslub_kmalloc_cache(16)->sheaf_capacity, 62);
+	cr_assert_eq(kslub_kmalloc_cache(192)->sheaf_capacity, 62);
+	cr_assert_eq(kslub_kmalloc_cache(512)->sheaf_capacity, 30);
+	cr_assert_eq(kslub_kmalloc_cache(1024)->sheaf_capacity, 14);
+	cr_assert_eq(kslub_kmalloc_cache(8192)->sheaf_capacity, 14);
+	/* each sheaf fills a kmalloc size: 512, 256 and 128 bytes */
+	cr_assert_eq(sizeof(struct slab_sheaf) + 62 * sizeof(void *), 512);
+	cr_assert_eq(sizeof(struct slab_sheaf) + 14 * sizeof(void *), 128);
 }
 
 static void capacity_5(void)
