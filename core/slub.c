@@ -991,7 +991,14 @@ static void __slab_free(struct kmem_cache *s, struct slab *slab, void *x, bool c
 static noinline void slab_free_pcs_slow(struct kmem_cache *s, struct slab *slab, void *x)
 {
 	struct kslub_thread *t = kslub_current;
-	bool local = t->state == THREAD_LIVE && slab->node == t->node;
+	bool local;
+
+	/* A thread's first free gets it its state, as its first allocation
+	 * does: a thread that only frees (a consumer) then frees to its
+	 * sheaves, as a kernel cpu does, not by a cmpxchg per object. */
+	if (unlikely(t->state == THREAD_EMPTY))
+		t = kslub_thread_get();
+	local = t->state == THREAD_LIVE && slab->node == t->node;
 
 	if (local && s->sheaf_capacity && free_to_pcs(s, this_cpu_ptr(s), x, t->node))
 		return;

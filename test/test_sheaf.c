@@ -320,18 +320,21 @@ struct remote {
 	bool ok;
 };
 
-/* A thread gets its state (and so sheaves) on its first allocation; one
- * that only frees sends every object to its slab. */
+/* A thread gets its state (and so sheaves) on its first allocation or
+ * free. */
 static void start_thread_state(void)
 {
 	kslub_kfree(kslub_kmalloc(8, KSLUB_GFP_KERNEL));
 }
 
+static bool only_frees;	/* remote_free_thread does not allocate first */
+
 static void *remote_free_thread(void *arg)
 {
 	struct remote *r = arg;
 
-	start_thread_state();
+	if (!only_frees)
+		start_thread_state();
 	for (unsigned int i = r->from; i < r->to; i++)
 		kslub_kmem_cache_free(r->s, r->objs[i]);
 	r->sheaf_size = sheaf_size(r->s);
@@ -387,6 +390,35 @@ Test(sheaf, another_threads_free_goes_to_its_sheaf_and_its_exit_empties_it)
 	kslub_kmem_cache_shrink(s);
 	kslub_cache_info(s, &info);
 	cr_assert_eq(info.num_slabs, 0, "%lu slabs left", info.num_slabs);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	kslub_kmem_cache_destroy(s);
+	free(objs);
+}
+
+/* A thread that never allocates (a consumer) frees to its own sheaf too, and
+ * its exit empties it. */
+Test(sheaf, a_thread_that_only_frees_frees_to_its_sheaf)
+{
+	struct kmem_cache *s = kslub_kmem_cache_create("sheaf-consumer", 64, 0, 0, NULL);
+	unsigned int n;
+	void **objs = fill_slabs(s, 4, &n);
+	struct remote r = { s, objs, 0, 20, 0, 0, false, false };
+	pthread_t th;
+
+	only_frees = true;
+	cr_assert_eq(pthread_create(&th, NULL, remote_free_thread, &r), 0);
+	pthread_join(th, NULL);
+	cr_assert_eq(r.sheaf_size, 20, "%u objects in the freeing thread's sheaf", r.sheaf_size);
+	cr_assert(r.ok, "the sheaf does not hold the frees in order");
+	cr_assert_eq(r.active, n - 20);
+	cr_assert_null(my_sheaf(s), "our own sheaf was used");
+	cr_assert_eq(active_objs(s), n - 20);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	r.from = 20;
+	r.to = n;
+	cr_assert_eq(pthread_create(&th, NULL, remote_free_thread, &r), 0);
+	pthread_join(th, NULL);
+	cr_assert_eq(active_objs(s), 0);
 	cr_assert_eq(kslub_validate_slab_cache(s), 0);
 	kslub_kmem_cache_destroy(s);
 	free(objs);
