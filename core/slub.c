@@ -116,9 +116,9 @@ static inline bool kmem_cache_has_cpu_partial(struct kmem_cache *s)
 	return s->cpu_partial_slabs != 0;
 }
 
-static bool free_to_own_partial(struct kmem_cache *s, struct slab *slab, void *x);
+static bool free_to_own_partial(struct kmem_cache *s, struct slab *slab, void *head, void *tail);
 static void *alloc_single(struct kmem_cache *s, gfp_t gfp, int node);
-static void __slab_free(struct kmem_cache *s, struct slab *slab, void *x, bool can_freeze);
+static void __slab_free(struct kmem_cache *s, struct slab *slab, void *head, void *tail, int cnt, bool can_freeze);
 
 /* ---- freelist and counters, changed together ----------------------------- */
 static always_inline unsigned __int128 fc_make(void *freelist, unsigned long counters)
@@ -312,9 +312,10 @@ static void *take_local(struct kmem_cache *s, struct slab *slab, int *count, voi
 
 /* A free to a slab frozen on our own cpu-partial list goes on its local
  * list, without an atomic: only the owner unfreezes the slab, takes it as
- * the cpu slab, or touches the local list.  Returns false when the slab is
- * not (found) there; then the kernel's __slab_free does it. */
-static bool free_to_own_partial(struct kmem_cache *s, struct slab *slab, void *x)
+ * the cpu slab, or touches the local list.  head .. tail: objects of the
+ * slab linked by free pointers, counted in inuse.  Returns false when the
+ * slab is not (found) there; then the kernel's __slab_free does it. */
+static bool free_to_own_partial(struct kmem_cache *s, struct slab *slab, void *head, void *tail)
 {
 	struct slab *p = this_cpu_ptr(s)->partial;
 	struct slab_counters counters;
@@ -327,9 +328,9 @@ static bool free_to_own_partial(struct kmem_cache *s, struct slab *slab, void *x
 	for (int i = 0; p != slab; p = p->next)
 		if (!p || ++i > LOCAL_FREE_WALK)
 			return false;
-	set_freepointer(s, x, slab_local_head(s, slab));
+	set_freepointer(s, tail, slab_local_head(s, slab));
 	barrier();	/* linked before it is on the list, for a fork child */
-	slab_set_local_head(s, slab, x);
+	slab_set_local_head(s, slab, head);
 	return true;
 }
 
@@ -570,38 +571,54 @@ static always_inline struct slab *object_slab(const void *x)
 	return page_slab(compound_head(virt_to_page(x)));
 }
 
-/* An object leaves a sheaf for its slab: on the freelist of c when it is of
- * c's cpu slab, else as any other free (the owner's local list of a slab on
- * its cpu-partial list, or __slab_free).  Its free pointer is the encoded
- * NULL of the sheaf, so no check would pass it twice. */
-static void sheaf_object_to_slab(struct kmem_cache *s, struct kmem_cache_cpu *c, void *x, bool can_freeze)
+/* Objects leave a sheaf for their slab, head .. tail linked by free
+ * pointers: onto the freelist of c when they are of c's cpu slab, else as
+ * any other free (the owner's local list of a slab on its cpu-partial list,
+ * or __slab_free).  A free pointer in the sheaf is its encoded NULL, and in
+ * the list one to the same slab, so no check would pass an object twice. */
+static void sheaf_objects_to_slab(struct kmem_cache *s, struct kmem_cache_cpu *c, struct slab *slab,
+				  void *head, void *tail, int cnt, bool can_freeze)
 {
-	struct slab *slab = object_slab(x);
-
 	if (slab == c->slab) {
-		set_freepointer(s, x, c->freelist);
+		set_freepointer(s, tail, c->freelist);
 		barrier();	/* linked before it is on the list, for a fork child */
-		c->freelist = x;
+		c->freelist = head;
 		return;
 	}
-	if (free_to_own_partial(s, slab, x))
+	if (free_to_own_partial(s, slab, head, tail))
 		return;
-	__slab_free(s, slab, x, can_freeze);
+	__slab_free(s, slab, head, tail, cnt, can_freeze);
 }
 
 /* The nr oldest objects of c's sheaf back to their slabs (kernel:
- * sheaf_flush_main, which flushes it all).  A free here never reaches a
- * sheaf, nor allocates. */
+ * sheaf_flush_main, which flushes it all).  Neighbours in the sheaf are
+ * often of one slab (a thread that frees what another allocated in a row),
+ * and each run of them goes back as one list, with one look for the slab
+ * and one cmpxchg (kernel: build_detached_freelist).  A free here never
+ * reaches a sheaf, nor allocates. */
 static noinline void sheaf_flush_main(struct kmem_cache *s, struct kmem_cache_cpu *c, unsigned int nr,
 				      bool can_freeze)
 {
 	struct slab_sheaf *sheaf = c->sheaf;
 	unsigned int size = sheaf->size;
+	struct slab *slab, *next_slab = NULL;
 
 	WRITE_ONCE(sheaf->busy, 1);
 	barrier();
-	for (unsigned int i = 0; i < nr; i++)
-		sheaf_object_to_slab(s, c, sheaf->objects[i], can_freeze);
+	if (nr)
+		next_slab = object_slab(sheaf->objects[0]);
+	for (unsigned int i = 0; i < nr;) {
+		void *head = sheaf->objects[i], *tail = head;
+		int cnt = 1;
+
+		slab = next_slab;
+		while (++i < nr && (next_slab = object_slab(sheaf->objects[i])) == slab) {
+			set_freepointer(s, tail, sheaf->objects[i]);
+			tail = sheaf->objects[i];
+			cnt++;
+		}
+		sheaf_objects_to_slab(s, c, slab, head, tail, cnt, can_freeze);
+	}
 	memmove(sheaf->objects, sheaf->objects + nr, (size - nr) * sizeof(void *));
 	WRITE_ONCE(sheaf->size, size - nr);	/* a report reads it */
 	barrier();
@@ -658,7 +675,7 @@ void release_cpu_sheaf(struct kmem_cache *s, struct kmem_cache_cpu *c)
 	pcs_flush_all(s, c);
 	WRITE_ONCE(c->sheaf, NULL);
 	barrier();
-	__slab_free(object_slab(sheaf)->slab_cache, object_slab(sheaf), sheaf, false);
+	__slab_free(object_slab(sheaf)->slab_cache, object_slab(sheaf), sheaf, sheaf, 1, false);
 }
 
 /* A free that is not to the cpu slab, of an object of the thread's node
@@ -935,10 +952,11 @@ noinline void *slab_alloc_slow(struct kmem_cache *s, gfp_t gfp)
 	return slab_alloc_refill(s, gfp);
 }
 
-/* The kernel's __slab_free: x back to its slab by cmpxchg of the slab's
- * freelist and counters; can_freeze: a full slab becomes the calling
- * thread's, on its cpu-partial list. */
-static void __slab_free(struct kmem_cache *s, struct slab *slab, void *x, bool can_freeze)
+/* The kernel's __slab_free: cnt objects, head .. tail linked by free
+ * pointers, back to their slab by cmpxchg of the slab's freelist and
+ * counters; can_freeze: a full slab becomes the calling thread's, on its
+ * cpu-partial list. */
+static void __slab_free(struct kmem_cache *s, struct slab *slab, void *head, void *tail, int cnt, bool can_freeze)
 {
 	struct kmem_cache_node *n = NULL;
 	struct slab_counters new;
@@ -953,10 +971,10 @@ static void __slab_free(struct kmem_cache *s, struct slab *slab, void *x, bool c
 		}
 		prior = READ_ONCE(slab->freelist);
 		counters = READ_ONCE(slab->counters);
-		set_freepointer(s, x, prior);
+		set_freepointer(s, tail, prior);
 		new.counters = counters;
 		was_frozen = new.frozen;
-		new.inuse--;
+		new.inuse -= cnt;
 		if ((!new.inuse || !prior) && !was_frozen) {
 			if (can_freeze && !prior) {
 				new.frozen = 1;		/* full slab: ours now */
@@ -965,7 +983,7 @@ static void __slab_free(struct kmem_cache *s, struct slab *slab, void *x, bool c
 				spin_lock(&n->list_lock);
 			}
 		}
-	} while (!cmpxchg_double_slab(slab, prior, counters, x, new.counters));
+	} while (!cmpxchg_double_slab(slab, prior, counters, head, new.counters));
 
 	if (likely(!n)) {
 		if (new.frozen && !was_frozen)
@@ -1002,10 +1020,10 @@ static noinline void slab_free_pcs_slow(struct kmem_cache *s, struct slab *slab,
 
 	if (local && s->sheaf_capacity && free_to_pcs(s, this_cpu_ptr(s), x, t->node))
 		return;
-	if (free_to_own_partial(s, slab, x))
+	if (free_to_own_partial(s, slab, x, x))
 		return;
 	/* a full slab of another node goes back to its node, not to us */
-	__slab_free(s, slab, x, local && kmem_cache_has_cpu_partial(s));
+	__slab_free(s, slab, x, x, 1, local && kmem_cache_has_cpu_partial(s));
 }
 
 /* free_to_pcs's common case, a sheaf of our node with room, done here

@@ -190,6 +190,40 @@ Test(sheaf, a_full_sheaf_sends_its_older_half_to_the_slabs)
 	free(objs);
 }
 
+/* A flush sends a run of objects of one slab back as one list, with one
+ * cmpxchg: the full slab they are of gets them all on its freelist (one
+ * at a time, the first would freeze it for us and the rest go to its local
+ * list). */
+Test(sheaf, a_flush_sends_a_run_of_one_slab_back_as_one_list)
+{
+	struct kmem_cache *s = kslub_kmem_cache_create("sheaf-run", 40, 0, 0, NULL);
+	unsigned int n, cap = s->sheaf_capacity, per_slab = oo_objects(s->oo), on_freelist = 0;
+	void **objs = fill_slabs(s, 3, &n);
+	struct slab *slab0 = virt_to_slab(objs[0]);
+
+	cr_assert_gt(per_slab, cap);
+	for (unsigned int i = 0; i <= cap; i++) {
+		cr_assert_eq(virt_to_slab(objs[i]), slab0);
+		kslub_kmem_cache_free(s, objs[i]);
+	}
+	cr_assert_eq(sheaf_size(s), cap - cap / 2 + 1);
+	cr_assert_eq(this_cpu_ptr(s)->partial, slab0, "the full slab was not frozen for us");
+	for (void *p = slab0->freelist; p; p = get_freepointer(s, p))
+		on_freelist++;
+	cr_assert_eq(on_freelist, cap / 2, "%u of the %u flushed objects on the slab's freelist", on_freelist,
+		     cap / 2);
+	cr_assert_eq(slab0->local, 0, "objects on the local list");
+	cr_assert_eq(slab0->inuse, per_slab - cap / 2);
+	cr_assert_eq(active_objs(s), n - cap - 1);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	for (unsigned int i = cap + 1; i < n; i++)
+		kslub_kmem_cache_free(s, objs[i]);
+	cr_assert_eq(active_objs(s), 0);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	kslub_kmem_cache_destroy(s);
+	free(objs);
+}
+
 Test(sheaf, capacity_goes_by_object_size)
 {
 	cr_assert_eq(kslub_kmalloc_cache(16)->sheaf_capacity, 62);
