@@ -599,8 +599,8 @@ static void sheaf_objects_to_slab(struct kmem_cache *s, struct kmem_cache_cpu *c
 static noinline void sheaf_flush_main(struct kmem_cache *s, struct kmem_cache_cpu *c, unsigned int nr,
 				      bool can_freeze)
 {
-	struct slab_sheaf *sheaf = c->sheaf;
-	unsigned int size = sheaf->size;
+	struct slab_sheaf *sheaf = cpu_sheaf(c->sheaf);
+	unsigned int size = cpu_sheaf_size(c->sheaf);
 	struct slab *slab, *next_slab = NULL;
 
 	WRITE_ONCE(sheaf->busy, 1);
@@ -620,7 +620,7 @@ static noinline void sheaf_flush_main(struct kmem_cache *s, struct kmem_cache_cp
 		sheaf_objects_to_slab(s, c, slab, head, tail, cnt, can_freeze);
 	}
 	memmove(sheaf->objects, sheaf->objects + nr, (size - nr) * sizeof(void *));
-	WRITE_ONCE(sheaf->size, size - nr);	/* a report reads it */
+	set_cpu_sheaf(c, sheaf, size - nr);	/* a report reads it */
 	barrier();
 	WRITE_ONCE(sheaf->busy, 0);
 }
@@ -629,17 +629,17 @@ static noinline void sheaf_flush_main(struct kmem_cache *s, struct kmem_cache_cp
  * sheaf left busy by a thread that a fork did not bring along is dropped. */
 static void pcs_flush_all(struct kmem_cache *s, struct kmem_cache_cpu *c)
 {
-	struct slab_sheaf *sheaf = c->sheaf;
+	struct slab_sheaf *sheaf = cpu_sheaf(c->sheaf);
 
 	if (!sheaf)
 		return;
 	if (unlikely(READ_ONCE(sheaf->busy))) {
-		WRITE_ONCE(sheaf->size, 0);
+		set_cpu_sheaf(c, sheaf, 0);
 		sheaf->busy = 0;
 		return;
 	}
-	if (sheaf->size)
-		sheaf_flush_main(s, c, sheaf->size, false);
+	if (cpu_sheaf_size(c->sheaf))
+		sheaf_flush_main(s, c, cpu_sheaf_size(c->sheaf), false);
 }
 
 /* The sheaf's own memory: an object of the kmalloc cache of its size, taken
@@ -657,7 +657,12 @@ static struct slab_sheaf *alloc_sheaf(struct kmem_cache *s, int node)
 	sheaf = alloc_single(kc, KSLUB_GFP_KERNEL, node);
 	if (!sheaf)
 		return NULL;
-	sheaf->size = 0;
+	if (unlikely((unsigned long)sheaf >> SHEAF_SIZE_SHIFT)) {
+		/* no room for the count in c->sheaf (a program that mapped
+		 * memory above 2^48): no sheaf */
+		__slab_free(kc, object_slab(sheaf), sheaf, sheaf, 1, false);
+		return NULL;
+	}
 	sheaf->capacity = capacity;
 	sheaf->node = node;
 	sheaf->busy = 0;
@@ -668,12 +673,12 @@ static struct slab_sheaf *alloc_sheaf(struct kmem_cache *s, int node)
  * for a cache that goes. */
 void release_cpu_sheaf(struct kmem_cache *s, struct kmem_cache_cpu *c)
 {
-	struct slab_sheaf *sheaf = c->sheaf;
+	struct slab_sheaf *sheaf = cpu_sheaf(c->sheaf);
 
 	if (!sheaf)
 		return;
 	pcs_flush_all(s, c);
-	WRITE_ONCE(c->sheaf, NULL);
+	WRITE_ONCE(c->sheaf, 0);
 	barrier();
 	__slab_free(object_slab(sheaf)->slab_cache, object_slab(sheaf), sheaf, sheaf, 1, false);
 }
@@ -682,7 +687,7 @@ void release_cpu_sheaf(struct kmem_cache *s, struct kmem_cache_cpu *c)
  * (kernel: free_to_pcs).  Returns false when there is no sheaf to be had. */
 static bool free_to_pcs(struct kmem_cache *s, struct kmem_cache_cpu *c, void *x, int node)
 {
-	struct slab_sheaf *sheaf = c->sheaf;
+	struct slab_sheaf *sheaf = cpu_sheaf(c->sheaf);
 	unsigned int size;
 
 	if (unlikely(!sheaf)) {
@@ -690,14 +695,14 @@ static bool free_to_pcs(struct kmem_cache *s, struct kmem_cache_cpu *c, void *x,
 		if (!sheaf)
 			return false;
 		/* whole before it is seen, by a fork child or a report */
-		__atomic_store_n(&c->sheaf, sheaf, __ATOMIC_RELEASE);
+		set_cpu_sheaf(c, sheaf, 0);
 	}
 	if (unlikely(sheaf->node != node)) {
 		/* the thread has moved: the old node's objects go back */
 		pcs_flush_all(s, c);
 		sheaf->node = node;
 	}
-	size = sheaf->size;
+	size = cpu_sheaf_size(c->sheaf);
 	if (unlikely(size == sheaf->capacity)) {
 		/* the older half goes; the recent, cache-hot half stays */
 		unsigned int nr = size > 1 ? size / 2 : size;
@@ -707,19 +712,18 @@ static bool free_to_pcs(struct kmem_cache *s, struct kmem_cache_cpu *c, void *x,
 	}
 	set_freepointer(s, x, NULL);	/* free: a second free is reported */
 	sheaf->objects[size] = x;
-	barrier();	/* stored before it is counted, for a fork child */
-	WRITE_ONCE(sheaf->size, size + 1);
+	set_cpu_sheaf(c, sheaf, size + 1);	/* stored before it is counted */
 	return true;
 }
 
 /* The allocation side (kernel: alloc_from_pcs): the object freed last. */
 static always_inline void *alloc_from_pcs(struct kmem_cache *s, struct kmem_cache_cpu *c, int node)
 {
-	struct slab_sheaf *sheaf = c->sheaf;
-	unsigned int size;
+	struct slab_sheaf *sheaf = cpu_sheaf(c->sheaf);
+	unsigned int size = cpu_sheaf_size(c->sheaf);
 	void *object;
 
-	if (!sheaf || !(size = sheaf->size))
+	if (!size)
 		return NULL;
 	if (unlikely(sheaf->node != node)) {
 		/* the thread has moved (refill_alloc's node_match) */
@@ -728,8 +732,7 @@ static always_inline void *alloc_from_pcs(struct kmem_cache *s, struct kmem_cach
 		return NULL;
 	}
 	object = sheaf->objects[size - 1];
-	barrier();	/* read before it is uncounted, for a fork child */
-	WRITE_ONCE(sheaf->size, size - 1);
+	set_cpu_sheaf(c, sheaf, size - 1);	/* read before it is uncounted */
 	return object;
 }
 
@@ -934,16 +937,17 @@ out:
 noinline void *slab_alloc_slow(struct kmem_cache *s, gfp_t gfp)
 {
 	struct kslub_thread *t = kslub_current;
-	struct slab_sheaf *sheaf = this_cpu_ptr(s)->sheaf;
-	unsigned int size;
+	struct kmem_cache_cpu *c = this_cpu_ptr(s);
+	unsigned long v = c->sheaf;
+	unsigned int size = cpu_sheaf_size(v);
 	void *object;
 
-	/* alloc_from_pcs with one node: every sheaf is of node 0 */
-	if (likely(sheaf && (size = sheaf->size) && READ_ONCE(kslub_nr_node_ids) == 1 &&
-		   t->state == THREAD_LIVE)) {
-		object = sheaf->objects[size - 1];
-		barrier();	/* read before it is uncounted, for a fork child */
-		WRITE_ONCE(sheaf->size, size - 1);
+	/* alloc_from_pcs with one node: every sheaf is of node 0; the count is
+	 * in c->sheaf, so the sheaf's header is not read */
+	if (likely(size && READ_ONCE(kslub_nr_node_ids) == 1 && t->state == THREAD_LIVE)) {
+		object = cpu_sheaf(v)->objects[size - 1];
+		/* read before it is uncounted, for a fork child */
+		__atomic_store_n(&c->sheaf, v - (1UL << SHEAF_SIZE_SHIFT), __ATOMIC_RELEASE);
 		wipe_freepointer(s, object);
 		if (unlikely(gfp & KSLUB_GFP_ZERO))
 			return memset(object, 0, s->object_size);
@@ -1032,15 +1036,19 @@ static noinline void slab_free_pcs_slow(struct kmem_cache *s, struct slab *slab,
 noinline void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *x)
 {
 	struct kslub_thread *t = kslub_current;
-	struct slab_sheaf *sheaf = this_cpu_ptr(s)->sheaf;
-	unsigned int size;
+	struct kmem_cache_cpu *c = this_cpu_ptr(s);
+	unsigned long v = c->sheaf;
+	unsigned int size = cpu_sheaf_size(v);
 
-	if (likely(sheaf && t->state == THREAD_LIVE && slab->node == t->node && sheaf->node == t->node &&
-		   (size = sheaf->size) < sheaf->capacity)) {
+	/* with one node every sheaf and slab is of node 0; the count is in
+	 * c->sheaf, so the sheaf's header is not read */
+	if (likely(v && size < s->sheaf_capacity && t->state == THREAD_LIVE &&
+		   (READ_ONCE(kslub_nr_node_ids) == 1 ||
+		    (slab->node == t->node && cpu_sheaf(v)->node == t->node)))) {
 		set_freepointer(s, x, NULL);	/* free: a second free is reported */
-		sheaf->objects[size] = x;
-		barrier();	/* stored before it is counted, for a fork child */
-		WRITE_ONCE(sheaf->size, size + 1);
+		cpu_sheaf(v)->objects[size] = x;
+		/* stored before it is counted, for a fork child */
+		__atomic_store_n(&c->sheaf, v + (1UL << SHEAF_SIZE_SHIFT), __ATOMIC_RELEASE);
 		return;
 	}
 	slab_free_pcs_slow(s, slab, x);
@@ -1658,7 +1666,6 @@ void kslub_cache_count(struct kmem_cache *s, struct kslub_cache_info *info, unsi
 {
 	unsigned long free_objs = 0;
 	struct kslub_thread *t;
-	struct slab_sheaf *sheaf;
 
 	memset(info, 0, sizeof(*info));
 	for (int node = 0; node < kslub_nr_node_ids; node++) {
@@ -1691,9 +1698,7 @@ void kslub_cache_count(struct kmem_cache *s, struct kslub_cache_info *info, unsi
 			free_objs += count_freelist(s, slab, slab_local_head(s, slab));
 		}
 		/* a sheaf is freed only once its thread is off the list */
-		sheaf = __atomic_load_n(&c->sheaf, __ATOMIC_ACQUIRE);
-		if (sheaf)
-			free_objs += READ_ONCE(sheaf->size);
+		free_objs += cpu_sheaf_size(__atomic_load_n(&c->sheaf, __ATOMIC_ACQUIRE));
 	}
 	spin_unlock(&kslub_threads_lock);
 	info->active_objs = info->num_objs > free_objs ? info->num_objs - free_objs : 0;
@@ -1758,16 +1763,18 @@ static long validate_slab(struct kmem_cache *s, struct slab *slab, void *freelis
 }
 
 /* Every object of a sheaf: an object of this cache, marked free, there once. */
-static long validate_sheaf(struct kmem_cache *s, struct slab_sheaf *sheaf)
+static long validate_sheaf(struct kmem_cache *s, unsigned long cpu_sheaf_word)
 {
+	struct slab_sheaf *sheaf = cpu_sheaf(cpu_sheaf_word);
+	unsigned int size = cpu_sheaf_size(cpu_sheaf_word);
 	long errors = 0;
 
-	if (sheaf->size > sheaf->capacity || sheaf->capacity != s->sheaf_capacity) {
+	if (size > sheaf->capacity || sheaf->capacity != s->sheaf_capacity) {
 		kslub_dprintf(2, "kslub: %s: sheaf holds %u of %u objects (capacity %u)\n", s->name,
-			      sheaf->size, sheaf->capacity, s->sheaf_capacity);
+			      size, sheaf->capacity, s->sheaf_capacity);
 		return 1;
 	}
-	for (unsigned int i = 0; i < sheaf->size; i++) {
+	for (unsigned int i = 0; i < size; i++) {
 		void *x = sheaf->objects[i];
 		struct slab *slab = virt_to_slab(x);
 

@@ -34,14 +34,12 @@ static unsigned long active_objs(struct kmem_cache *s)
 
 static struct slab_sheaf *my_sheaf(struct kmem_cache *s)
 {
-	return this_cpu_ptr(s)->sheaf;
+	return cpu_sheaf(this_cpu_ptr(s)->sheaf);
 }
 
 static unsigned int sheaf_size(struct kmem_cache *s)
 {
-	struct slab_sheaf *sheaf = my_sheaf(s);
-
-	return sheaf ? sheaf->size : 0;
+	return cpu_sheaf_size(this_cpu_ptr(s)->sheaf);
 }
 
 static void ctor_fill(void *p)
@@ -288,7 +286,7 @@ Test(sheaf, capacity_0_turns_sheaves_off, .init = capacity_0)
 	for (unsigned int i = 10; i < n; i++)
 		kslub_kmem_cache_free(s, objs[i]);
 	cr_assert_null(my_sheaf(s));
-	cr_assert_null(this_cpu_ptr(kslub_kmalloc_cache(100))->sheaf);
+	cr_assert_null(cpu_sheaf(this_cpu_ptr(kslub_kmalloc_cache(100))->sheaf));
 	cr_assert_eq(active_objs(s), 0);
 	cr_assert_eq(kslub_validate_slab_cache(s), 0);
 	(void)per_slab;
@@ -505,7 +503,7 @@ static void *free_and_wait(void *arg)
 	__atomic_store_n(&r->sheaf_size, sheaf_size(r->s), __ATOMIC_RELEASE);
 	while (!__atomic_load_n(&destroy_done, __ATOMIC_ACQUIRE))
 		usleep(1000);
-	r->ok = c->sheaf == NULL;
+	r->ok = c->sheaf == 0;
 	return NULL;
 }
 
