@@ -585,7 +585,9 @@ static void sheaf_objects_to_slab(struct kmem_cache *s, struct kmem_cache_cpu *c
 		c->freelist = head;
 		return;
 	}
-	if (free_to_own_partial(s, slab, head, tail))
+	/* a run goes by one cmpxchg even to a slab of our cpu-partial list: a
+	 * local list is walked, an object at a time, when the slab is unfrozen */
+	if (cnt == 1 && free_to_own_partial(s, slab, head, tail))
 		return;
 	__slab_free(s, slab, head, tail, cnt, can_freeze);
 }

@@ -214,7 +214,22 @@ Test(sheaf, a_flush_sends_a_run_of_one_slab_back_as_one_list)
 	cr_assert_eq(slab0->inuse, per_slab - cap / 2);
 	cr_assert_eq(active_objs(s), n - cap - 1);
 	cr_assert_eq(kslub_validate_slab_cache(s), 0);
-	for (unsigned int i = cap + 1; i < n; i++)
+
+	/* the next flush's run is of slab0 again, frozen on our cpu-partial
+	 * list now: one cmpxchg too, nothing on the local list (which would be
+	 * walked an object at a time when the slab is unfrozen) */
+	cr_assert_lt(cap + cap / 2, per_slab);
+	for (unsigned int i = cap + 1; i <= cap + cap / 2; i++)
+		kslub_kmem_cache_free(s, objs[i]);
+	cr_assert_eq(sheaf_size(s), cap - cap / 2 + 1);
+	on_freelist = 0;
+	for (void *p = slab0->freelist; p; p = get_freepointer(s, p))
+		on_freelist++;
+	cr_assert_eq(on_freelist, 2 * (cap / 2), "%u objects on the slab's freelist", on_freelist);
+	cr_assert_eq(slab0->local, 0, "objects on the local list");
+	cr_assert_eq(active_objs(s), n - cap - 1 - cap / 2);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	for (unsigned int i = cap + cap / 2 + 1; i < n; i++)
 		kslub_kmem_cache_free(s, objs[i]);
 	cr_assert_eq(active_objs(s), 0);
 	cr_assert_eq(kslub_validate_slab_cache(s), 0);
