@@ -709,7 +709,12 @@ static bool free_to_pcs(struct kmem_cache *s, struct kmem_cache_cpu *c, void *x,
 		/* the older half goes; the recent, cache-hot half stays */
 		unsigned int nr = size > 1 ? size / 2 : size;
 
-		sheaf_flush_main(s, c, nr, true);
+		/* a full slab becomes ours only if we allocate from this
+		 * cache: frozen for a thread that only frees (a consumer), its
+		 * free objects would be hidden from those that allocate until
+		 * our cpu-partial list overflowed, and they would make new
+		 * slabs meanwhile */
+		sheaf_flush_main(s, c, nr, c->slab != NULL);
 		size -= nr;
 	}
 	set_freepointer(s, x, NULL);	/* free: a second free is reported */
@@ -1029,7 +1034,7 @@ static noinline void slab_free_pcs_slow(struct kmem_cache *s, struct slab *slab,
 	if (free_to_own_partial(s, slab, x, x))
 		return;
 	/* a full slab of another node goes back to its node, not to us */
-	__slab_free(s, slab, x, x, 1, local && kmem_cache_has_cpu_partial(s));
+	__slab_free(s, slab, x, x, 1, local && kmem_cache_has_cpu_partial(s) && this_cpu_ptr(s)->slab);
 }
 
 /* free_to_pcs's common case, a sheaf of our node with room, done here

@@ -365,6 +365,7 @@ struct remote {
 	unsigned long active;		/* the same */
 	bool flush;			/* kslub_flush_thread before exiting */
 	bool ok;
+	bool had_partial;		/* slabs on its cpu-partial list before exiting */
 };
 
 /* A thread gets its state (and so sheaves) on its first allocation or
@@ -390,6 +391,7 @@ static void *remote_free_thread(void *arg)
 		if (my_sheaf(r->s)->objects[i] != r->objs[r->to - r->sheaf_size + i])
 			r->ok = false;
 	r->active = active_objs(r->s);
+	r->had_partial = this_cpu_ptr(r->s)->partial != NULL;
 	if (r->flush) {
 		kslub_flush_thread();
 		r->ok &= my_sheaf(r->s) == NULL;
@@ -461,10 +463,13 @@ Test(sheaf, a_thread_that_only_frees_frees_to_its_sheaf)
 	cr_assert_null(my_sheaf(s), "our own sheaf was used");
 	cr_assert_eq(active_objs(s), n - 20);
 	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	/* its flushes do not freeze the full slabs for it (it does not
+	 * allocate from the cache): they go to the node, for those who do */
 	r.from = 20;
 	r.to = n;
 	cr_assert_eq(pthread_create(&th, NULL, remote_free_thread, &r), 0);
 	pthread_join(th, NULL);
+	cr_assert_not(r.had_partial, "a thread that only frees froze slabs for itself");
 	cr_assert_eq(active_objs(s), 0);
 	cr_assert_eq(kslub_validate_slab_cache(s), 0);
 	kslub_kmem_cache_destroy(s);
