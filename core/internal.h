@@ -277,6 +277,7 @@ struct per_cpu_pages {
 	int batch;			/* pages moved at once */
 	int node;
 	int busy;			/* the lists are being changed (seen by a fork child) */
+	int free_count;			/* pages freed here, halved by each allocation (kernel: pcp->free_count) */
 	struct list_head lists[NR_PCP_ORDERS];
 };
 
