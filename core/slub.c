@@ -706,8 +706,10 @@ static bool free_to_pcs(struct kmem_cache *s, struct kmem_cache_cpu *c, void *x,
 	}
 	size = cpu_sheaf_size(c->sheaf);
 	if (unlikely(size == sheaf->capacity)) {
-		/* the older half goes; the recent, cache-hot half stays */
-		unsigned int nr = size > 1 ? size / 2 : size;
+		/* the older half goes; the recent, cache-hot half stays for
+		 * our allocations, or goes too if we make none from this
+		 * cache (no cpu slab) */
+		unsigned int nr = size > 1 && c->slab ? size / 2 : size;
 
 		/* a full slab becomes ours only if we allocate from this
 		 * cache: frozen for a thread that only frees (a consumer), its

@@ -476,6 +476,30 @@ Test(sheaf, a_thread_that_only_frees_frees_to_its_sheaf)
 	free(objs);
 }
 
+/* Such a thread flushes its whole sheaf when it is full, not the older half:
+ * it would not allocate the recent half. */
+Test(sheaf, a_thread_that_only_frees_flushes_its_whole_sheaf)
+{
+	struct kmem_cache *s = kslub_kmem_cache_create("sheaf-consumer-flush", 64, 0, 0, NULL);
+	unsigned int n;
+	void **objs = fill_slabs(s, 4, &n);
+	struct remote r = { s, objs, 0, s->sheaf_capacity + 1, 0, 0, false, false, false };
+	pthread_t th;
+
+	only_frees = true;
+	cr_assert_eq(pthread_create(&th, NULL, remote_free_thread, &r), 0);
+	pthread_join(th, NULL);
+	cr_assert_eq(r.sheaf_size, 1, "%u objects in the sheaf after %u frees", r.sheaf_size, r.to);
+	cr_assert(r.ok);
+	cr_assert_eq(active_objs(s), n - r.to);
+	for (unsigned int i = r.to; i < n; i++)
+		kslub_kmem_cache_free(s, objs[i]);
+	cr_assert_eq(active_objs(s), 0);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	kslub_kmem_cache_destroy(s);
+	free(objs);
+}
+
 /* kslub_flush_thread in our own thread: the sheaf goes, and the slabs it kept
  * in use are freed. */
 Test(sheaf, flush_thread_empties_the_sheaf)
