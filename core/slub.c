@@ -1026,9 +1026,16 @@ static noinline void slab_free_pcs_slow(struct kmem_cache *s, struct slab *slab,
 
 	/* A thread's first free gets it its state, as its first allocation
 	 * does: a thread that only frees (a consumer) then frees to its
-	 * sheaves, as a kernel cpu does, not by a cmpxchg per object. */
-	if (unlikely(t->state == THREAD_EMPTY))
-		t = kslub_thread_get();
+	 * sheaves, as a kernel cpu does, not by a cmpxchg per object.  That
+	 * first object goes back to its slab: one handed to a thread as it
+	 * starts is most likely its creator's, and a neighbour of others it
+	 * handed out; from our sheaf it would be our next allocation, sharing
+	 * a cache line with another thread's (cache-scratch). */
+	if (unlikely(t->state == THREAD_EMPTY)) {
+		kslub_thread_get();
+		__slab_free(s, slab, x, x, 1, false);
+		return;
+	}
 	local = t->state == THREAD_LIVE && slab->node == t->node;
 
 	if (local && s->sheaf_capacity && free_to_pcs(s, this_cpu_ptr(s), x, t->node))
