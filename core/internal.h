@@ -298,6 +298,7 @@ struct per_cpu_pages {
 	int batch;			/* pages moved at once */
 	int node;
 	int busy;			/* the lists are being changed (seen by a fork child) */
+	int free_count;			/* pages freed here, halved by each allocation (kernel: pcp->free_count) */
 	struct list_head lists[NR_PCP_ORDERS];
 };
 
@@ -330,11 +331,11 @@ static inline unsigned int oo_objects(struct kmem_cache_order_objects x) { retur
  * in use for their slab (inuse), like those on a cpu freelist; each has an
  * encoded NULL free pointer, so that freeing it again is reported. */
 struct slab_sheaf {
-	unsigned int size;		/* objects[0 .. size - 1] are free, the last freed last */
 	unsigned int capacity;
 	int node;			/* the node of every object in it */
-	int busy;			/* objects[] and size change together (seen by a fork child) */
-	void *objects[];
+	int busy;			/* objects[] and the count change together (seen by a fork child) */
+	unsigned int pad;		/* the header stays 16 bytes: a sheaf fills a kmalloc size */
+	void *objects[];		/* [0 .. count - 1] are free, the last freed last */
 };
 #define SHEAF_MAX_CAPACITY 1000	/* the sheaf still fits the largest kmalloc cache */
 
@@ -342,9 +343,30 @@ struct kmem_cache_cpu {
 	void **freelist;		/* next free object, private to the thread */
 	struct slab *slab;		/* the slab we allocate from (frozen) */
 	struct slab *partial;		/* frozen partially free slabs */
-	struct slab_sheaf *sheaf;	/* free objects of other slabs, made on first use */
+	unsigned long sheaf;		/* free objects of other slabs, made on first use: see cpu_sheaf */
 };
 _Static_assert(sizeof(struct kmem_cache_cpu) == 32, "cpu slot is 32 bytes");
+
+/* kmem_cache_cpu->sheaf is the sheaf's address with the count of objects in
+ * it in the top bits (user-space addresses are below 2^47), 0 for none: a
+ * push or a pop reads no line of the sheaf but the slot, and stores one word,
+ * which a fork child or a report sees whole. */
+#define SHEAF_SIZE_SHIFT 48
+static inline struct slab_sheaf *cpu_sheaf(unsigned long v)
+{
+	return (struct slab_sheaf *)(v & ((1UL << SHEAF_SIZE_SHIFT) - 1));
+}
+
+static inline unsigned int cpu_sheaf_size(unsigned long v)
+{
+	return (unsigned int)(v >> SHEAF_SIZE_SHIFT);
+}
+
+/* Released: the objects stored are seen before the count that covers them. */
+static inline void set_cpu_sheaf(struct kmem_cache_cpu *c, struct slab_sheaf *sheaf, unsigned int size)
+{
+	__atomic_store_n(&c->sheaf, (unsigned long)sheaf | (unsigned long)size << SHEAF_SIZE_SHIFT, __ATOMIC_RELEASE);
+}
 
 struct kmem_cache_node {
 	kslub_lock_t list_lock;

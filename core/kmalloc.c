@@ -484,7 +484,9 @@ noinline void kfree_nonslab(const void *x, const char *func)
 }
 
 /* ---- the kmalloc family ------------------------------------------------------- */
-noinline void *kmalloc_slow(size_t size, gfp_t gfp)
+/* kmalloc_slow for the first call (kslub starts), sizes above the caches and
+ * zero. */
+static noinline void *kmalloc_slow_start(size_t size, gfp_t gfp)
 {
 	kslub_ensure_init();
 	if (unlikely(!__atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE)))
@@ -494,6 +496,16 @@ noinline void *kmalloc_slow(size_t size, gfp_t gfp)
 	if (!size)
 		return KSLUB_ZERO_SIZE_PTR;
 	return kmalloc_large_node(size, gfp, -1);
+}
+
+/* The thread's freelist of a kmalloc cache was empty (or __GFP_ZERO): once
+ * kslub runs, straight on to slab_alloc_slow, which takes from the sheaf or
+ * refills (and pops a freelist that is not empty), by a tail call. */
+noinline void *kmalloc_slow(size_t size, gfp_t gfp)
+{
+	if (likely(size - 1 < KSLUB_KMALLOC_MAX_CACHE_SIZE && __atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE)))
+		return slab_alloc_slow(kmalloc_caches[kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW]], gfp);
+	return kmalloc_slow_start(size, gfp);
 }
 
 KSLUB_API void *kslub_kmalloc(size_t size, gfp_t gfp)

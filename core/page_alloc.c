@@ -403,6 +403,7 @@ struct page *alloc_pages_node(int node, gfp_t gfp, unsigned int order, bool *zer
 		page = list_first_entry(list, struct page, buddy_list);
 		list_del(&page->buddy_list);
 		pcp->count -= 1 << order;
+		pcp->free_count >>= 1;
 		pcp_exit(pcp);
 		dirty = page->flags & PG_dirty;
 	} else {
@@ -452,8 +453,12 @@ void free_the_pages(struct page *page, unsigned int order)
 		pcp_enter(pcp);
 		list_add(&page->buddy_list, &pcp->lists[order]);
 		pcp->count += 1 << order;
+		pcp->free_count += 1 << order;
 		pcp_exit(pcp);
-		if (unlikely(pcp->count > pcp->high))
+		/* a thread that frees many pages and allocates few (one that
+		 * frees what others allocated) keeps a batch, not high: it
+		 * would not take the others back (kernel: free_high) */
+		if (unlikely(pcp->count > (pcp->free_count > pcp->high ? pcp->batch : pcp->high)))
 			free_pcppages_bulk(pcp, pcp->batch);
 		return;
 	}

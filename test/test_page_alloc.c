@@ -14,6 +14,7 @@
 #include <criterion/parameterized.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -177,6 +178,50 @@ Test(page_alloc, flush_thread_gives_the_thread_page_lists_back, .init = retain_a
 			cr_assert_eq(after[o], before[o], "order %u round: order %d has %lu free blocks, %lu before",
 				     order, o, after[o], before[o]);
 	}
+}
+
+/* A thread that frees pages others allocated, and allocates none, keeps a
+ * batch of them on its page lists, not up to KSLUB_PCP_HIGH: it would never
+ * take the others back. */
+#define FREED_PAGES 64
+static void *freed_pages[FREED_PAGES];
+static pthread_barrier_t pages_freed, pages_counted;
+
+static void *page_freer(void *arg)
+{
+	(void)arg;
+	kfree(kmalloc(8, GFP_KERNEL));	/* the thread has its state, and its page lists */
+	for (int i = 0; i < FREED_PAGES; i++)
+		free_pages(freed_pages[i], 0);
+	pthread_barrier_wait(&pages_freed);
+	pthread_barrier_wait(&pages_counted);	/* its lists go back when it exits */
+	return NULL;
+}
+
+Test(page_alloc, a_thread_that_only_frees_pages_keeps_a_batch_of_them, .init = retain_arenas)
+{
+	unsigned long before, during;
+	pthread_t t;
+
+	for (int i = 0; i < FREED_PAGES; i++) {
+		freed_pages[i] = alloc_pages(GFP_KERNEL, 0);
+		cr_assert_not_null(freed_pages[i]);
+	}
+	before = zone_free_pages();
+	pthread_barrier_init(&pages_freed, NULL, 2);
+	pthread_barrier_init(&pages_counted, NULL, 2);
+	cr_assert_eq(pthread_create(&t, NULL, page_freer, NULL), 0);
+	pthread_barrier_wait(&pages_freed);
+	during = zone_free_pages();
+	pthread_barrier_wait(&pages_counted);
+	pthread_join(t, NULL);
+	/* the default batch is 8 pages; the kmalloc above may have taken a
+	 * batch for a slab too */
+	cr_assert_geq(during + 16, before + FREED_PAGES,
+		      "%lu of %d freed pages in the zone while the freeing thread lives", during - before,
+		      FREED_PAGES);
+	/* and its lists went back when it exited (but for its slab) */
+	cr_assert_geq(zone_free_pages() + 8, before + FREED_PAGES);
 }
 
 Test(page_alloc, freeing_every_block_restores_the_original_free_areas, .init = retain_arenas)

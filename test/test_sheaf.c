@@ -34,14 +34,12 @@ static unsigned long active_objs(struct kmem_cache *s)
 
 static struct slab_sheaf *my_sheaf(struct kmem_cache *s)
 {
-	return this_cpu_ptr(s)->sheaf;
+	return cpu_sheaf(this_cpu_ptr(s)->sheaf);
 }
 
 static unsigned int sheaf_size(struct kmem_cache *s)
 {
-	struct slab_sheaf *sheaf = my_sheaf(s);
-
-	return sheaf ? sheaf->size : 0;
+	return cpu_sheaf_size(this_cpu_ptr(s)->sheaf);
 }
 
 static void ctor_fill(void *p)
@@ -76,7 +74,7 @@ Test(sheaf, random_frees_land_in_the_sheaf_and_come_back_last_in_first_out)
 		void **objs;
 
 		cr_assert_not_null(s);
-		cr_assert_eq(s->sheaf_capacity, 30);
+		cr_assert_eq(s->sheaf_capacity, 62);
 		per_slab = oo_objects(s->oo);
 		objs = fill_slabs(s, 3, &n);
 		/* 20 objects of the two slabs that are not the cpu slab, in a
@@ -125,6 +123,36 @@ Test(sheaf, random_frees_land_in_the_sheaf_and_come_back_last_in_first_out)
 	}
 }
 
+/* kmalloc's slow path goes straight to the sheaf; a zeroing allocation from
+ * the sheaf is zeroed whole, and a cache with a constructor's is not. */
+Test(sheaf, kmalloc_and_zeroing_allocations_take_from_the_sheaf)
+{
+	struct kmem_cache *s = kslub_kmalloc_cache(200);
+	unsigned int n;
+	void **objs = fill_slabs(s, 3, &n);
+
+	for (unsigned int i = 0; i < 4; i++) {
+		memset(objs[i], 0xa5, s->object_size);
+		kslub_kfree(objs[i]);
+	}
+	cr_assert_eq(sheaf_size(s), 4);
+	cr_assert_null(this_cpu_ptr(s)->freelist);
+	cr_assert_eq(kslub_kmalloc(200, KSLUB_GFP_KERNEL), objs[3], "kmalloc did not take the last freed");
+	cr_assert_null(*(void **)objs[3], "the free pointer slot was not wiped");
+	cr_assert_eq(kslub_kmalloc(210, KSLUB_GFP_KERNEL | KSLUB_GFP_ZERO), objs[2]);
+	for (unsigned int b = 0; b < s->object_size; b++)
+		cr_assert_eq(((unsigned char *)objs[2])[b], 0, "byte %u of a zeroed object is %#x", b,
+			     ((unsigned char *)objs[2])[b]);
+	cr_assert_eq(kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL | KSLUB_GFP_ZERO), objs[1]);
+	cr_assert_eq(((unsigned char *)objs[1])[s->object_size - 1], 0);
+	cr_assert_eq(sheaf_size(s), 1);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	for (unsigned int i = 1; i < n; i++)
+		kslub_kfree(objs[i]);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	free(objs);
+}
+
 Test(sheaf, a_full_sheaf_sends_its_older_half_to_the_slabs)
 {
 	struct kmem_cache *s = kslub_kmem_cache_create("sheaf-full", 40, 0, 0, NULL);
@@ -160,13 +188,65 @@ Test(sheaf, a_full_sheaf_sends_its_older_half_to_the_slabs)
 	free(objs);
 }
 
+/* A flush sends a run of objects of one slab back as one list, with one
+ * cmpxchg: the full slab they are of gets them all on its freelist (one
+ * at a time, the first would freeze it for us and the rest go to its local
+ * list). */
+Test(sheaf, a_flush_sends_a_run_of_one_slab_back_as_one_list)
+{
+	struct kmem_cache *s = kslub_kmem_cache_create("sheaf-run", 40, 0, 0, NULL);
+	unsigned int n, cap = s->sheaf_capacity, per_slab = oo_objects(s->oo), on_freelist = 0;
+	void **objs = fill_slabs(s, 3, &n);
+	struct slab *slab0 = virt_to_slab(objs[0]);
+
+	cr_assert_gt(per_slab, cap);
+	for (unsigned int i = 0; i <= cap; i++) {
+		cr_assert_eq(virt_to_slab(objs[i]), slab0);
+		kslub_kmem_cache_free(s, objs[i]);
+	}
+	cr_assert_eq(sheaf_size(s), cap - cap / 2 + 1);
+	cr_assert_eq(this_cpu_ptr(s)->partial, slab0, "the full slab was not frozen for us");
+	for (void *p = slab0->freelist; p; p = get_freepointer(s, p))
+		on_freelist++;
+	cr_assert_eq(on_freelist, cap / 2, "%u of the %u flushed objects on the slab's freelist", on_freelist,
+		     cap / 2);
+	cr_assert_eq(slab0->local, 0, "objects on the local list");
+	cr_assert_eq(slab0->inuse, per_slab - cap / 2);
+	cr_assert_eq(active_objs(s), n - cap - 1);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+
+	/* the next flush's run is of slab0 again, frozen on our cpu-partial
+	 * list now: one cmpxchg too, nothing on the local list (which would be
+	 * walked an object at a time when the slab is unfrozen) */
+	cr_assert_lt(cap + cap / 2, per_slab);
+	for (unsigned int i = cap + 1; i <= cap + cap / 2; i++)
+		kslub_kmem_cache_free(s, objs[i]);
+	cr_assert_eq(sheaf_size(s), cap - cap / 2 + 1);
+	on_freelist = 0;
+	for (void *p = slab0->freelist; p; p = get_freepointer(s, p))
+		on_freelist++;
+	cr_assert_eq(on_freelist, 2 * (cap / 2), "%u objects on the slab's freelist", on_freelist);
+	cr_assert_eq(slab0->local, 0, "objects on the local list");
+	cr_assert_eq(active_objs(s), n - cap - 1 - cap / 2);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	for (unsigned int i = cap + cap / 2 + 1; i < n; i++)
+		kslub_kmem_cache_free(s, objs[i]);
+	cr_assert_eq(active_objs(s), 0);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	kslub_kmem_cache_destroy(s);
+	free(objs);
+}
+
 Test(sheaf, capacity_goes_by_object_size)
 {
-	cr_assert_eq(kslub_kmalloc_cache(16)->sheaf_capacity, 30);
-	cr_assert_eq(kslub_kmalloc_cache(192)->sheaf_capacity, 30);
-	cr_assert_eq(kslub_kmalloc_cache(512)->sheaf_capacity, 14);
-	cr_assert_eq(kslub_kmalloc_cache(1024)->sheaf_capacity, 6);
-	cr_assert_eq(kslub_kmalloc_cache(8192)->sheaf_capacity, 6);
+	cr_assert_eq(kslub_kmalloc_cache(16)->sheaf_capacity, 62);
+	cr_assert_eq(kslub_kmalloc_cache(192)->sheaf_capacity, 62);
+	cr_assert_eq(kslub_kmalloc_cache(512)->sheaf_capacity, 30);
+	cr_assert_eq(kslub_kmalloc_cache(1024)->sheaf_capacity, 14);
+	cr_assert_eq(kslub_kmalloc_cache(8192)->sheaf_capacity, 14);
+	/* each sheaf fills a kmalloc size: 512, 256 and 128 bytes */
+	cr_assert_eq(sizeof(struct slab_sheaf) + 62 * sizeof(void *), 512);
+	cr_assert_eq(sizeof(struct slab_sheaf) + 14 * sizeof(void *), 128);
 }
 
 static void capacity_5(void)
@@ -221,7 +301,7 @@ Test(sheaf, capacity_0_turns_sheaves_off, .init = capacity_0)
 	for (unsigned int i = 10; i < n; i++)
 		kslub_kmem_cache_free(s, objs[i]);
 	cr_assert_null(my_sheaf(s));
-	cr_assert_null(this_cpu_ptr(kslub_kmalloc_cache(100))->sheaf);
+	cr_assert_null(cpu_sheaf(this_cpu_ptr(kslub_kmalloc_cache(100))->sheaf));
 	cr_assert_eq(active_objs(s), 0);
 	cr_assert_eq(kslub_validate_slab_cache(s), 0);
 	(void)per_slab;
@@ -285,20 +365,24 @@ struct remote {
 	unsigned long active;		/* the same */
 	bool flush;			/* kslub_flush_thread before exiting */
 	bool ok;
+	bool had_partial;		/* slabs on its cpu-partial list before exiting */
 };
 
-/* A thread gets its state (and so sheaves) on its first allocation; one
- * that only frees sends every object to its slab. */
+/* A thread gets its state (and so sheaves) on its first allocation or
+ * free. */
 static void start_thread_state(void)
 {
 	kslub_kfree(kslub_kmalloc(8, KSLUB_GFP_KERNEL));
 }
 
+static bool only_frees;	/* remote_free_thread does not allocate first */
+
 static void *remote_free_thread(void *arg)
 {
 	struct remote *r = arg;
 
-	start_thread_state();
+	if (!only_frees)
+		start_thread_state();
 	for (unsigned int i = r->from; i < r->to; i++)
 		kslub_kmem_cache_free(r->s, r->objs[i]);
 	r->sheaf_size = sheaf_size(r->s);
@@ -307,6 +391,7 @@ static void *remote_free_thread(void *arg)
 		if (my_sheaf(r->s)->objects[i] != r->objs[r->to - r->sheaf_size + i])
 			r->ok = false;
 	r->active = active_objs(r->s);
+	r->had_partial = this_cpu_ptr(r->s)->partial != NULL;
 	if (r->flush) {
 		kslub_flush_thread();
 		r->ok &= my_sheaf(r->s) == NULL;
@@ -359,6 +444,64 @@ Test(sheaf, another_threads_free_goes_to_its_sheaf_and_its_exit_empties_it)
 	free(objs);
 }
 
+/* A thread that never allocates (a consumer) frees to its own sheaf too, and
+ * its exit empties it.  Its first free, which gives it its state, goes to
+ * the slab: the object is most likely a neighbour of another thread's. */
+Test(sheaf, a_thread_that_only_frees_frees_to_its_sheaf)
+{
+	struct kmem_cache *s = kslub_kmem_cache_create("sheaf-consumer", 64, 0, 0, NULL);
+	unsigned int n;
+	void **objs = fill_slabs(s, 4, &n);
+	struct remote r = { s, objs, 0, 20, 0, 0, false, false };
+	pthread_t th;
+
+	only_frees = true;
+	cr_assert_eq(pthread_create(&th, NULL, remote_free_thread, &r), 0);
+	pthread_join(th, NULL);
+	cr_assert_eq(r.sheaf_size, 19, "%u objects in the freeing thread's sheaf", r.sheaf_size);
+	cr_assert(r.ok, "the sheaf does not hold the frees in order");
+	cr_assert_eq(r.active, n - 20);
+	cr_assert_null(my_sheaf(s), "our own sheaf was used");
+	cr_assert_eq(active_objs(s), n - 20);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	/* its flushes do not freeze the full slabs for it (it does not
+	 * allocate from the cache): they go to the node, for those who do */
+	r.from = 20;
+	r.to = n;
+	cr_assert_eq(pthread_create(&th, NULL, remote_free_thread, &r), 0);
+	pthread_join(th, NULL);
+	cr_assert_not(r.had_partial, "a thread that only frees froze slabs for itself");
+	cr_assert_eq(active_objs(s), 0);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	kslub_kmem_cache_destroy(s);
+	free(objs);
+}
+
+/* Such a thread flushes its whole sheaf when it is full, not the older half:
+ * it would not allocate the recent half. */
+Test(sheaf, a_thread_that_only_frees_flushes_its_whole_sheaf)
+{
+	struct kmem_cache *s = kslub_kmem_cache_create("sheaf-consumer-flush", 64, 0, 0, NULL);
+	unsigned int n;
+	void **objs = fill_slabs(s, 4, &n);
+	/* the first free goes to the slab, capacity + 1 to the sheaf */
+	struct remote r = { s, objs, 0, s->sheaf_capacity + 2, 0, 0, false, false, false };
+	pthread_t th;
+
+	only_frees = true;
+	cr_assert_eq(pthread_create(&th, NULL, remote_free_thread, &r), 0);
+	pthread_join(th, NULL);
+	cr_assert_eq(r.sheaf_size, 1, "%u objects in the sheaf after %u frees", r.sheaf_size, r.to);
+	cr_assert(r.ok);
+	cr_assert_eq(active_objs(s), n - r.to);
+	for (unsigned int i = r.to; i < n; i++)
+		kslub_kmem_cache_free(s, objs[i]);
+	cr_assert_eq(active_objs(s), 0);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	kslub_kmem_cache_destroy(s);
+	free(objs);
+}
+
 /* kslub_flush_thread in our own thread: the sheaf goes, and the slabs it kept
  * in use are freed. */
 Test(sheaf, flush_thread_empties_the_sheaf)
@@ -406,7 +549,7 @@ static void *free_and_wait(void *arg)
 	__atomic_store_n(&r->sheaf_size, sheaf_size(r->s), __ATOMIC_RELEASE);
 	while (!__atomic_load_n(&destroy_done, __ATOMIC_ACQUIRE))
 		usleep(1000);
-	r->ok = c->sheaf == NULL;
+	r->ok = c->sheaf == 0;
 	return NULL;
 }
 
