@@ -984,8 +984,11 @@ noinline void *slab_alloc_slow(struct kmem_cache *s, gfp_t gfp)
 	void *object;
 
 	/* alloc_from_pcs with one node: every sheaf is of node 0; the count is
-	 * in c->sheaf, so the sheaf's header is not read */
-	if (likely(size && READ_ONCE(kslub_nr_node_ids) == 1 && t->state == THREAD_LIVE)) {
+	 * in c->sheaf, so the sheaf's header is not read.  A thread still
+	 * taking its first objects goes the long way (alloc_first), which
+	 * counts a pop from the sheaf as one of them. */
+	if (likely(size && READ_ONCE(kslub_nr_node_ids) == 1 && t->state == THREAD_LIVE &&
+		   t->nr_single[s->index] >= SINGLE_ALLOCS)) {
 		object = cpu_sheaf(v)->objects[size - 1];
 		/* read before it is uncounted, for a fork child */
 		__atomic_store_n(&c->sheaf, v - (1UL << SHEAF_SIZE_SHIFT), __ATOMIC_RELEASE);

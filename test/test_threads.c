@@ -568,6 +568,50 @@ Test(threads, a_thread_that_takes_many_objects_gets_a_cpu_slab_of_its_own, .time
 	first_teardown(held, 40);
 }
 
+/* Takes and frees one object FIRST_MANY times, then holds one while the
+ * main thread looks. */
+static void *first_recycler(void *arg)
+{
+	void *p;
+
+	(void)arg;
+	for (int i = 0; i < FIRST_MANY; i++) {
+		p = kmem_cache_alloc(first_cache, GFP_KERNEL);
+		if (!p)
+			fail("kmem_cache_alloc failed");
+		kmem_cache_free(first_cache, p);
+	}
+	first_objs[0] = kmem_cache_alloc(first_cache, GFP_KERNEL);
+	pthread_barrier_wait(&first_ready);
+	pthread_barrier_wait(&first_done);
+	kmem_cache_free(first_cache, first_objs[0]);
+	return NULL;
+}
+
+/* Its frees go to its sheaf and its allocations take them back from there;
+ * those count among its first allocations too, or a thread that uses one
+ * object at a time would keep an object of a shared slab for good, next to
+ * other threads' objects (false sharing: the cache-thrash workload). */
+Test(threads, a_thread_that_reuses_one_object_gets_a_cpu_slab_of_its_own, .timeout = 60)
+{
+	void *held[40];
+	struct kslub_cache_info during;
+	pthread_t t;
+
+	first_setup(held, 40);
+	pthread_barrier_init(&first_ready, NULL, 2);
+	pthread_barrier_init(&first_done, NULL, 2);
+	cr_assert_eq(pthread_create(&t, NULL, first_recycler, NULL), 0);
+	pthread_barrier_wait(&first_ready);
+	during = cache_info(first_cache);
+	pthread_barrier_wait(&first_done);
+	pthread_join(t, NULL);
+	cr_assert_str_empty(failure, "%s", failure);
+	cr_assert_geq(during.cpu_slabs, 1, "a thread that took and freed an object %d times holds no cpu slab",
+		      FIRST_MANY);
+	first_teardown(held, 40);
+}
+
 /* The only thread of a process has nobody to share slabs with: run this
  * program again before criterion starts its threads, as that thread. */
 __attribute__((constructor)) static void one_thread_child(void)
