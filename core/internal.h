@@ -338,6 +338,7 @@ struct slab_sheaf {
 	void *objects[];		/* [0 .. count - 1] are free, the last freed last */
 };
 #define SHEAF_MAX_CAPACITY 1000	/* the sheaf still fits the largest kmalloc cache */
+#define SHEAF_CONSUMER_BYTES 8192	/* of objects in the sheaf of a thread with no cpu slab */
 
 struct kmem_cache_cpu {
 	void **freelist;		/* next free object, private to the thread */
@@ -393,6 +394,7 @@ struct kmem_cache {
 	unsigned int cpu_partial;	/* objects kept on cpu-partial lists */
 	unsigned int cpu_partial_slabs;	/* the same in slabs */
 	unsigned int sheaf_capacity;	/* objects in a thread's sheaf, 0 = no sheaves */
+	unsigned int sheaf_consumer;	/* the same for a thread with no cpu slab of the cache */
 	struct kmem_cache_order_objects oo;	/* preferred order and objects */
 	struct kmem_cache_order_objects min;	/* smallest order that holds one object */
 	void (*ctor)(void *);

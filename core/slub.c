@@ -716,7 +716,7 @@ static bool free_to_pcs(struct kmem_cache *s, struct kmem_cache_cpu *c, void *x,
 		sheaf->node = node;
 	}
 	size = cpu_sheaf_size(c->sheaf);
-	if (unlikely(size == sheaf->capacity)) {
+	if (unlikely(size >= (c->slab ? sheaf->capacity : s->sheaf_consumer))) {
 		/* the older half goes; the recent, cache-hot half stays for
 		 * our allocations, or goes too if we make none from this
 		 * cache (no cpu slab) */
@@ -1093,7 +1093,7 @@ noinline void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *x)
 
 	/* with one node every sheaf and slab is of node 0; the count is in
 	 * c->sheaf, so the sheaf's header is not read */
-	if (likely(v && size < s->sheaf_capacity && t->state == THREAD_LIVE &&
+	if (likely(v && size < s->sheaf_consumer && t->state == THREAD_LIVE &&
 		   (READ_ONCE(kslub_nr_node_ids) == 1 ||
 		    (slab_nid(slab) == t->node && cpu_sheaf(v)->node == t->node)))) {
 		set_freepointer(s, x, NULL);	/* free: a second free is reported */
@@ -1247,6 +1247,15 @@ static void set_sheaf_capacity(struct kmem_cache *s)
 		s->sheaf_capacity = 30;
 	else
 		s->sheaf_capacity = 14;
+	/* A thread that frees objects of a cache it does not allocate from (a
+	 * consumer, a main thread freeing what its workers made) never reuses
+	 * its sheaf, which only batches its frees: it holds SHEAF_CONSUMER_BYTES
+	 * at most, not objects that other threads could have reused.  The
+	 * inline push tests this bound; a thread with a cpu slab goes on to
+	 * sheaf_capacity through free_to_pcs. */
+	s->sheaf_consumer = s->sheaf_capacity;
+	if (s->sheaf_consumer > 2 && s->sheaf_consumer * s->size > SHEAF_CONSUMER_BYTES)
+		s->sheaf_consumer = SHEAF_CONSUMER_BYTES / s->size > 2 ? SHEAF_CONSUMER_BYTES / s->size : 2;
 }
 
 static int calculate_sizes(struct kmem_cache *s)

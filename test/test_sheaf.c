@@ -244,6 +244,10 @@ Test(sheaf, capacity_goes_by_object_size)
 	cr_assert_eq(kslub_kmalloc_cache(512)->sheaf_capacity, 30);
 	cr_assert_eq(kslub_kmalloc_cache(1024)->sheaf_capacity, 14);
 	cr_assert_eq(kslub_kmalloc_cache(8192)->sheaf_capacity, 14);
+	/* a thread with no cpu slab: at most 8 KiB of objects, at least 2 */
+	cr_assert_eq(kslub_kmalloc_cache(64)->sheaf_consumer, 62);
+	cr_assert_eq(kslub_kmalloc_cache(512)->sheaf_consumer, 16);
+	cr_assert_eq(kslub_kmalloc_cache(8192)->sheaf_consumer, 2);
 	/* each sheaf fills a kmalloc size: 512, 256 and 128 bytes */
 	cr_assert_eq(sizeof(struct slab_sheaf) + 62 * sizeof(void *), 512);
 	cr_assert_eq(sizeof(struct slab_sheaf) + 14 * sizeof(void *), 128);
@@ -492,6 +496,43 @@ Test(sheaf, a_thread_that_only_frees_flushes_its_whole_sheaf)
 	cr_assert_eq(pthread_create(&th, NULL, remote_free_thread, &r), 0);
 	pthread_join(th, NULL);
 	cr_assert_eq(r.sheaf_size, 1, "%u objects in the sheaf after %u frees", r.sheaf_size, r.to);
+	cr_assert(r.ok);
+	cr_assert_eq(active_objs(s), n - r.to);
+	for (unsigned int i = r.to; i < n; i++)
+		kslub_kmem_cache_free(s, objs[i]);
+	cr_assert_eq(active_objs(s), 0);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	kslub_kmem_cache_destroy(s);
+	free(objs);
+}
+
+/* ... and keeps at most SHEAF_CONSUMER_BYTES of objects in it, not
+ * sheaf_capacity: objects of 1 KiB, 14 to a sheaf, 8 for such a thread.  A
+ * main thread that frees what its workers made held 590 KiB of sheaves. */
+Test(sheaf, a_thread_that_only_frees_keeps_at_most_8_KiB_in_its_sheaf)
+{
+	struct kmem_cache *s = kslub_kmem_cache_create("sheaf-consumer-bytes", 1024, 0, 0, NULL);
+	unsigned int n;
+	void **objs = fill_slabs(s, 4, &n);
+	unsigned int bound = SHEAF_CONSUMER_BYTES / s->size;
+	/* the first free goes to the slab, bound to the sheaf */
+	struct remote r = { s, objs, 0, bound + 1, 0, 0, false, false, false };
+	pthread_t th;
+
+	cr_assert_eq(s->sheaf_capacity, 14);
+	cr_assert_eq(s->sheaf_consumer, bound);
+	cr_assert_eq(bound, 8);
+	only_frees = true;
+	cr_assert_eq(pthread_create(&th, NULL, remote_free_thread, &r), 0);
+	pthread_join(th, NULL);
+	cr_assert_eq(r.sheaf_size, bound, "%u objects in the sheaf after %u frees", r.sheaf_size, r.to);
+	cr_assert(r.ok);
+	/* one more: the sheaf is full at the bound and goes back whole */
+	r.from = r.to;
+	r.to = r.from + bound + 2;
+	cr_assert_eq(pthread_create(&th, NULL, remote_free_thread, &r), 0);
+	pthread_join(th, NULL);
+	cr_assert_eq(r.sheaf_size, 1, "%u objects in the sheaf after %u frees", r.sheaf_size, r.to - r.from);
 	cr_assert(r.ok);
 	cr_assert_eq(active_objs(s), n - r.to);
 	for (unsigned int i = r.to; i < n; i++)
