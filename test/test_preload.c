@@ -225,6 +225,47 @@ Test(preload, malloc_out_of_memory_is_null_with_enomem)
 	}
 }
 
+/* In a child: malloc of a kmalloc size until the slabs cannot grow under an
+ * address space limit; exits 0 if it ends in NULL with ENOMEM. */
+static void small_mallocs_until_out_of_memory(void)
+{
+	static const size_t sizes[] = { 2048, 48 };
+	unsigned long vm_pages = 0;
+	struct rlimit low;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (!f || fscanf(f, "%lu", &vm_pages) != 1)
+		_exit(2);
+	fclose(f);
+	if (getrlimit(RLIMIT_AS, &low))
+		_exit(3);
+	low.rlim_cur = vm_pages * PAGE + 32 * MiB;
+	if (setrlimit(RLIMIT_AS, &low))
+		_exit(3);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		unsigned long n;
+
+		for (n = 0; n < (1UL << 20); n++) {
+			errno = 0;
+			if (!malloc(sizes[i]))
+				break;
+		}
+		if (n == 1UL << 20 || errno != ENOMEM)
+			_exit(4);
+	}
+}
+
+/* An empty freelist sends malloc to slab_alloc_slow with the cache it found,
+ * and a slab that cannot be made is NULL with ENOMEM there too. */
+Test(preload, malloc_of_a_small_size_out_of_memory_is_null_with_enomem)
+{
+	struct child c;
+
+	run_child(small_mallocs_until_out_of_memory, &c);
+	cr_assert(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "child status 0x%x, stderr: %s", c.status,
+		  c.err);
+}
+
 Test(preload, free_of_null_does_nothing)
 {
 	free(NULL);
