@@ -199,6 +199,9 @@ extern uint8_t kmalloc_size_index[KSLUB_KMALLOC_MAX_CACHE_SIZE / KMALLOC_MIN_SIZ
  * 8 KiB of table. */
 #define KMALLOC_SMALL_MAX 1024
 extern struct kmem_cache *kmalloc_caches_small[KMALLOC_SMALL_MAX + 1];
+/* What both tables hold before the caches exist (see kmalloc.c); hidden, so
+ * that its address is a lea, not a load from the GOT. */
+extern struct kmem_cache kmalloc_boot_cache __attribute__((visibility("hidden")));
 
 void *kmalloc_slow(size_t size, gfp_t gfp);
 void *kmalloc_large_node(size_t size, gfp_t gfp, int node);

@@ -64,11 +64,12 @@ static noinline void *malloc_slow(size_t size, gfp_t gfp)
  * slab_alloc_slow with the cache malloc found (it sets errno when it fails),
  * with no second look-up by size in kmalloc_slow.  Before, malloc_slow starts
  * kslub; s may be the boot cache even if kslub has started since it was
- * read, so s itself is asked too.  size comes first, so that malloc keeps it
- * where it came, in the first argument's register. */
+ * read, so s is compared with it too (by address: the cache's lines may be
+ * cold).  size comes first, so that malloc keeps it where it came, in the
+ * first argument's register. */
 static noinline void *malloc_refill(size_t size, struct kmem_cache *s, gfp_t gfp)
 {
-	if (likely(s->is_kmalloc && __atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE)))
+	if (likely(s != &kmalloc_boot_cache && __atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE)))
 		return slab_alloc_slow(s, gfp);
 	return malloc_slow(size, gfp);
 }
