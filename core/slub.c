@@ -977,22 +977,9 @@ out:
  * that it saves no register; the rest is slab_alloc_refill's. */
 noinline void *slab_alloc_slow(struct kmem_cache *s, gfp_t gfp)
 {
-	struct kmem_cache_cpu *c = this_cpu_ptr(s);
-	unsigned long v = c->sheaf;
-	unsigned int size = cpu_sheaf_size(v);
-	void *object;
+	void *object = sheaf_pop(s, this_cpu_ptr(s));
 
-	/* alloc_from_pcs with one node: every sheaf is of node 0; the count is
-	 * in c->sheaf, so the sheaf's header is not read.  A thread still
-	 * taking its first objects goes the long way (alloc_first), which
-	 * counts a pop from the sheaf as one of them: one with a cpu slab has
-	 * taken them (or a GFP_ATOMIC slab), and so is live, so c's line
-	 * tells it all, with none of struct kslub_thread's. */
-	if (likely(size && c->slab && READ_ONCE(kslub_nr_node_ids) == 1)) {
-		object = cpu_sheaf(v)->objects[size - 1];
-		/* read before it is uncounted, for a fork child */
-		__atomic_store_n(&c->sheaf, v - (1UL << SHEAF_SIZE_SHIFT), __ATOMIC_RELEASE);
-		wipe_freepointer(s, object);
+	if (likely(object)) {
 		if (unlikely(gfp & KSLUB_GFP_ZERO))
 			return memset(object, 0, s->object_size);
 		return object;

@@ -90,7 +90,13 @@ static always_inline void *malloc_inline(size_t size, gfp_t gfp)
 					    __ATOMIC_ACQUIRE);
 		else
 			return malloc_slow(size, gfp);
-		object = kmalloc_freelist_pop(s, this_cpu_ptr(s));
+		struct kmem_cache_cpu *c = this_cpu_ptr(s);
+
+		object = kmalloc_freelist_pop(s, c);
+		if (likely(object))
+			return object;
+		/* most misses when frees come in random order: no call */
+		object = sheaf_pop_at(c, 0);
 		if (likely(object))
 			return object;
 		return malloc_refill(size, s, gfp);
