@@ -269,7 +269,12 @@ static always_inline void *kmalloc_inline(size_t size, gfp_t gfp)
 					    __ATOMIC_ACQUIRE);
 		else
 			return kmalloc_slow(size, gfp);
-		object = kmalloc_freelist_pop(s, this_cpu_ptr(s));
+		struct kmem_cache_cpu *c = this_cpu_ptr(s);
+
+		object = kmalloc_freelist_pop(s, c);
+		if (likely(object))
+			return object;
+		object = sheaf_pop_at(c, 0);	/* as malloc does */
 		if (likely(object))
 			return object;
 	}
