@@ -388,13 +388,16 @@ struct kmem_cache {
 	unsigned int size;		/* object with metadata, the slot size */
 	unsigned int object_size;	/* object without metadata */
 	unsigned int inuse;		/* offset to metadata */
-	unsigned int align;
+	/* in the first line, with what the fast paths read: slab_free_slow
+	 * reads it for every free to the sheaf */
+	unsigned int sheaf_capacity;	/* objects in a thread's sheaf, 0 = no sheaves */
+	unsigned int sheaf_consumer;	/* the inline pushes' bound: lower for big objects, which a
+					 * thread with no cpu slab of the cache (a consumer) never reuses */
 	unsigned int red_left_pad;	/* left red zone (debug) */
 	unsigned long min_partial;	/* empty slabs kept on a node list */
 	unsigned int cpu_partial;	/* objects kept on cpu-partial lists */
 	unsigned int cpu_partial_slabs;	/* the same in slabs */
-	unsigned int sheaf_capacity;	/* objects in a thread's sheaf, 0 = no sheaves */
-	unsigned int sheaf_consumer;	/* the same for a thread with no cpu slab of the cache */
+	unsigned int align;
 	struct kmem_cache_order_objects oo;	/* preferred order and objects */
 	struct kmem_cache_order_objects min;	/* smallest order that holds one object */
 	void (*ctor)(void *);
@@ -405,6 +408,8 @@ struct kmem_cache {
 	struct list_head list;		/* slab_caches */
 	struct kmem_cache_node *node[MAX_NUMNODES];
 };
+_Static_assert(offsetof(struct kmem_cache, sheaf_capacity) < 64, "sheaf_capacity in the first line");
+_Static_assert(offsetof(struct kmem_cache, sheaf_consumer) < 64, "sheaf_consumer in the first line");
 
 /* ---- per-thread state ---------------------------------------------------------- */
 enum kslub_thread_state {

@@ -25,7 +25,7 @@
 /* Before the caches exist every slot points at a cache whose kmem_cache_cpu
  * is slot 0 of the thread: the empty thread's, whose freelist is NULL, so the
  * first kmalloc takes the slow path and starts kslub. */
-static struct kmem_cache kmalloc_boot_cache;
+struct kmem_cache kmalloc_boot_cache;
 struct kmem_cache *kmalloc_caches[NR_KMALLOC_SLOTS] = {
 	[0 ... NR_KMALLOC_SLOTS - 1] = &kmalloc_boot_cache,
 };

@@ -977,22 +977,9 @@ out:
  * that it saves no register; the rest is slab_alloc_refill's. */
 noinline void *slab_alloc_slow(struct kmem_cache *s, gfp_t gfp)
 {
-	struct kslub_thread *t = kslub_current;
-	struct kmem_cache_cpu *c = this_cpu_ptr(s);
-	unsigned long v = c->sheaf;
-	unsigned int size = cpu_sheaf_size(v);
-	void *object;
+	void *object = sheaf_pop(s, this_cpu_ptr(s));
 
-	/* alloc_from_pcs with one node: every sheaf is of node 0; the count is
-	 * in c->sheaf, so the sheaf's header is not read.  A thread still
-	 * taking its first objects goes the long way (alloc_first), which
-	 * counts a pop from the sheaf as one of them. */
-	if (likely(size && READ_ONCE(kslub_nr_node_ids) == 1 && t->state == THREAD_LIVE &&
-		   t->nr_single[s->index] >= SINGLE_ALLOCS)) {
-		object = cpu_sheaf(v)->objects[size - 1];
-		/* read before it is uncounted, for a fork child */
-		__atomic_store_n(&c->sheaf, v - (1UL << SHEAF_SIZE_SHIFT), __ATOMIC_RELEASE);
-		wipe_freepointer(s, object);
+	if (likely(object)) {
 		if (unlikely(gfp & KSLUB_GFP_ZERO))
 			return memset(object, 0, s->object_size);
 		return object;
@@ -1092,8 +1079,10 @@ noinline void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *x)
 	unsigned int size = cpu_sheaf_size(v);
 
 	/* with one node every sheaf and slab is of node 0; the count is in
-	 * c->sheaf, so the sheaf's header is not read */
-	if (likely(v && size < s->sheaf_consumer && t->state == THREAD_LIVE &&
+	 * c->sheaf, so the sheaf's header is not read.  Only a live thread
+	 * has a sheaf (an exiting one releases them before it is dead), so
+	 * its state is not read either. */
+	if (likely(v && size < s->sheaf_consumer &&
 		   (READ_ONCE(kslub_nr_node_ids) == 1 ||
 		    (slab_nid(slab) == t->node && cpu_sheaf(v)->node == t->node)))) {
 		set_freepointer(s, x, NULL);	/* free: a second free is reported */

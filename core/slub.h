@@ -89,6 +89,37 @@ static always_inline void *kmalloc_freelist_pop(const struct kmem_cache *s, stru
 	return object;
 }
 
+/* The object freed last to the thread's sheaf, or NULL (kernel:
+ * alloc_from_pcs), for the miss branches of the fast paths and
+ * slab_alloc_slow: with one node every sheaf is of node 0, and the count is
+ * in c->sheaf, so no line is read but c's and the sheaf's top slot.  A thread
+ * still taking its first objects of the cache has no cpu slab: it goes the
+ * long way (alloc_first), which counts a pop from the sheaf as one of them.
+ * One with a cpu slab is live (and the empty thread's slots, which the boot
+ * cache's is one of, are zero).  offset: s->offset, or 0 for a kmalloc
+ * cache. */
+static always_inline void *sheaf_pop_at(struct kmem_cache_cpu *c, unsigned long offset)
+{
+	unsigned long v = c->sheaf;
+	unsigned int size = cpu_sheaf_size(v);
+	void *object;
+
+	if (unlikely(!size || !c->slab || READ_ONCE(kslub_nr_node_ids) != 1))
+		return NULL;
+	object = cpu_sheaf(v)->objects[size - 1];
+	if (!object)
+		__builtin_unreachable();	/* no test of it in the caller */
+	/* read before it is uncounted, for a fork child */
+	__atomic_store_n(&c->sheaf, v - (1UL << SHEAF_SIZE_SHIFT), __ATOMIC_RELEASE);
+	*(void **)((char *)object + offset) = NULL;	/* wipe_freepointer */
+	return object;
+}
+
+static always_inline void *sheaf_pop(const struct kmem_cache *s, struct kmem_cache_cpu *c)
+{
+	return sheaf_pop_at(c, s->offset);
+}
+
 /* slab_alloc: 16 instructions in kmem_cache_alloc.  When the thread's freelist is empty (or
  * the thread has no state yet) slab_alloc_slow refills it: frees by other
  * threads to the cpu slab, the cpu-partial list, the node partial list, a new
@@ -146,8 +177,9 @@ static always_inline bool object_is_free(const struct kmem_cache *s, const struc
 
 /* slab_free: check the object, then push it on the thread's freelist when it
  * is in the thread's cpu slab (39 instructions from free()'s entry, about
- * 20 of them the checks);
- * otherwise slab_free_slow does the kernel's __slab_free: a lock-free
+ * 20 of them the checks); otherwise onto the thread's sheaf when it has
+ * room, still inline (the miss of frees in random order), or
+ * slab_free_slow does the kernel's __slab_free: a lock-free
  * cmpxchg of the slab's freelist and counters, taking a list lock only when
  * the slab must change list. */
 static always_inline void slab_free_at(struct kmem_cache *s, struct slab *slab, void *x, const char *func,
@@ -155,7 +187,7 @@ static always_inline void slab_free_at(struct kmem_cache *s, struct slab *slab, 
 {
 	unsigned long addr = (unsigned long)x;
 	unsigned long off = addr & slab->mask;
-	unsigned long key, fp;
+	unsigned long key, fp, v;
 	struct kmem_cache_cpu *c;
 
 	/* reports and aborts; a tail call keeps the stack untouched here */
@@ -175,6 +207,16 @@ static always_inline void slab_free_at(struct kmem_cache *s, struct slab *slab, 
 	if (likely(slab == c->slab)) {
 		*(unsigned long *)(addr + offset) = (unsigned long)c->freelist ^ key;
 		c->freelist = x;
+		return;
+	}
+	/* most misses when frees come in random order, with no call: the
+	 * push of slab_free_slow, whose comments say why it may */
+	v = c->sheaf;
+	if (likely(v && cpu_sheaf_size(v) < s->sheaf_consumer && READ_ONCE(kslub_nr_node_ids) == 1)) {
+		*(unsigned long *)(addr + offset) = key;	/* an encoded NULL: free */
+		cpu_sheaf(v)->objects[cpu_sheaf_size(v)] = x;
+		/* stored before it is counted, for a fork child */
+		__atomic_store_n(&c->sheaf, v + (1UL << SHEAF_SIZE_SHIFT), __ATOMIC_RELEASE);
 		return;
 	}
 	slab_free_slow(s, slab, x);
@@ -199,6 +241,9 @@ extern uint8_t kmalloc_size_index[KSLUB_KMALLOC_MAX_CACHE_SIZE / KMALLOC_MIN_SIZ
  * 8 KiB of table. */
 #define KMALLOC_SMALL_MAX 1024
 extern struct kmem_cache *kmalloc_caches_small[KMALLOC_SMALL_MAX + 1];
+/* What both tables hold before the caches exist (see kmalloc.c); hidden, so
+ * that its address is a lea, not a load from the GOT. */
+extern struct kmem_cache kmalloc_boot_cache __attribute__((visibility("hidden")));
 
 void *kmalloc_slow(size_t size, gfp_t gfp);
 void *kmalloc_large_node(size_t size, gfp_t gfp, int node);
@@ -224,7 +269,12 @@ static always_inline void *kmalloc_inline(size_t size, gfp_t gfp)
 					    __ATOMIC_ACQUIRE);
 		else
 			return kmalloc_slow(size, gfp);
-		object = kmalloc_freelist_pop(s, this_cpu_ptr(s));
+		struct kmem_cache_cpu *c = this_cpu_ptr(s);
+
+		object = kmalloc_freelist_pop(s, c);
+		if (likely(object))
+			return object;
+		object = sheaf_pop_at(c, 0);	/* as malloc does */
 		if (likely(object))
 			return object;
 	}

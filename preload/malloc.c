@@ -60,6 +60,20 @@ static noinline void *malloc_slow(size_t size, gfp_t gfp)
 	return p;
 }
 
+/* The thread's freelist of s is empty: once kslub runs, straight on to
+ * slab_alloc_slow with the cache malloc found (it sets errno when it fails),
+ * with no second look-up by size in kmalloc_slow.  Before, malloc_slow starts
+ * kslub; s may be the boot cache even if kslub has started since it was
+ * read, so s is compared with it too (by address: the cache's lines may be
+ * cold).  size comes first, so that malloc keeps it where it came, in the
+ * first argument's register. */
+static noinline void *malloc_refill(size_t size, struct kmem_cache *s, gfp_t gfp)
+{
+	if (likely(s != &kmalloc_boot_cache && __atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE)))
+		return slab_alloc_slow(s, gfp);
+	return malloc_slow(size, gfp);
+}
+
 /* kmalloc_inline for malloc: one table load from size to cache up to 1 KiB
  * (sizes 0 to 16 take kmalloc-16, with no clamp), kmalloc's two above, then
  * the kmalloc pop: 17 instructions. */
@@ -76,9 +90,16 @@ static always_inline void *malloc_inline(size_t size, gfp_t gfp)
 					    __ATOMIC_ACQUIRE);
 		else
 			return malloc_slow(size, gfp);
-		object = kmalloc_freelist_pop(s, this_cpu_ptr(s));
+		struct kmem_cache_cpu *c = this_cpu_ptr(s);
+
+		object = kmalloc_freelist_pop(s, c);
 		if (likely(object))
 			return object;
+		/* most misses when frees come in random order: no call */
+		object = sheaf_pop_at(c, 0);
+		if (likely(object))
+			return object;
+		return malloc_refill(size, s, gfp);
 	}
 	return malloc_slow(size, gfp);
 }

@@ -25,7 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "slub.h"
 #include "child.h"
 
 /* The misuse below is on purpose. */
@@ -223,6 +223,99 @@ Test(preload, malloc_out_of_memory_is_null_with_enomem)
 		cr_assert_null(malloc(sizes[i]), "malloc(%zu) must fail", sizes[i]);
 		cr_assert_eq(errno, ENOMEM);
 	}
+}
+
+/* free() of an object of another slab than the thread's cpu slab puts it on
+ * the thread's sheaf, and malloc, its cpu freelist empty, takes the sheaf's
+ * objects back, the last freed first, with their free pointers wiped: both
+ * in the fast paths' miss branches. */
+Test(preload, malloc_takes_back_what_free_put_on_the_sheaf_last_in_first_out)
+{
+	enum { SIZE = 3000, FREED = 10 };
+	struct kmem_cache *s = kslub_kmalloc_cache(SIZE);
+	unsigned int per_slab = oo_objects(s->oo), n = 0, nr_freed = 0;
+	unsigned int total = 4 * per_slab + 64;
+	void **objs = calloc(total, sizeof(void *));
+	void *freed[FREED];
+	struct kmem_cache_cpu *c;
+
+	cr_assert_not_null(objs);
+	for (unsigned int i = 0; i < 4 * per_slab; i++)
+		objs[n++] = opaque(malloc(SIZE));
+	c = this_cpu_ptr(s);
+	while (c->freelist) {	/* the cpu freelist empty, so that malloc takes from the sheaf */
+		cr_assert_lt(n, total);
+		objs[n++] = opaque(malloc(SIZE));
+	}
+	cr_assert_not_null(c->slab);
+	for (unsigned int i = 0; i < n && nr_freed < FREED; i += 3) {
+		unsigned int before = cpu_sheaf_size(c->sheaf);
+
+		if (!objs[i] || virt_to_slab(objs[i]) == c->slab)
+			continue;
+		free(objs[i]);
+		cr_assert_eq(cpu_sheaf_size(c->sheaf), before + 1, "free %u did not go to the sheaf", nr_freed);
+		cr_assert_eq(cpu_sheaf(c->sheaf)->objects[before], objs[i]);
+		freed[nr_freed++] = objs[i];
+		objs[i] = NULL;
+	}
+	cr_assert_eq(nr_freed, FREED);
+	cr_assert_null(c->freelist);
+	for (int i = FREED - 1; i >= 0; i--) {
+		void *p = malloc(SIZE);
+
+		cr_assert_eq(p, freed[i], "malloc %d is not the object freed %d-th", FREED - 1 - i, i);
+		cr_assert_null(*(void **)p, "the free pointer slot was not wiped");
+		free(p);	/* back to the sheaf: the next malloc takes it again */
+		cr_assert_eq(malloc(SIZE), p);
+	}
+	for (unsigned int i = 0; i < n; i++)
+		free(objs[i]);
+	for (int i = 0; i < FREED; i++)
+		free(freed[i]);
+	free(objs);
+	validate_kmalloc_caches();
+}
+
+/* In a child: malloc of a kmalloc size until the slabs cannot grow under an
+ * address space limit; exits 0 if it ends in NULL with ENOMEM. */
+static void small_mallocs_until_out_of_memory(void)
+{
+	static const size_t sizes[] = { 2048, 48 };
+	unsigned long vm_pages = 0;
+	struct rlimit low;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (!f || fscanf(f, "%lu", &vm_pages) != 1)
+		_exit(2);
+	fclose(f);
+	if (getrlimit(RLIMIT_AS, &low))
+		_exit(3);
+	low.rlim_cur = vm_pages * PAGE + 32 * MiB;
+	if (setrlimit(RLIMIT_AS, &low))
+		_exit(3);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		unsigned long n;
+
+		for (n = 0; n < (1UL << 20); n++) {
+			errno = 0;
+			if (!malloc(sizes[i]))
+				break;
+		}
+		if (n == 1UL << 20 || errno != ENOMEM)
+			_exit(4);
+	}
+}
+
+/* An empty freelist sends malloc to slab_alloc_slow with the cache it found,
+ * and a slab that cannot be made is NULL with ENOMEM there too. */
+Test(preload, malloc_of_a_small_size_out_of_memory_is_null_with_enomem)
+{
+	struct child c;
+
+	run_child(small_mallocs_until_out_of_memory, &c);
+	cr_assert(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "child status 0x%x, stderr: %s", c.status,
+		  c.err);
 }
 
 Test(preload, free_of_null_does_nothing)

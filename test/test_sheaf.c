@@ -408,7 +408,7 @@ Test(sheaf, another_threads_free_goes_to_its_sheaf_and_its_exit_empties_it)
 	struct kmem_cache *s = kslub_kmem_cache_create("sheaf-remote", 64, 0, 0, NULL);
 	unsigned int n;
 	void **objs = fill_slabs(s, 4, &n);
-	struct remote r = { s, objs, 0, 20, 0, 0, false, false };
+	struct remote r = { s, objs, 0, 20, 0, 0, false, false, false };
 	pthread_t th;
 	struct kslub_cache_info info;
 
@@ -456,7 +456,7 @@ Test(sheaf, a_thread_that_only_frees_frees_to_its_sheaf)
 	struct kmem_cache *s = kslub_kmem_cache_create("sheaf-consumer", 64, 0, 0, NULL);
 	unsigned int n;
 	void **objs = fill_slabs(s, 4, &n);
-	struct remote r = { s, objs, 0, 20, 0, 0, false, false };
+	struct remote r = { s, objs, 0, 20, 0, 0, false, false, false };
 	pthread_t th;
 
 	only_frees = true;
@@ -601,7 +601,7 @@ Test(sheaf, destroy_takes_back_the_sheaves_of_every_thread)
 	struct kmem_cache *s = kslub_kmem_cache_create("sheaf-destroy", 64, 0, 0, NULL);
 	unsigned int n;
 	void **objs = fill_slabs(s, 3, &n);
-	struct remote r = { s, objs, 0, 10, 0, 0, false, false };
+	struct remote r = { s, objs, 0, 10, 0, 0, false, false, false };
 	pthread_t th;
 	char err[4096];
 	int fd[2], saved;
