@@ -379,6 +379,19 @@ static void start_thread_state(void)
 	kslub_kfree(kslub_kmalloc(8, KSLUB_GFP_KERNEL));
 }
 
+/* The objects from..n are still ours: free them, check that the cache is
+ * empty and sound, destroy it. */
+static void free_the_rest(struct kmem_cache *s, void **objs, unsigned int from, unsigned int n)
+{
+	cr_assert_eq(active_objs(s), n - from);
+	for (unsigned int i = from; i < n; i++)
+		kslub_kmem_cache_free(s, objs[i]);
+	cr_assert_eq(active_objs(s), 0);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	kslub_kmem_cache_destroy(s);
+	free(objs);
+}
+
 static bool only_frees;	/* remote_free_thread does not allocate first */
 
 static void *remote_free_thread(void *arg)
@@ -497,13 +510,7 @@ Test(sheaf, a_thread_that_only_frees_flushes_its_whole_sheaf)
 	pthread_join(th, NULL);
 	cr_assert_eq(r.sheaf_size, 1, "%u objects in the sheaf after %u frees", r.sheaf_size, r.to);
 	cr_assert(r.ok);
-	cr_assert_eq(active_objs(s), n - r.to);
-	for (unsigned int i = r.to; i < n; i++)
-		kslub_kmem_cache_free(s, objs[i]);
-	cr_assert_eq(active_objs(s), 0);
-	cr_assert_eq(kslub_validate_slab_cache(s), 0);
-	kslub_kmem_cache_destroy(s);
-	free(objs);
+	free_the_rest(s, objs, r.to, n);
 }
 
 /* ... and keeps at most SHEAF_CONSUMER_BYTES of objects in it, not
@@ -534,13 +541,7 @@ Test(sheaf, a_thread_that_only_frees_keeps_at_most_8_KiB_in_its_sheaf)
 	pthread_join(th, NULL);
 	cr_assert_eq(r.sheaf_size, 1, "%u objects in the sheaf after %u frees", r.sheaf_size, r.to - r.from);
 	cr_assert(r.ok);
-	cr_assert_eq(active_objs(s), n - r.to);
-	for (unsigned int i = r.to; i < n; i++)
-		kslub_kmem_cache_free(s, objs[i]);
-	cr_assert_eq(active_objs(s), 0);
-	cr_assert_eq(kslub_validate_slab_cache(s), 0);
-	kslub_kmem_cache_destroy(s);
-	free(objs);
+	free_the_rest(s, objs, r.to, n);
 }
 
 /* kslub_flush_thread in our own thread: the sheaf goes, and the slabs it kept

@@ -498,23 +498,29 @@ static void *first_taker(void *arg)
 	return NULL;
 }
 
-/* Runs first_taker for count objects; returns the cache's figures while the
- * thread holds them. */
-static struct kslub_cache_info run_first_taker(int count)
+/* Runs fn in a thread; returns the cache's figures while the thread holds
+ * its objects. */
+static struct kslub_cache_info run_first_thread(void *(*fn)(void *))
 {
 	struct kslub_cache_info info;
 	pthread_t t;
 
-	first_count = count;
 	pthread_barrier_init(&first_ready, NULL, 2);
 	pthread_barrier_init(&first_done, NULL, 2);
-	cr_assert_eq(pthread_create(&t, NULL, first_taker, NULL), 0);
+	cr_assert_eq(pthread_create(&t, NULL, fn, NULL), 0);
 	pthread_barrier_wait(&first_ready);
 	info = cache_info(first_cache);
 	pthread_barrier_wait(&first_done);
 	pthread_join(t, NULL);
 	cr_assert_str_empty(failure, "%s", failure);
 	return info;
+}
+
+/* Runs first_taker for count objects. */
+static struct kslub_cache_info run_first_taker(int count)
+{
+	first_count = count;
+	return run_first_thread(first_taker);
 }
 
 /* A node partial slab with room, and no cpu slab of the main thread's. */
@@ -596,17 +602,9 @@ Test(threads, a_thread_that_reuses_one_object_gets_a_cpu_slab_of_its_own, .timeo
 {
 	void *held[40];
 	struct kslub_cache_info during;
-	pthread_t t;
 
 	first_setup(held, 40);
-	pthread_barrier_init(&first_ready, NULL, 2);
-	pthread_barrier_init(&first_done, NULL, 2);
-	cr_assert_eq(pthread_create(&t, NULL, first_recycler, NULL), 0);
-	pthread_barrier_wait(&first_ready);
-	during = cache_info(first_cache);
-	pthread_barrier_wait(&first_done);
-	pthread_join(t, NULL);
-	cr_assert_str_empty(failure, "%s", failure);
+	during = run_first_thread(first_recycler);
 	cr_assert_geq(during.cpu_slabs, 1, "a thread that took and freed an object %d times holds no cpu slab",
 		      FIRST_MANY);
 	first_teardown(held, 40);
