@@ -139,7 +139,9 @@ static size_t huge_cache_max_bytes(void)
 static void huge_cache_del(unsigned int i)
 {
 	huge_cache_bytes -= huge_cache[i].map_size;
-	huge_cache[i] = huge_cache[--huge_cache_nr];
+	huge_cache[i] = huge_cache[huge_cache_nr - 1];
+	/* stored once: huge_cache_get reads it without the lock */
+	WRITE_ONCE(huge_cache_nr, huge_cache_nr - 1);
 }
 
 /* Take the expired mappings (all with all) off the cache into out[]. */
@@ -230,7 +232,8 @@ static bool huge_cache_put(struct huge_header *h, size_t map_size)
 		huge_cache_del(oldest);
 	}
 	if (huge_cache_bytes + map_size <= huge_cache_max_bytes()) {
-		huge_cache[huge_cache_nr++] = (struct huge_cached){ h, map_size, kslub_now_ms() };
+		huge_cache[huge_cache_nr] = (struct huge_cached){ h, map_size, kslub_now_ms() };
+		WRITE_ONCE(huge_cache_nr, huge_cache_nr + 1);
 		huge_cache_bytes += map_size;
 		kept = true;
 	}

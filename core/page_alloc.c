@@ -498,13 +498,17 @@ struct page *alloc_pages_exact_node(int node, gfp_t gfp, size_t size, bool *zero
 }
 
 /* The free block in the zone that holds the page at index idx, or NULL
- * (kernel: the search in take_page_off_buddy).  Called with zone->lock held. */
+ * (kernel: the search in take_page_off_buddy).  Called with zone->lock held.
+ * A page looked at may be the head of a live block that another thread is
+ * freeing (kmalloc_large_free clears its flags without the zone lock): the
+ * flags are read once, and PG_buddy, set only under the zone lock, is what
+ * counts. */
 static struct page *buddy_block_holding(struct page *page, unsigned long idx)
 {
 	for (unsigned int o = 0; o < MAX_ORDER; o++) {
 		struct page *head = page - (idx & ((1UL << o) - 1));
 
-		if ((head->flags & PG_buddy) && head->order >= o)
+		if ((READ_ONCE(head->flags) & PG_buddy) && head->order >= o)
 			return head;
 	}
 	return NULL;

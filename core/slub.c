@@ -803,7 +803,10 @@ static void *alloc_single(struct kmem_cache *s, gfp_t gfp, int node)
 
 			slab = list_first_entry(&n->partial, struct slab, slab_list);
 			do {
-				object = READ_ONCE(slab->freelist);
+				/* acquire: the free pointer read next was written
+				 * by the free that put the object there, by
+				 * another thread and without the list lock */
+				object = __atomic_load_n(&slab->freelist, __ATOMIC_ACQUIRE);
 				counters = READ_ONCE(slab->counters);
 				new.counters = counters;
 				new.inuse++;
