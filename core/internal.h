@@ -388,8 +388,8 @@ struct kmem_cache {
 	unsigned int size;		/* object with metadata, the slot size */
 	unsigned int object_size;	/* object without metadata */
 	unsigned int inuse;		/* offset to metadata */
-	/* in the first line, with what the fast paths read: slab_free_slow
-	 * reads it for every free to the sheaf */
+	/* in the first line, with what the fast paths read: free_to_pcs
+	 * reads it for every free to the sheaf past the inline push */
 	unsigned int sheaf_capacity;	/* objects in a thread's sheaf, 0 = no sheaves */
 	unsigned int sheaf_consumer;	/* the inline pushes' bound: lower for big objects, which a
 					 * thread with no cpu slab of the cache (a consumer) never reuses */
@@ -483,6 +483,7 @@ int kmem_cache_online_node(int node);
 struct kmem_cache *kmem_cache_create_flags(const char *name, unsigned int size, unsigned int align,
 					   slab_flags_t flags, void (*ctor)(void *), bool is_kmalloc);
 void *slab_alloc_slow(struct kmem_cache *s, gfp_t gfp);
+void *slab_alloc_refill(struct kmem_cache *s, gfp_t gfp);
 void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *obj);
 void flush_cpu_slab(struct kmem_cache *s, struct kmem_cache_cpu *c);
 void release_cpu_sheaf(struct kmem_cache *s, struct kmem_cache_cpu *c);

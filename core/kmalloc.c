@@ -501,13 +501,17 @@ static noinline void *kmalloc_slow_start(size_t size, gfp_t gfp)
 	return kmalloc_large_node(size, gfp, -1);
 }
 
-/* The thread's freelist of a kmalloc cache was empty (or __GFP_ZERO): once
- * kslub runs, straight on to slab_alloc_slow, which takes from the sheaf or
- * refills (and pops a freelist that is not empty), by a tail call. */
+/* The thread's freelist and sheaf of a kmalloc cache were empty, or
+ * __GFP_ZERO, which tried neither: once kslub runs, straight on to
+ * slab_alloc_refill, or to slab_alloc_slow, which tries the sheaf first
+ * (the refill pops a freelist that is not empty), by a tail call. */
 noinline void *kmalloc_slow(size_t size, gfp_t gfp)
 {
-	if (likely(size - 1 < KSLUB_KMALLOC_MAX_CACHE_SIZE && __atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE)))
-		return slab_alloc_slow(kmalloc_caches[kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW]], gfp);
+	if (likely(size - 1 < KSLUB_KMALLOC_MAX_CACHE_SIZE && __atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE))) {
+		struct kmem_cache *s = kmalloc_caches[kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW]];
+
+		return gfp & KSLUB_GFP_ZERO ? slab_alloc_slow(s, gfp) : slab_alloc_refill(s, gfp);
+	}
 	return kmalloc_slow_start(size, gfp);
 }
 

@@ -941,7 +941,7 @@ static void *alloc_first(struct kmem_cache *s, struct kslub_thread *t, gfp_t gfp
 
 /* Everything but a pop from the sheaf on a machine of one node: the thread's
  * first allocation, a thread that has exited, another node, an empty sheaf. */
-static noinline void *slab_alloc_refill(struct kmem_cache *s, gfp_t gfp)
+noinline void *slab_alloc_refill(struct kmem_cache *s, gfp_t gfp)
 {
 	struct kslub_thread *t = kslub_current;
 	void *object;
@@ -1040,11 +1040,12 @@ static void __slab_free(struct kmem_cache *s, struct slab *slab, void *head, voi
 	spin_unlock(&n->list_lock);
 }
 
-/* A free that is not to the thread's cpu slab, when slab_free_slow could
- * not simply add it to the sheaf: to the thread's sheaf (made, or half
- * flushed, first) when the object is of its node, else to the slab (kernel:
- * slab_free's free_to_pcs, then __slab_free). */
-static noinline void slab_free_pcs_slow(struct kmem_cache *s, struct slab *slab, void *x)
+/* A free that is not to the thread's cpu slab, when slab_free's inline push
+ * could not simply add it to the sheaf (no sheaf yet, a full one, more than
+ * one node): to the thread's sheaf (made, or half flushed, first) when the
+ * object is of its node, else to the slab (kernel: slab_free's free_to_pcs,
+ * then __slab_free). */
+noinline void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *x)
 {
 	struct kslub_thread *t = kslub_current;
 	bool local;
@@ -1069,32 +1070,6 @@ static noinline void slab_free_pcs_slow(struct kmem_cache *s, struct slab *slab,
 		return;
 	/* a full slab of another node goes back to its node, not to us */
 	__slab_free(s, slab, x, x, 1, local && kmem_cache_has_cpu_partial(s) && this_cpu_ptr(s)->slab);
-}
-
-/* free_to_pcs's common case, a sheaf of our node with room, done here
- * without a call so that it saves no register; the rest is
- * slab_free_pcs_slow's. */
-noinline void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *x)
-{
-	struct kslub_thread *t = kslub_current;
-	struct kmem_cache_cpu *c = this_cpu_ptr(s);
-	unsigned long v = c->sheaf;
-	unsigned int size = cpu_sheaf_size(v);
-
-	/* with one node every sheaf and slab is of node 0; the count is in
-	 * c->sheaf, so the sheaf's header is not read.  Only a live thread
-	 * has a sheaf (an exiting one releases them before it is dead), so
-	 * its state is not read either. */
-	if (likely(v && size < s->sheaf_consumer &&
-		   (READ_ONCE(kslub_nr_node_ids) == 1 ||
-		    (slab_nid(slab) == t->node && cpu_sheaf(v)->node == t->node)))) {
-		set_freepointer(s, x, NULL);	/* free: a second free is reported */
-		cpu_sheaf(v)->objects[size] = x;
-		/* stored before it is counted, for a fork child */
-		__atomic_store_n(&c->sheaf, v + (1UL << SHEAF_SIZE_SHIFT), __ATOMIC_RELEASE);
-		return;
-	}
-	slab_free_pcs_slow(s, slab, x);
 }
 
 /* ---- reports of misuse ------------------------------------------------------- */

@@ -253,6 +253,27 @@ void *kmalloc_aligned(size_t size, size_t align, gfp_t gfp);
 void *krealloc_internal(const void *p, size_t new_size, gfp_t gfp, const char *func);
 size_t ksize_internal(const void *p, const char *func);
 
+/* The kmalloc cache of a size from 1 to KMALLOC_MAX_CACHE_SIZE, by
+ * kmalloc_size_index (for the sizes kmalloc_caches_small does not hold). */
+static always_inline struct kmem_cache *kmalloc_cache_indexed(size_t size)
+{
+	return __atomic_load_n(&kmalloc_caches[READ_ONCE(kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW])],
+			       __ATOMIC_ACQUIRE);
+}
+
+/* An object of kmalloc cache s from the thread's cpu freelist, else from its
+ * sheaf (most misses when frees come in random order, with no call); NULL
+ * when both are empty.  kmalloc and malloc share it. */
+static always_inline void *kmalloc_cache_pop(struct kmem_cache *s)
+{
+	struct kmem_cache_cpu *c = this_cpu_ptr(s);
+	void *object = kmalloc_freelist_pop(s, c);
+
+	if (likely(object))
+		return object;
+	return sheaf_pop_at(c, 0);
+}
+
 /* Sizes 9 to 1 KiB take malloc's table by size (the same caches: from 9
  * bytes up kmalloc-8 is never the one), the others kmalloc_size_index. */
 static always_inline void *kmalloc_inline(size_t size, gfp_t gfp)
@@ -265,16 +286,10 @@ static always_inline void *kmalloc_inline(size_t size, gfp_t gfp)
 		if (likely(size - 9 <= KMALLOC_SMALL_MAX - 9))
 			s = __atomic_load_n(&kmalloc_caches_small[size], __ATOMIC_ACQUIRE);
 		else if (size - 1 < KSLUB_KMALLOC_MAX_CACHE_SIZE)
-			s = __atomic_load_n(&kmalloc_caches[READ_ONCE(kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW])],
-					    __ATOMIC_ACQUIRE);
+			s = kmalloc_cache_indexed(size);
 		else
 			return kmalloc_slow(size, gfp);
-		struct kmem_cache_cpu *c = this_cpu_ptr(s);
-
-		object = kmalloc_freelist_pop(s, c);
-		if (likely(object))
-			return object;
-		object = sheaf_pop_at(c, 0);	/* as malloc does */
+		object = kmalloc_cache_pop(s);
 		if (likely(object))
 			return object;
 	}

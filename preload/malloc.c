@@ -60,8 +60,8 @@ static noinline void *malloc_slow(size_t size, gfp_t gfp)
 	return p;
 }
 
-/* The thread's freelist of s is empty: once kslub runs, straight on to
- * slab_alloc_slow with the cache malloc found (it sets errno when it fails),
+/* The thread's freelist and sheaf of s are empty: once kslub runs, straight
+ * on to slab_alloc_refill with the cache malloc found (it sets errno when it fails),
  * with no second look-up by size in kmalloc_slow.  Before, malloc_slow starts
  * kslub; s may be the boot cache even if kslub has started since it was
  * read, so s is compared with it too (by address: the cache's lines may be
@@ -70,7 +70,7 @@ static noinline void *malloc_slow(size_t size, gfp_t gfp)
 static noinline void *malloc_refill(size_t size, struct kmem_cache *s, gfp_t gfp)
 {
 	if (likely(s != &kmalloc_boot_cache && __atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE)))
-		return slab_alloc_slow(s, gfp);
+		return slab_alloc_refill(s, gfp);	/* the sheaf was tried */
 	return malloc_slow(size, gfp);
 }
 
@@ -86,17 +86,10 @@ static always_inline void *malloc_inline(size_t size, gfp_t gfp)
 		if (likely(size <= KMALLOC_SMALL_MAX))
 			s = __atomic_load_n(&kmalloc_caches_small[size], __ATOMIC_ACQUIRE);
 		else if (size <= KSLUB_KMALLOC_MAX_CACHE_SIZE)
-			s = __atomic_load_n(&kmalloc_caches[READ_ONCE(kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW])],
-					    __ATOMIC_ACQUIRE);
+			s = kmalloc_cache_indexed(size);
 		else
 			return malloc_slow(size, gfp);
-		struct kmem_cache_cpu *c = this_cpu_ptr(s);
-
-		object = kmalloc_freelist_pop(s, c);
-		if (likely(object))
-			return object;
-		/* most misses when frees come in random order: no call */
-		object = sheaf_pop_at(c, 0);
+		object = kmalloc_cache_pop(s);
 		if (likely(object))
 			return object;
 		return malloc_refill(size, s, gfp);
