@@ -418,6 +418,20 @@ struct page *alloc_pages_node(int node, gfp_t gfp, unsigned int order, bool *zer
 	return page;
 }
 
+/* The order of the largest block that starts at page index idx, is aligned
+ * to its size and ends at or before end: how a range of pages is cut into
+ * buddy blocks. */
+static inline unsigned int largest_aligned_order(unsigned long idx, unsigned long end)
+{
+	unsigned int order = idx ? (unsigned int)__builtin_ctzl(idx) : MAX_ORDER - 1;
+
+	if (order > MAX_ORDER - 1)
+		order = MAX_ORDER - 1;
+	while (idx + (1UL << order) > end)
+		order--;
+	return order;
+}
+
 /* nr pages from page, all in one arena, as the largest aligned pieces. */
 void free_pages_range(struct page *page, unsigned long nr, bool dirty)
 {
@@ -428,12 +442,8 @@ void free_pages_range(struct page *page, unsigned long nr, bool dirty)
 
 	spin_lock(&zone->lock);
 	while (idx < end) {
-		unsigned int order = idx ? (unsigned int)__builtin_ctzl(idx) : MAX_ORDER - 1;
+		unsigned int order = largest_aligned_order(idx, end);
 
-		if (order > MAX_ORDER - 1)
-			order = MAX_ORDER - 1;
-		while (idx + (1UL << order) > end)
-			order--;
 		page->flags = 0;
 		free_one_page(zone, page, order, dirty ? PG_dirty : 0, now, &to_unmap);
 		idx += 1UL << order;
@@ -521,12 +531,8 @@ static void free_area_add_range(struct zone *zone, struct page *page, unsigned l
 {
 	page += from - page_index(page);
 	while (from < to) {
-		unsigned int order = from ? (unsigned int)__builtin_ctzl(from) : MAX_ORDER - 1;
+		unsigned int order = largest_aligned_order(from, to);
 
-		if (order > MAX_ORDER - 1)
-			order = MAX_ORDER - 1;
-		while (from + (1UL << order) > to)
-			order--;
 		add_to_free_list(zone, page, order, dirty, freed_at);
 		from += 1UL << order;
 		page += 1UL << order;

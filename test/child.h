@@ -108,6 +108,35 @@ static inline void child_call_void(void *fn)
 	(*(void (**)(void))fn)();
 }
 
+/* Run this test program again, in a child, with the environment variable
+ * marker set to 1 and slabinfo as KSLUB_SLABINFO (unset if NULL): a fresh
+ * process, in which a constructor that sees marker does the test before
+ * criterion starts (and before it has threads).  Returns the wait status;
+ * *pid, if pid is not NULL, the child's pid. */
+static inline int child_exec_self(const char *marker, const char *slabinfo, pid_t *pid)
+{
+	int status;
+	pid_t child;
+
+	fflush(stdout);
+	fflush(stderr);
+	child = fork();
+	cr_assert_neq(child, -1);
+	if (child == 0) {
+		setenv(marker, "1", 1);
+		if (slabinfo)
+			setenv("KSLUB_SLABINFO", slabinfo, 1);
+		else
+			unsetenv("KSLUB_SLABINFO");
+		execl("/proc/self/exe", "test", (char *)NULL);
+		_exit(127);
+	}
+	cr_assert_eq(waitpid(child, &status, 0), child);
+	if (pid)
+		*pid = child;
+	return status;
+}
+
 /* ---- helpers for the child's own checks ------------------------------------------ */
 
 /* In the child: when cond is false, say where and why on stderr and exit 1,

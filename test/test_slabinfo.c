@@ -17,6 +17,8 @@
  */
 #include <criterion/criterion.h>
 
+#include "child.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,23 +90,9 @@ __attribute__((constructor)) static void slabinfo_child(void)
  * if NULL); returns its pid after it exited successfully. */
 static pid_t run_report_child(const char *value)
 {
-	int status;
 	pid_t pid;
+	int status = child_exec_self("KSLUB_TEST_SLABINFO_CHILD", value, &pid);
 
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	cr_assert_neq(pid, -1);
-	if (pid == 0) {
-		setenv("KSLUB_TEST_SLABINFO_CHILD", "1", 1);
-		if (value)
-			setenv("KSLUB_SLABINFO", value, 1);
-		else
-			unsetenv("KSLUB_SLABINFO");
-		execl("/proc/self/exe", "test_slabinfo", (char *)NULL);
-		_exit(127);
-	}
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child failed (status %#x)", status);
 	return pid;
 }

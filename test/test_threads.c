@@ -12,6 +12,8 @@
  */
 #include <criterion/criterion.h>
 
+#include "child.h"
+
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -629,19 +631,8 @@ __attribute__((constructor)) static void one_thread_child(void)
 
 Test(threads, the_only_thread_of_a_process_takes_a_cpu_slab_at_once, .timeout = 60)
 {
-	int status;
-	pid_t pid;
+	int status = child_exec_self("KSLUB_TEST_ONE_THREAD_CHILD", getenv("KSLUB_SLABINFO"), NULL);
 
-	fflush(stdout);
-	fflush(stderr);
-	pid = fork();
-	cr_assert_neq(pid, -1);
-	if (pid == 0) {
-		setenv("KSLUB_TEST_ONE_THREAD_CHILD", "1", 1);
-		execl("/proc/self/exe", "test_threads", (char *)NULL);
-		_exit(127);
-	}
-	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status), "the child died (status %#x)", status);
 	cr_assert_neq(WEXITSTATUS(status), 4, "the child had more than one thread");
 	cr_assert_eq(WEXITSTATUS(status), 0, "the only thread's first allocation took no cpu slab (exit %d)",
@@ -677,7 +668,6 @@ static void *first_freer(void *arg)
 Test(threads, a_thread_that_frees_a_caches_objects_but_does_not_allocate_them_freezes_no_slab, .timeout = 60)
 {
 	struct kslub_cache_info during;
-	pthread_t t;
 
 	first_cache = kmem_cache_create("test_first", 64, 0, 0, NULL);
 	cr_assert_not_null(first_cache);
@@ -686,13 +676,7 @@ Test(threads, a_thread_that_frees_a_caches_objects_but_does_not_allocate_them_fr
 		cr_assert_not_null(first_objs[i]);
 	}
 	kslub_flush_thread();	/* full slabs, on no list */
-	pthread_barrier_init(&first_ready, NULL, 2);
-	pthread_barrier_init(&first_done, NULL, 2);
-	cr_assert_eq(pthread_create(&t, NULL, first_freer, NULL), 0);
-	pthread_barrier_wait(&first_ready);
-	during = cache_info(first_cache);
-	pthread_barrier_wait(&first_done);
-	pthread_join(t, NULL);
+	during = run_first_thread(first_freer);
 	cr_assert_eq(during.cpu_slabs, 0, "a thread that only freed holds %lu cpu-partial slabs", during.cpu_slabs);
 	kslub_flush_thread();
 	cr_assert_eq(cache_info(first_cache).active_objs, 0);
