@@ -503,15 +503,12 @@ static noinline void *kmalloc_slow_start(size_t size, gfp_t gfp)
 
 /* The thread's freelist and sheaf of a kmalloc cache were empty, or
  * __GFP_ZERO, which tried neither: once kslub runs, straight on to
- * slab_alloc_refill, or to slab_alloc_slow, which tries the sheaf first
- * (the refill pops a freelist that is not empty), by a tail call. */
+ * slab_alloc_refill, which pops a cpu freelist or a sheaf that is not empty
+ * and zeroes, by a tail call. */
 noinline void *kmalloc_slow(size_t size, gfp_t gfp)
 {
-	if (likely(size - 1 < KSLUB_KMALLOC_MAX_CACHE_SIZE && __atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE))) {
-		struct kmem_cache *s = kmalloc_caches[kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW]];
-
-		return gfp & KSLUB_GFP_ZERO ? slab_alloc_slow(s, gfp) : slab_alloc_refill(s, gfp);
-	}
+	if (likely(size - 1 < KSLUB_KMALLOC_MAX_CACHE_SIZE && __atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE)))
+		return slab_alloc_refill(kmalloc_caches[kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW]], gfp);
 	return kmalloc_slow_start(size, gfp);
 }
 
