@@ -697,21 +697,12 @@ static void *state_user(void *arg)
 	return NULL;
 }
 
-Test(threads, a_new_thread_takes_the_state_an_exited_thread_left, .init = retain_arenas, .timeout = 60)
+/* Runs state_user in a thread to its exit; returns the zone's free pages
+ * while the thread was alive. */
+static unsigned long run_state_user(void)
 {
-	void *held = kmalloc(32, GFP_KERNEL);
-	unsigned long before, during;
+	unsigned long during;
 	pthread_t t;
-
-	cr_assert_not_null(held);
-	/* a first thread makes a state and the slabs its sheaves come from */
-	pthread_barrier_init(&state_ready, NULL, 2);
-	pthread_barrier_init(&state_done, NULL, 2);
-	cr_assert_eq(pthread_create(&t, NULL, state_user, NULL), 0);
-	pthread_barrier_wait(&state_ready);
-	pthread_barrier_wait(&state_done);
-	pthread_join(t, NULL);
-	before = zone_free_pages();
 
 	pthread_barrier_init(&state_ready, NULL, 2);
 	pthread_barrier_init(&state_done, NULL, 2);
@@ -720,6 +711,19 @@ Test(threads, a_new_thread_takes_the_state_an_exited_thread_left, .init = retain
 	during = zone_free_pages();
 	pthread_barrier_wait(&state_done);
 	pthread_join(t, NULL);
+	return during;
+}
+
+Test(threads, a_new_thread_takes_the_state_an_exited_thread_left, .init = retain_arenas, .timeout = 60)
+{
+	void *held = kmalloc(32, GFP_KERNEL);
+	unsigned long before, during;
+
+	cr_assert_not_null(held);
+	/* a first thread makes a state and the slabs its sheaves come from */
+	run_state_user();
+	before = zone_free_pages();
+	during = run_state_user();
 	cr_assert_eq(during, before, "a second thread took %ld pages for its state", (long)(before - during));
 	kfree(held);
 }
@@ -727,15 +731,9 @@ Test(threads, a_new_thread_takes_the_state_an_exited_thread_left, .init = retain
 Test(threads, trim_gives_back_the_states_exited_threads_left, .timeout = 60)
 {
 	unsigned long before, after;
-	pthread_t t;
 
 	kslub_trim();
-	pthread_barrier_init(&state_ready, NULL, 2);
-	pthread_barrier_init(&state_done, NULL, 2);
-	cr_assert_eq(pthread_create(&t, NULL, state_user, NULL), 0);
-	pthread_barrier_wait(&state_ready);
-	pthread_barrier_wait(&state_done);
-	pthread_join(t, NULL);
+	run_state_user();
 	before = zone_free_pages();
 	kslub_trim();
 	after = zone_free_pages();
