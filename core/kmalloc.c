@@ -112,9 +112,10 @@ struct huge_header {
 /* ---- lazily freed mappings ---------------------------------------------------
  * The kernel's vfree leaves a freed area mapped until enough have piled up
  * (purge_vmap_area_lazy).  Here a freed direct mapping stays mapped, with its
- * pages, in a small cache, and the next large request takes it, cut down or
- * grown with mremap to the size asked: no mmap, and no page faults for the
- * pages it already has.  The cache holds at most HUGE_CACHE_NR mappings and
+ * pages, in a small cache, and the next large request takes it, cut down
+ * (the tail past the next arena boundary stays cached) or grown with mremap
+ * (moved, pages and all, when it cannot grow in place): no mmap, and no page
+ * faults for the pages it already has.  The cache holds at most HUGE_CACHE_NR mappings and
  * 4 * KSLUB_DIRTY_MAX pages (128 MiB by default); a mapping that waited
  * HUGE_CACHE_MS goes back to the OS at the next large allocation or free, and
  * malloc_trim() empties the cache.  A cached mapping is not in the section
@@ -166,13 +167,41 @@ static void huge_unmap_list(struct huge_cached *list, unsigned int n)
 		os_munmap(list[i].h, list[i].map_size);
 }
 
+/* Make the mapping at h, old bytes long, total bytes long: in place if the
+ * address space after it is free, else by moving its pages (no copy) to a new
+ * range aligned to align.  The new address, or NULL with h left as it was.
+ * The caller keeps h out of the section map while it may move. */
+static struct huge_header *huge_grow(struct huge_header *h, size_t old, size_t total, size_t align)
+{
+	struct huge_header *nh;
+	void *dst;
+
+	if (os_mremap(h, old, total, NULL))
+		return h;
+	dst = os_mmap_aligned(total, align);
+	if (!dst)
+		return NULL;
+	nh = os_mremap(h, old, total, dst);
+	if (!nh) {
+		os_munmap(dst, total);
+		return NULL;
+	}
+	/* the reservation at dst was replaced by the moved pages */
+	__atomic_fetch_sub(&kslub_os_mapped, total, __ATOMIC_RELAXED);
+	return nh;
+}
+
+static bool huge_cache_put(struct huge_header *h, size_t map_size, uint64_t freed_at);
+
 /* A cached mapping made exactly total bytes long, or NULL: the one closest
- * in size, the smallest that is long enough if any. */
+ * in size, the smallest that is long enough if any.  A longer one is cut at
+ * the first ARENA_SIZE boundary after total and what lies beyond stays in
+ * the cache, pages and all; a shorter one grows, in place or moved. */
 static struct huge_header *huge_cache_get(size_t total)
 {
 	struct huge_cached old[HUGE_CACHE_NR], got = { 0 };
 	unsigned int n, best = HUGE_CACHE_NR;
-	void *h;
+	struct huge_header *h;
 
 	if (!READ_ONCE(huge_cache_nr))
 		return NULL;
@@ -196,11 +225,22 @@ static struct huge_header *huge_cache_get(size_t total)
 		return NULL;
 	h = got.h;
 	if (got.map_size > total) {
-		os_munmap((char *)h + total, got.map_size - total);
-	} else if (got.map_size < total && !os_mremap(h, got.map_size, total, NULL)) {
-		/* cannot grow where it is: moving it would cost what mmap does */
-		os_munmap(h, got.map_size);
-		return NULL;
+		size_t keep = ALIGN(total, ARENA_SIZE);
+
+		/* a tail too short for a mapping of its own goes back to the OS */
+		if (keep >= got.map_size || got.map_size - keep <= KMALLOC_LARGE_MAX ||
+		    !huge_cache_put((struct huge_header *)((char *)h + keep), got.map_size - keep, got.freed_at))
+			keep = got.map_size;
+		if (keep > total)
+			os_munmap((char *)h + total, keep - total);
+	} else if (got.map_size < total) {
+		struct huge_header *nh = huge_grow(h, got.map_size, total, ARENA_SIZE);
+
+		if (!nh) {
+			os_munmap(h, got.map_size);
+			return NULL;
+		}
+		h = nh;
 	}
 	if ((((unsigned long)h + total - 1) >> ARENA_SHIFT) >= NR_SECTIONS) {
 		os_munmap(h, total);
@@ -210,7 +250,7 @@ static struct huge_header *huge_cache_get(size_t total)
 }
 
 /* Keep a freed mapping, or unmap it: false when the caller must unmap it. */
-static bool huge_cache_put(struct huge_header *h, size_t map_size)
+static bool huge_cache_put(struct huge_header *h, size_t map_size, uint64_t freed_at)
 {
 	struct huge_cached old[HUGE_CACHE_NR];
 	unsigned int n;
@@ -232,7 +272,7 @@ static bool huge_cache_put(struct huge_header *h, size_t map_size)
 		huge_cache_del(oldest);
 	}
 	if (huge_cache_bytes + map_size <= huge_cache_max_bytes()) {
-		huge_cache[huge_cache_nr] = (struct huge_cached){ h, map_size, kslub_now_ms() };
+		huge_cache[huge_cache_nr] = (struct huge_cached){ h, map_size, freed_at };
 		WRITE_ONCE(huge_cache_nr, huge_cache_nr + 1);
 		huge_cache_bytes += map_size;
 		kept = true;
@@ -318,7 +358,7 @@ static void huge_free(struct huge_header *h)
 
 	section_map_set(h, map_size, SECTION_NONE, SECTION_NONE);
 	h->magic = 0;
-	if (!huge_cache_put(h, map_size))
+	if (!huge_cache_put(h, map_size, kslub_now_ms()))
 		os_munmap(h, map_size);
 }
 
@@ -336,7 +376,6 @@ static void *huge_realloc(struct huge_header *h, size_t new_size)
 	size_t off = (size_t)((char *)h->user - (char *)h);
 	size_t total, map_align;
 	struct huge_header *nh;
-	void *dst;
 
 	if (new_size > PTRDIFF_MAX - off - ARENA_SIZE)
 		return errno = ENOMEM, NULL;
@@ -351,25 +390,15 @@ static void *huge_realloc(struct huge_header *h, size_t new_size)
 		h->size = total - off;
 		return h->user;
 	}
-	if (os_mremap(h, h->map_size, total, NULL)) {
-		h->map_size = total;
-		h->size = total - off;
-		section_map_set(h, total, SECTION_HUGE_HEAD, SECTION_HUGE_TAIL);
-		return h->user;
-	}
 	map_align = max_t(size_t, ARENA_SIZE, off);
-	dst = os_mmap_aligned(total, map_align);
-	if (!dst)
-		return NULL;
+	/* out of the section map while it may move: the old range can be
+	 * another mapping's as soon as the pages have left it */
 	section_map_set(h, h->map_size, SECTION_NONE, SECTION_NONE);
-	nh = os_mremap(h, h->map_size, total, dst);
+	nh = huge_grow(h, h->map_size, total, map_align);
 	if (!nh) {
 		section_map_set(h, h->map_size, SECTION_HUGE_HEAD, SECTION_HUGE_TAIL);
-		os_munmap(dst, total);
 		return errno = ENOMEM, NULL;
 	}
-	/* the reservation at dst was replaced by the moved pages */
-	__atomic_fetch_sub(&kslub_os_mapped, total, __ATOMIC_RELAXED);
 	nh->map_size = total;
 	nh->size = total - off;
 	nh->user = (char *)nh + off;

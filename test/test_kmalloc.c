@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "kslub.h"
@@ -427,6 +428,49 @@ Test(kmalloc, a_freed_mapping_is_reused_and_trim_unmaps_it)
 	kfree(r);
 	cr_assert_geq(kslub_trim(), 42 * MiB, "trim unmaps both kept mappings");
 	cr_assert_lt(kslub_trim(), 1 * MiB, "nothing left to unmap");
+	validate_kmalloc_caches();
+}
+
+/* A kept mapping longer than asked is cut at the first arena boundary past
+ * the request, and the rest is kept, pages and all, for the next one. */
+Test(kmalloc, a_kept_mapping_is_cut_and_its_tail_kept)
+{
+	char *p = kmalloc(40 * MiB, GFP_KERNEL), *q, *r;
+
+	cr_assert_not_null(p);
+	memset(p, 0x5a, 40 * MiB);
+	kfree(p);
+	q = kmalloc(10 * MiB, GFP_KERNEL);
+	cr_assert_eq(q, p, "the freed 40 MiB mapping serves the 10 MiB request");
+	r = kmalloc(20 * MiB, GFP_KERNEL);
+	/* the header page of q is at q - 4 KiB; 10 MiB + 4 KiB ends below 16 MiB */
+	cr_assert_eq(r, p + 16 * MiB, "the 20 MiB request takes the kept tail");
+	cr_assert_eq(r[0], 0x5a, "the tail kept its pages");
+	cr_assert_eq(r[20 * MiB - 1], 0x5a, "the tail kept its pages");
+	kfree(q);
+	kfree(r);
+	validate_kmalloc_caches();
+}
+
+/* A kept mapping shorter than asked grows where it is, or moves its pages
+ * (no copy) when the address space after it is taken. */
+Test(kmalloc, a_kept_mapping_grows_or_moves_with_its_pages)
+{
+	char *p = kmalloc(6 * MiB, GFP_KERNEL), *q, *guard;
+
+	cr_assert_not_null(p);
+	memset(p, 0x33, 6 * MiB);
+	guard = mmap(p + 6 * MiB, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	cr_assert_eq(guard, p + 6 * MiB, "the page after the mapping is free");
+	kfree(p);
+	q = kmalloc(14 * MiB, GFP_KERNEL);
+	cr_assert_not_null(q);
+	cr_assert_neq(q, p, "the mapping cannot grow where it is");
+	cr_assert_eq(q[0], 0x33, "the pages moved with the mapping");
+	cr_assert_eq(q[6 * MiB - 1], 0x33, "the pages moved with the mapping");
+	memset(q, 1, 14 * MiB);
+	kfree(q);
+	munmap(guard, 4096);
 	validate_kmalloc_caches();
 }
 
