@@ -7,11 +7,9 @@
  *   8 KiB .. 4 MiB         kmalloc_large: exactly the pages needed, from a
  *                          buddy block whose unused tail goes straight back
  *   above 4 MiB            a mapping of its own (the kernel's vmalloc), with a
- *                          header page; realloc moves it with mremap; unless
- *                          zeroed, it asks for transparent huge pages
- *                          (MADV_HUGEPAGE): whoever asks for 4 MiB or more
- *                          touches most of it, and a fault then fills 2 MiB
- *                          instead of 4 KiB
+ *                          header page; realloc moves it with mremap; with
+ *                          KSLUB_THP=1 and unless zeroed, it asks for
+ *                          transparent huge pages (MADV_HUGEPAGE)
  *
  * A power-of-two size is aligned to its size, as the kernel guarantees.
  * kmalloc(0) is ZERO_SIZE_PTR, which kfree accepts and nothing may touch.
@@ -322,8 +320,11 @@ static void *kmalloc_huge(size_t size, size_t align, gfp_t gfp)
 	}
 	if (!reused) {
 		topology_bind(h, total, kslub_current_node());	/* before the first touch */
-		/* not for calloc: a big zeroed table is often touched sparsely */
-		if (!(gfp & KSLUB_GFP_ZERO))
+		/* on request only, as the peers do: where free memory is
+		 * handed back to a hypervisor, a huge page's first touch can
+		 * cost more than its 512 small pages; and not for calloc: a
+		 * big zeroed table is often touched sparsely */
+		if (kslub_opt(OPT_THP) && !(gfp & KSLUB_GFP_ZERO))
 			os_hugepage(h, total);
 	}
 	h->magic = HUGE_MAGIC;

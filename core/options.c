@@ -33,6 +33,8 @@ struct kslub_option_desc kslub_options[NR_KSLUB_OPTIONS] = {
 				"milliseconds a free block stays resident before it may be purged" },
 	[OPT_RETAIN_ARENAS] = { "KSLUB_RETAIN_ARENAS", 8, 0, 1 << 20,
 				"wholly free 8 MiB arenas a zone keeps mapped" },
+	[OPT_THP]           = { "KSLUB_THP", 0, 0, 1,
+				"1 = ask for transparent huge pages (MADV_HUGEPAGE) on blocks of more than 4 MiB" },
 	[OPT_NUMA]          = { "KSLUB_NUMA", 1, 0, 1,
 				"0 = one node whatever the machine, 1 = the NUMA nodes hwloc finds" },
 	[OPT_VERBOSE]       = { "KSLUB_VERBOSE", 0, 0, 2,

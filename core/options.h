@@ -19,6 +19,7 @@ enum kslub_option {
 	OPT_DIRTY_MAX,		/* free resident pages a zone keeps before purging */
 	OPT_PURGE_DELAY,	/* ms a free block stays resident before purging */
 	OPT_RETAIN_ARENAS,	/* wholly free arenas kept mapped per zone */
+	OPT_THP,		/* MADV_HUGEPAGE on big direct mappings (transparent_hugepage=madvise) */
 	OPT_NUMA,		/* 0: one node whatever the machine (numa=off) */
 	OPT_VERBOSE,		/* print the options at start */
 	NR_KSLUB_OPTIONS

@@ -767,7 +767,25 @@ static bool smaps_vmflags(const void *p, char *flags, size_t len)
 	return found;
 }
 
-Test(kmalloc, a_big_direct_mapping_asks_for_transparent_huge_pages_unless_zeroed)
+/* By default a big block is left to the system's THP setting, as the peers
+ * do: no MADV_HUGEPAGE. */
+Test(kmalloc, a_big_direct_mapping_asks_for_no_huge_pages_by_default)
+{
+	char flags[256];
+	char *p = kmalloc(16 * MiB, GFP_KERNEL);
+
+	cr_assert_not_null(p);
+	cr_assert(smaps_vmflags(p, flags, sizeof(flags)), "no mapping holds %p", p);
+	cr_assert_null(strstr(flags, " hg"), "the 16 MiB block is madvise(MADV_HUGEPAGE): VmFlags:%s", flags);
+	kfree(p);
+}
+
+static void thp_on(void)
+{
+	setenv("KSLUB_THP", "1", 1);
+}
+
+Test(kmalloc, with_kslub_thp_a_big_direct_mapping_asks_for_huge_pages_unless_zeroed, .init = thp_on)
 {
 	char flags[256];
 	char *p = kmalloc(16 * MiB, GFP_KERNEL);
