@@ -114,11 +114,11 @@ struct huge_header {
  * (the tail past the next arena boundary stays cached) or grown with mremap
  * (moved, pages and all, when it cannot grow in place): no mmap, and no page
  * faults for the pages it already has.  The cache holds at most HUGE_CACHE_NR mappings and
- * 4 * KSLUB_DIRTY_MAX pages (128 MiB by default); a mapping that waited
+ * 8 * KSLUB_DIRTY_MAX pages (256 MiB by default); a mapping that waited
  * HUGE_CACHE_MS goes back to the OS at the next large allocation or free, and
  * malloc_trim() empties the cache.  A cached mapping is not in the section
  * map, so a second free of its block is still reported. */
-#define HUGE_CACHE_NR 4
+#define HUGE_CACHE_NR 8
 #define HUGE_CACHE_MS 1000
 struct huge_cached {
 	struct huge_header *h;
@@ -132,7 +132,7 @@ kslub_lock_t kslub_huge_cache_lock = KSLUB_LOCK_INIT;	/* a leaf: no lock is take
 
 static size_t huge_cache_max_bytes(void)
 {
-	return 4 * (size_t)kslub_opt(OPT_DIRTY_MAX) * PAGE_SIZE;
+	return 8 * (size_t)kslub_opt(OPT_DIRTY_MAX) * PAGE_SIZE;
 }
 
 static void huge_cache_del(unsigned int i)
