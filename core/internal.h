@@ -284,6 +284,8 @@ struct zone {
 	unsigned long nr_arenas;
 	unsigned long nr_empty_arenas;	/* arenas wholly free */
 	uint64_t last_purge;		/* ms clock of the last purge */
+	unsigned long peak_resident;	/* most pages in use or dirty since peak_since */
+	uint64_t peak_since;		/* ms clock */
 	/* counters for the report */
 	unsigned long nr_arena_mmap;	/* arenas mapped */
 	unsigned long nr_arena_munmap;	/* arenas unmapped */

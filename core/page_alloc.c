@@ -216,10 +216,28 @@ static inline void expand(struct zone *zone, struct page *page, unsigned int low
 	}
 }
 
-/* The smallest free block of at least order, split down to order. */
+/* The smallest dirty free block of at least order, else the smallest free
+ * block, split down to order.  Resident pages first: a clean block costs a
+ * page fault per page at its first touch, and dirty blocks passed over pile
+ * up until they are purged (kernel: __rmqueue_smallest, which knows no
+ * dirty pages).  A list's dirty blocks are at its head. */
 static struct page *rmqueue_smallest(struct zone *zone, unsigned int order, unsigned long *dirty)
 {
-	for (unsigned int o = order; o < MAX_ORDER; o++) {
+	unsigned int first = MAX_ORDER;
+
+	if (zone->nr_dirty >= 1UL << order) {
+		for (unsigned int o = order; o < MAX_ORDER; o++) {
+			struct list_head *head = &zone->free_area[o].free_list;
+
+			if (!list_empty(head) && (list_first_entry(head, struct page, buddy_list)->flags & PG_dirty)) {
+				first = o;
+				break;
+			}
+		}
+	}
+	if (first == MAX_ORDER)
+		first = order;
+	for (unsigned int o = first; o < MAX_ORDER; o++) {
 		struct free_area *area = &zone->free_area[o];
 		struct page *page;
 		uint64_t freed_at;
@@ -232,6 +250,8 @@ static struct page *rmqueue_smallest(struct zone *zone, unsigned int order, unsi
 		del_from_free_list(zone, page, o);
 		expand(zone, page, order, o, *dirty, freed_at);
 		page->flags = 0;
+		if (zone->managed_pages - zone->nr_free_pages + zone->nr_dirty > zone->peak_resident)
+			zone->peak_resident = zone->managed_pages - zone->nr_free_pages + zone->nr_dirty;
 		return page;
 	}
 	return NULL;
@@ -311,12 +331,27 @@ static inline bool zone_over_dirty(struct zone *zone)
 	return zone->nr_dirty > zone_dirty_max(zone);
 }
 
+/* How long a peak of resident pages counts for the hard purge. */
+#define PEAK_MS 1000
+
 static void zone_free_finish(struct zone *zone, uint64_t now, struct arena *to_unmap)
 {
 	if (zone_over_dirty(zone)) {
-		bool hard = zone->nr_dirty > 4 * zone_dirty_max(zone);
+		unsigned long max = zone_dirty_max(zone), used = zone->managed_pages - zone->nr_free_pages;
+		/* at once, whatever their age, past four times the reserve and
+		 * past what keeps the zone below its recent peak of resident
+		 * pages (two KSLUB_DIRTY_MAX at most): a heap that frees all it
+		 * has and builds it again keeps its pages, with no more
+		 * resident than it had */
+		unsigned long room = zone->peak_resident > used ? zone->peak_resident - used : 0;
+		bool hard = zone->nr_dirty > max_t(unsigned long, 4 * max,
+						   min_t(unsigned long, room, 2 * (unsigned long)kslub_opt(OPT_DIRTY_MAX)));
 		uint64_t delay = (uint64_t)kslub_opt(OPT_PURGE_DELAY);
 
+		if (now - zone->peak_since >= PEAK_MS) {
+			zone->peak_resident = used + zone->nr_dirty;
+			zone->peak_since = now;
+		}
 		if (hard || now - zone->last_purge >= delay / 2 + 1) {
 			zone->last_purge = now;
 			zone_purge_locked(zone, now, hard);

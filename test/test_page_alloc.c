@@ -471,6 +471,84 @@ Test(page_alloc, a_small_heap_keeps_a_small_reserve_of_freed_pages)
 	cr_assert_eq(kslub_validate_slab_cache(kslub_kmalloc_cache(100)), 0);
 }
 
+/* Page faults of this process so far. */
+static long minor_faults(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
+}
+
+/* Touch every page of a block; the page faults it took. */
+static long touch_faults(void *p, size_t bytes)
+{
+	long before = minor_faults();
+
+	for (size_t off = 0; off < bytes; off += PAGE)
+		((volatile char *)p)[off] = 1;
+	return minor_faults() - before;
+}
+
+/* An allocation takes resident free pages before clean ones, even from a
+ * larger block: clean 64 KiB holes are passed over for a dirty 256 KiB block
+ * (orders 4 and 6: above the thread page lists). */
+Test(page_alloc, resident_free_pages_are_handed_out_before_clean_ones, .init = retain_arenas)
+{
+	enum { N = 64 };
+	void *blocks[N], *big, *p;
+	long faults;
+
+	for (int i = 0; i < N; i++) {
+		blocks[i] = alloc_pages(GFP_KERNEL, 4);
+		cr_assert_not_null(blocks[i]);
+		touch_faults(blocks[i], PAGE << 4);
+	}
+	for (int i = 1; i < N; i += 2)
+		free_pages(blocks[i], 4);
+	kslub_trim();	/* the holes are clean now */
+	big = alloc_pages(GFP_KERNEL, 6);
+	cr_assert_not_null(big);
+	touch_faults(big, PAGE << 6);
+	free_pages(big, 6);
+	p = alloc_pages(GFP_KERNEL, 4);
+	cr_assert_not_null(p);
+	faults = touch_faults(p, PAGE << 4);
+	cr_assert_eq(faults, 0, "the 64 KiB block took %ld page faults: a clean hole was chosen over resident pages",
+		     faults);
+	free_pages(p, 4);
+	for (int i = 0; i < N; i += 2)
+		free_pages(blocks[i], 4);
+}
+
+/* A heap that frees all it has and builds it again at once keeps its pages:
+ * up to what it had in use lately (and 2 * KSLUB_DIRTY_MAX), the freed
+ * pages are purged only once they have been free KSLUB_PURGE_DELAY ms. */
+Test(page_alloc, a_heap_freed_and_built_again_at_once_keeps_its_pages)
+{
+	enum { BLOCKS = 24 };
+	static void *blocks[BLOCKS];
+	long faults = 0;
+
+	kfree(kmalloc(100, GFP_KERNEL));
+	for (int i = 0; i < BLOCKS; i++) {
+		blocks[i] = kmalloc(MiB, GFP_KERNEL);
+		cr_assert_not_null(blocks[i]);
+		touch_faults(blocks[i], MiB);
+	}
+	for (int i = 0; i < BLOCKS; i++)
+		kfree(blocks[i]);
+	for (int i = 0; i < BLOCKS; i++) {
+		blocks[i] = kmalloc(MiB, GFP_KERNEL);
+		cr_assert_not_null(blocks[i]);
+		faults += touch_faults(blocks[i], MiB);
+	}
+	cr_assert_lt(faults, BLOCKS * (long)(MiB / PAGE) / 10,
+		     "building the %d MiB again took %ld page faults: the freed pages were given back", BLOCKS, faults);
+	for (int i = 0; i < BLOCKS; i++)
+		kfree(blocks[i]);
+}
+
 /* ---- running out of address space ----------------------------------------------------- */
 
 static size_t vm_size_bytes(void)
