@@ -118,7 +118,7 @@ struct huge_header {
  * HUGE_CACHE_MS goes back to the OS at the next large allocation or free, and
  * malloc_trim() empties the cache.  A cached mapping is not in the section
  * map, so a second free of its block is still reported. */
-#define HUGE_CACHE_NR 8
+#define HUGE_CACHE_NR 4
 #define HUGE_CACHE_MS 1000
 struct huge_cached {
 	struct huge_header *h;
