@@ -269,8 +269,9 @@ static always_inline int section_type(const void *addr)
 }
 
 struct free_area {
-	struct list_head free_list;
-	unsigned long nr_free;		/* blocks on free_list */
+	struct list_head free_list;	/* PG_dirty blocks, the last freed first */
+	struct list_head clean_list;	/* blocks whose pages are not resident */
+	unsigned long nr_free;		/* blocks on both lists */
 };
 
 struct zone {

@@ -57,6 +57,7 @@ struct zone *zone_create(int node)
 	zone->node = node;
 	for (int o = 0; o < MAX_ORDER; o++) {
 		INIT_LIST_HEAD(&zone->free_area[o].free_list);
+		INIT_LIST_HEAD(&zone->free_area[o].clean_list);
 		zone->free_area[o].nr_free = 0;
 	}
 	INIT_LIST_HEAD(&zone->arenas);
@@ -92,12 +93,14 @@ static inline void add_to_free_list(struct zone *zone, struct page *page, unsign
 	page->flags = PG_buddy | flags;
 	page->order = order;
 	page->freed_at = freed_at;
-	/* dirty blocks at the head, to be reused while warm; clean at the tail */
+	/* dirty blocks on a list of their own, the last freed first, to be
+	 * reused while warm and purged oldest first with no clean block to
+	 * walk past */
 	if (flags & PG_dirty) {
 		list_add(&page->buddy_list, &zone->free_area[order].free_list);
 		zone->nr_dirty += nr;
 	} else {
-		list_add_tail(&page->buddy_list, &zone->free_area[order].free_list);
+		list_add_tail(&page->buddy_list, &zone->free_area[order].clean_list);
 	}
 	zone->free_area[order].nr_free++;
 	zone->nr_free_pages += nr;
@@ -220,16 +223,15 @@ static inline void expand(struct zone *zone, struct page *page, unsigned int low
  * block, split down to order.  Resident pages first: a clean block costs a
  * page fault per page at its first touch, and dirty blocks passed over pile
  * up until they are purged (kernel: __rmqueue_smallest, which knows no
- * dirty pages).  A list's dirty blocks are at its head. */
+ * dirty pages).  Each order keeps its dirty blocks on free_list, its clean
+ * ones on clean_list. */
 static struct page *rmqueue_smallest(struct zone *zone, unsigned int order, unsigned long *dirty)
 {
 	unsigned int first = MAX_ORDER;
 
 	if (zone->nr_dirty >= 1UL << order) {
 		for (unsigned int o = order; o < MAX_ORDER; o++) {
-			struct list_head *head = &zone->free_area[o].free_list;
-
-			if (!list_empty(head) && (list_first_entry(head, struct page, buddy_list)->flags & PG_dirty)) {
+			if (!list_empty(&zone->free_area[o].free_list)) {
 				first = o;
 				break;
 			}
@@ -242,9 +244,12 @@ static struct page *rmqueue_smallest(struct zone *zone, unsigned int order, unsi
 		struct page *page;
 		uint64_t freed_at;
 
-		if (list_empty(&area->free_list))
+		if (!list_empty(&area->free_list))
+			page = list_first_entry(&area->free_list, struct page, buddy_list);
+		else if (!list_empty(&area->clean_list))
+			page = list_first_entry(&area->clean_list, struct page, buddy_list);
+		else
 			continue;
-		page = list_first_entry(&area->free_list, struct page, buddy_list);
 		*dirty = page->flags & PG_dirty;
 		freed_at = page->freed_at;
 		del_from_free_list(zone, page, o);
@@ -635,8 +640,6 @@ static void zone_purge_locked(struct zone *zone, uint64_t now, bool all)
 				struct page *page = list_entry(pos, struct page, buddy_list);
 
 				pos = pos->prev;
-				if (!(page->flags & PG_dirty))
-					continue;
 				if (!all && now - page->freed_at < delay)
 					break;	/* the rest toward the head are younger */
 				del_from_free_list(zone, page, (unsigned int)o);
