@@ -341,6 +341,7 @@ struct slab_sheaf {
 	void *objects[];		/* [0 .. count - 1] are free, the last freed last */
 };
 #define SHEAF_MAX_CAPACITY 1000	/* the sheaf still fits the largest kmalloc cache */
+_Static_assert(offsetof(struct slab_sheaf, objects) == 16, "sheaf_pop_at and sheaf_push_at know the header");
 #define SHEAF_CONSUMER_BYTES 8192	/* of objects in the sheaf of a thread with no cpu slab */
 
 struct kmem_cache_cpu {
@@ -351,25 +352,30 @@ struct kmem_cache_cpu {
 };
 _Static_assert(sizeof(struct kmem_cache_cpu) == 32, "cpu slot is 32 bytes");
 
-/* kmem_cache_cpu->sheaf is the sheaf's address with the count of objects in
- * it in the top bits (user-space addresses are below 2^47), 0 for none: a
- * push or a pop reads no line of the sheaf but the slot, and stores one word,
- * which a fork child or a report sees whole. */
-#define SHEAF_SIZE_SHIFT 48
+/* kmem_cache_cpu->sheaf is 0 for no sheaf, else the sheaf's address shifted
+ * up SHEAF_COUNT_BITS bits (user-space addresses are below 2^47) with the
+ * count of objects in it plus one in the low bits: a push or a pop reads no
+ * line of the sheaf but the slot, and stores one word, which a fork child or
+ * a report sees whole.  The count is the low 16 bits, one instruction away;
+ * the one more makes a sheaf never look like none, and 0 (every slot of a
+ * new thread) wrap to a count no push goes on with (sheaf_push_at). */
+#define SHEAF_COUNT_BITS 16
+#define SHEAF_COUNT_MASK ((1UL << SHEAF_COUNT_BITS) - 1)
 static inline struct slab_sheaf *cpu_sheaf(unsigned long v)
 {
-	return (struct slab_sheaf *)(v & ((1UL << SHEAF_SIZE_SHIFT) - 1));
+	return (struct slab_sheaf *)(v >> SHEAF_COUNT_BITS);
 }
 
 static inline unsigned int cpu_sheaf_size(unsigned long v)
 {
-	return (unsigned int)(v >> SHEAF_SIZE_SHIFT);
+	return v ? (unsigned int)(v & SHEAF_COUNT_MASK) - 1 : 0;
 }
 
 /* Released: the objects stored are seen before the count that covers them. */
 static inline void set_cpu_sheaf(struct kmem_cache_cpu *c, struct slab_sheaf *sheaf, unsigned int size)
 {
-	__atomic_store_n(&c->sheaf, (unsigned long)sheaf | (unsigned long)size << SHEAF_SIZE_SHIFT, __ATOMIC_RELEASE);
+	__atomic_store_n(&c->sheaf, sheaf ? (unsigned long)sheaf << SHEAF_COUNT_BITS | (size + 1) : 0,
+			 __ATOMIC_RELEASE);
 }
 
 struct kmem_cache_node {
@@ -397,6 +403,8 @@ struct kmem_cache {
 	unsigned int sheaf_consumer;	/* the inline pushes' bound: lower for big objects, which a
 					 * thread with no cpu slab of the cache (a consumer) never reuses */
 	unsigned int red_left_pad;	/* left red zone (debug) */
+	unsigned int sheaf_push_max;	/* sheaf_consumer, or 0 with no inline push (more than one
+					 * node): see sheaf_push_at */
 	unsigned long min_partial;	/* empty slabs kept on a node list */
 	unsigned int cpu_partial;	/* objects kept on cpu-partial lists */
 	unsigned int cpu_partial_slabs;	/* the same in slabs */
@@ -412,7 +420,7 @@ struct kmem_cache {
 	struct kmem_cache_node *node[MAX_NUMNODES];
 };
 _Static_assert(offsetof(struct kmem_cache, sheaf_capacity) < 64, "sheaf_capacity in the first line");
-_Static_assert(offsetof(struct kmem_cache, sheaf_consumer) < 64, "sheaf_consumer in the first line");
+_Static_assert(offsetof(struct kmem_cache, sheaf_push_max) < 64, "sheaf_push_max in the first line");
 
 /* ---- per-thread state ---------------------------------------------------------- */
 enum kslub_thread_state {
@@ -485,7 +493,6 @@ void kmem_cache_init(void);
 int kmem_cache_online_node(int node);
 struct kmem_cache *kmem_cache_create_flags(const char *name, unsigned int size, unsigned int align,
 					   slab_flags_t flags, void (*ctor)(void *), bool is_kmalloc);
-void *slab_alloc_slow(struct kmem_cache *s, gfp_t gfp);
 void *slab_alloc_refill(struct kmem_cache *s, gfp_t gfp);
 void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *obj);
 void flush_cpu_slab(struct kmem_cache *s, struct kmem_cache_cpu *c);

@@ -50,12 +50,16 @@
  * lists (alloc_single_from_partial), so nothing is stranded.
  *
  * Sheaves (the kernel's per-cpu sheaves of 6.18, per thread here): a free
- * that is not to the cpu slab stores the object in the thread's sheaf of the
- * cache when the object's slab is of the thread's node (free_to_pcs): no
- * atomic, no lock, whichever thread allocated it.  An allocation whose cpu
- * freelist is empty takes the sheaf's last object first (alloc_from_pcs),
- * and only then refills.  A free to a full sheaf sends its older half to the
- * slabs (sheaf_flush_main).  Objects in a sheaf are in use for their slab
+ * stores the object in the thread's sheaf of the cache when the object's
+ * slab is of the thread's node (free_to_pcs): no atomic, no lock, whichever
+ * thread allocated it.  An allocation takes the sheaf's last object first
+ * (alloc_from_pcs), then the cpu freelist, and only then refills; both fast
+ * paths go to the sheaf first, as the kernel's do, so that an object freed
+ * is allocated again while its lines are in the cache.  A free to a full
+ * sheaf goes to the cpu freelist if it is of the cpu slab, else sends the
+ * sheaf's older half to the slabs (sheaf_flush_main).  A thread gets its
+ * sheaf with its first cpu slab of the cache (slab_alloc_refill), or at its
+ * first free that needs one.  Objects in a sheaf are in use for their slab
  * (inuse) and carry an encoded NULL free pointer, which the fast path's
  * check reads as free: a second free is reported.  What differs from the
  * kernel: one sheaf per thread and cache (no spare, no per-node barn of
@@ -670,7 +674,7 @@ static struct slab_sheaf *alloc_sheaf(struct kmem_cache *s, int node)
 	sheaf = alloc_single(kc, KSLUB_GFP_KERNEL, node);
 	if (!sheaf)
 		return NULL;
-	if (unlikely((unsigned long)sheaf >> SHEAF_SIZE_SHIFT)) {
+	if (unlikely((unsigned long)sheaf >> (64 - SHEAF_COUNT_BITS))) {
 		/* no room for the count in c->sheaf (a program that mapped
 		 * memory above 2^48): no sheaf */
 		__slab_free(kc, object_slab(sheaf), sheaf, sheaf, 1, false);
@@ -962,8 +966,19 @@ noinline void *slab_alloc_refill(struct kmem_cache *s, gfp_t gfp)
 		goto out;
 	}
 	object = alloc_from_pcs(s, this_cpu_ptr(s), node);
-	if (!object)
-		object = refill_alloc(s, this_cpu_ptr(s), gfp, node);
+	if (!object) {
+		struct kmem_cache_cpu *c = this_cpu_ptr(s);
+
+		/* the sheaf comes with the cpu slab: both fast paths go to it
+		 * first, and with none they would test it and the freelist */
+		if (unlikely(!c->sheaf) && s->sheaf_capacity) {
+			struct slab_sheaf *sheaf = alloc_sheaf(s, node);
+
+			if (sheaf)
+				set_cpu_sheaf(c, sheaf, 0);
+		}
+		object = refill_alloc(s, c, gfp, node);
+	}
 out:
 	if (unlikely(!object)) {
 		errno = ENOMEM;
@@ -973,21 +988,6 @@ out:
 	if (unlikely(gfp & KSLUB_GFP_ZERO))
 		memset(object, 0, s->object_size);
 	return object;
-}
-
-/* The thread's freelist is empty: most often the sheaf has an object (frees
- * in random order go there), and that pop is done here without a call, so
- * that it saves no register; the rest is slab_alloc_refill's. */
-noinline void *slab_alloc_slow(struct kmem_cache *s, gfp_t gfp)
-{
-	void *object = sheaf_pop(s, this_cpu_ptr(s));
-
-	if (likely(object)) {
-		if (unlikely(gfp & KSLUB_GFP_ZERO))
-			return memset(object, 0, s->object_size);
-		return object;
-	}
-	return slab_alloc_refill(s, gfp);
 }
 
 /* The kernel's __slab_free: cnt objects, head .. tail linked by free
@@ -1223,6 +1223,9 @@ static void set_sheaf_capacity(struct kmem_cache *s)
 	s->sheaf_consumer = s->sheaf_capacity;
 	if (s->sheaf_consumer > 2 && s->sheaf_consumer * s->size > SHEAF_CONSUMER_BYTES)
 		s->sheaf_consumer = SHEAF_CONSUMER_BYTES / s->size > 2 ? SHEAF_CONSUMER_BYTES / s->size : 2;
+	/* with more than one node a free goes by free_to_pcs, which keeps
+	 * each sheaf to the objects of one node */
+	s->sheaf_push_max = READ_ONCE(kslub_nr_node_ids) == 1 ? s->sheaf_consumer : 0;
 }
 
 static int calculate_sizes(struct kmem_cache *s)
@@ -1322,6 +1325,11 @@ int kmem_cache_online_node(int node)
 
 	if (!kmem_cache_node->node[node])
 		early_kmem_cache_node_alloc(node);
+	/* before the node is counted: from then on a free reaches a sheaf by
+	 * free_to_pcs, which looks at the object's node */
+	WRITE_ONCE(kmem_cache_node->sheaf_push_max, 0);
+	list_for_each_entry(s, &kslub_slab_caches, list)
+		WRITE_ONCE(s->sheaf_push_max, 0);
 	list_for_each_entry(s, &kslub_slab_caches, list) {
 		struct kmem_cache_node *n;
 

@@ -89,28 +89,39 @@ static always_inline void *kmalloc_freelist_pop(const struct kmem_cache *s, stru
 	return object;
 }
 
-/* The object freed last to the thread's sheaf, or NULL (kernel:
- * alloc_from_pcs), for the miss branches of the fast paths and
- * slab_alloc_slow: with one node every sheaf is of node 0, and the count is
- * in c->sheaf, so no line is read but c's and the sheaf's top slot.  A thread
- * still taking its first objects of the cache has no cpu slab: it goes the
- * long way (alloc_first), which counts a pop from the sheaf as one of them.
- * One with a cpu slab is live (and the empty thread's slots, which the boot
- * cache's is one of, are zero).  offset: s->offset, or 0 for a kmalloc
- * cache. */
+/* ---- the thread's sheaf --------------------------------------------------
+ * Both fast paths go to the sheaf first, as the kernel's do since sheaves
+ * came (alloc_from_pcs and free_to_pcs before the cpu slab): a free puts the
+ * object on top of the sheaf, and the next allocation of the cache takes it
+ * back while its lines are still in the cache, whichever slab it is of.  The
+ * cpu slab's freelist serves when the sheaf is empty, and takes a free when
+ * the sheaf is full; past those, slab_free_slow and slab_alloc_refill.  The
+ * count of objects is in c->sheaf, so a push or a pop reads no line of the
+ * sheaf but its top slot.
+ *
+ * sheaf_pop_at: the object freed last, or NULL.  offset: s->offset, or 0
+ * for a kmalloc cache.  A thread with no sheaf, and the empty thread, whose
+ * slots the boot cache's is one of, have c->sheaf == 0.  The long way
+ * (slab_alloc_refill) takes a thread with no cpu slab, which is still taking
+ * its first objects of the cache (alloc_first counts a pop from the sheaf as
+ * one of them, so that a thread that reuses one object gets a slab of its
+ * own, not a slot next to other threads' objects), and every thread on a
+ * machine of several nodes, whose sheaf must be of the node it runs on
+ * (alloc_from_pcs). */
 static always_inline void *sheaf_pop_at(struct kmem_cache_cpu *c, unsigned long offset)
 {
 	unsigned long v = c->sheaf;
-	unsigned int size = cpu_sheaf_size(v);
+	unsigned long n = (uint16_t)v;	/* objects + 1 */
 	void *object;
 
-	if (unlikely(!size || !c->slab || READ_ONCE(kslub_nr_node_ids) != 1))
-		return NULL;
-	object = cpu_sheaf(v)->objects[size - 1];
+	if (unlikely(n <= 1 || !c->slab || READ_ONCE(kslub_nr_node_ids) != 1))
+		return NULL;	/* no object, or the long way */
+	/* objects[n - 2], 16 + 8 * (n - 2) bytes into the sheaf */
+	object = *(void **)((v >> SHEAF_COUNT_BITS) + 8 * n);
 	if (!object)
 		__builtin_unreachable();	/* no test of it in the caller */
 	/* read before it is uncounted, for a fork child */
-	__atomic_store_n(&c->sheaf, v - (1UL << SHEAF_SIZE_SHIFT), __ATOMIC_RELEASE);
+	__atomic_store_n(&c->sheaf, v - 1, __ATOMIC_RELEASE);
 	*(void **)((char *)object + offset) = NULL;	/* wipe_freepointer */
 	return object;
 }
@@ -120,16 +131,41 @@ static always_inline void *sheaf_pop(const struct kmem_cache *s, struct kmem_cac
 	return sheaf_pop_at(c, s->offset);
 }
 
-/* slab_alloc: 16 instructions in kmem_cache_alloc.  When the thread's freelist is empty (or
- * the thread has no state yet) slab_alloc_slow refills it: frees by other
- * threads to the cpu slab, the cpu-partial list, the node partial list, a new
- * slab from the buddy. */
+/* Push x, whose free pointer slot is at x + offset, on c's sheaf when it
+ * holds fewer than s->sheaf_push_max objects (sheaf_consumer, a bound that
+ * holds for a thread that never allocates from the cache too; 0 on a
+ * machine of several nodes); false otherwise, or with no sheaf yet, whose
+ * count wraps to the largest.  key: the encoded NULL free pointer of x,
+ * which marks it free. */
+static always_inline bool sheaf_push_at(const struct kmem_cache *s, struct kmem_cache_cpu *c, void *x,
+					unsigned long key, unsigned long offset)
+{
+	unsigned long v = c->sheaf;
+	unsigned int size = (unsigned int)(uint16_t)v - 1;
+
+	if (unlikely(size >= s->sheaf_push_max))
+		return false;
+	*(unsigned long *)((char *)x + offset) = key;
+	/* objects[size], 16 + 8 * size bytes into the sheaf */
+	*(void **)((v >> SHEAF_COUNT_BITS) + 16 + 8 * (unsigned long)size) = x;
+	/* stored before it is counted, for a fork child */
+	__atomic_store_n(&c->sheaf, v + 1, __ATOMIC_RELEASE);
+	return true;
+}
+
+/* slab_alloc: the sheaf's top object, else the cpu freelist's first.  When
+ * both are empty (or the thread has no state yet) slab_alloc_refill refills
+ * the freelist: frees by other threads to the cpu slab, the cpu-partial
+ * list, the node partial list, a new slab from the buddy. */
 static always_inline void *slab_alloc(struct kmem_cache *s, gfp_t gfp)
 {
-	void *object = freelist_pop(s, this_cpu_ptr(s));
+	struct kmem_cache_cpu *c = this_cpu_ptr(s);
+	void *object = sheaf_pop(s, c);
 
+	if (!object)
+		object = freelist_pop(s, c);
 	if (unlikely(!object))
-		return slab_alloc_slow(s, gfp);
+		return slab_alloc_refill(s, gfp);
 	if (unlikely(gfp & KSLUB_GFP_ZERO))
 		memset(object, 0, s->object_size);
 	return object;
@@ -175,19 +211,17 @@ static always_inline bool object_is_free(const struct kmem_cache *s, const struc
 	return freepointer_is_free(slab, x, (unsigned long)get_freepointer(s, x));
 }
 
-/* slab_free: check the object, then push it on the thread's freelist when it
- * is in the thread's cpu slab (39 instructions from free()'s entry, about
- * 20 of them the checks); otherwise onto the thread's sheaf when it has
- * room, still inline (the miss of frees in random order), or
- * slab_free_slow does the kernel's __slab_free: a lock-free
- * cmpxchg of the slab's freelist and counters, taking a list lock only when
- * the slab must change list. */
+/* slab_free: check the object, then push it on the thread's sheaf when it
+ * has room, else on the thread's freelist when it is in the thread's cpu
+ * slab; otherwise slab_free_slow: free_to_pcs up to the sheaf's capacity,
+ * or the kernel's __slab_free, a lock-free cmpxchg of the slab's freelist
+ * and counters, taking a list lock only when the slab must change list. */
 static always_inline void slab_free_at(struct kmem_cache *s, struct slab *slab, void *x, const char *func,
 					 unsigned long offset)
 {
 	unsigned long addr = (unsigned long)x;
 	unsigned long off = addr & slab->mask;
-	unsigned long key, fp, v;
+	unsigned long key, fp;
 	struct kmem_cache_cpu *c;
 
 	/* reports and aborts; a tail call keeps the stack untouched here */
@@ -204,19 +238,11 @@ static always_inline void slab_free_at(struct kmem_cache *s, struct slab *slab, 
 	if (unlikely(fp == key || (fp ^ key ^ addr) <= slab->mask))
 		return kslub_bad_object_free(s, slab, x, func);	/* already free */
 	c = this_cpu_ptr(s);
+	if (likely(sheaf_push_at(s, c, x, key, offset)))
+		return;
 	if (likely(slab == c->slab)) {
 		*(unsigned long *)(addr + offset) = (unsigned long)c->freelist ^ key;
 		c->freelist = x;
-		return;
-	}
-	/* most misses when frees come in random order, with no call: the
-	 * push of slab_free_slow, whose comments say why it may */
-	v = c->sheaf;
-	if (likely(v && cpu_sheaf_size(v) < s->sheaf_consumer && READ_ONCE(kslub_nr_node_ids) == 1)) {
-		*(unsigned long *)(addr + offset) = key;	/* an encoded NULL: free */
-		cpu_sheaf(v)->objects[cpu_sheaf_size(v)] = x;
-		/* stored before it is counted, for a fork child */
-		__atomic_store_n(&c->sheaf, v + (1UL << SHEAF_SIZE_SHIFT), __ATOMIC_RELEASE);
 		return;
 	}
 	slab_free_slow(s, slab, x);
@@ -267,11 +293,11 @@ static always_inline struct kmem_cache *kmalloc_cache_indexed(size_t size)
 static always_inline void *kmalloc_cache_pop(struct kmem_cache *s)
 {
 	struct kmem_cache_cpu *c = this_cpu_ptr(s);
-	void *object = kmalloc_freelist_pop(s, c);
+	void *object = sheaf_pop_at(c, 0);
 
 	if (likely(object))
 		return object;
-	return sheaf_pop_at(c, 0);
+	return kmalloc_freelist_pop(s, c);
 }
 
 /* Sizes 9 to 1 KiB take malloc's table by size (the same caches: from 9

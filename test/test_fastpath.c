@@ -399,10 +399,16 @@ Test(fastpath, a_stored_free_pointer_copied_elsewhere_does_not_look_free)
 	}
 }
 
+static void no_sheaves(void)
+{
+	setenv("KSLUB_SHEAF_CAPACITY", "0", 1);
+}
+
 /* The free pointer is keyed on the object's address, not its slot's: what
  * kfree's inline push stores decodes with get_freepointer, in a cache with a
- * constructor (free pointer after the object) as in one without. */
-Test(fastpath, free_pointers_are_keyed_on_the_object_address)
+ * constructor (free pointer after the object) as in one without.  With no
+ * sheaves, so that the frees go on the cpu freelist. */
+Test(fastpath, free_pointers_are_keyed_on_the_object_address, .init = no_sheaves)
 {
 	for (int ctor = 0; ctor < 2; ctor++) {
 		struct kmem_cache *s = df_cache(ctor);

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * test_sheaf.c - the per-thread sheaves (kernel: percpu sheaves): a free that
- * is not to the cpu slab stores the object in the thread's sheaf of the
- * cache when it is of the thread's node, and an allocation whose cpu
- * freelist is empty takes the last one stored first.
+ * test_sheaf.c - the per-thread sheaves (kernel: percpu sheaves): a free
+ * stores the object in the thread's sheaf of the cache when it is of the
+ * thread's node and the sheaf has room, and an allocation takes the last one
+ * stored first, before the cpu freelist.
  *
  * Checked here: random frees land in the sheaf and come back last in, first
  * out; a full sheaf sends its older half to the slabs; counts stay exact and
@@ -65,6 +65,79 @@ static void **fill_slabs(struct kmem_cache *s, unsigned int slabs, unsigned int 
 }
 
 /* ---- the sheaf itself ------------------------------------------------------------- */
+
+/* Both fast paths go to the sheaf first: an object of the cpu slab freed
+ * goes on the sheaf too, and the next allocation is the object freed last,
+ * whatever slab it is of, not the first of the cpu freelist. */
+static struct kmem_cache *first_cache;
+static bool first_kmalloc;
+
+static void *first_alloc(void)
+{
+	return first_kmalloc ? kslub_kmalloc(first_cache->object_size, KSLUB_GFP_KERNEL)
+			     : kslub_kmem_cache_alloc(first_cache, KSLUB_GFP_KERNEL);
+}
+
+static void first_free(void *p)
+{
+	if (first_kmalloc)
+		kslub_kfree(p);
+	else
+		kslub_kmem_cache_free(first_cache, p);
+}
+
+Test(sheaf, the_object_freed_last_is_allocated_first_whatever_its_slab)
+{
+	/* a cache with no constructor, one with, and a kmalloc cache through
+	 * kmalloc and kfree, whose fast paths are their own */
+	for (int kind = 0; kind < 3; kind++) {
+		struct kmem_cache *s = kind == 2 ? kslub_kmalloc_cache(40)
+						 : kslub_kmem_cache_create("sheaf-first", 40, 0, 0,
+									   kind ? ctor_fill : NULL);
+		unsigned int n;
+		void **objs, *mine, *other;
+
+		cr_assert_not_null(s);
+		first_cache = s;
+		first_kmalloc = kind == 2;
+		objs = fill_slabs(s, 3, &n);
+		mine = objs[n - 1];	/* of the cpu slab */
+		other = objs[0];	/* of a full slab that is not */
+		cr_assert_eq(virt_to_slab(mine), this_cpu_ptr(s)->slab);
+		cr_assert_neq(virt_to_slab(other), this_cpu_ptr(s)->slab);
+		first_free(other);
+		first_free(mine);
+		cr_assert_eq(sheaf_size(s), 2, "the free to the cpu slab did not go to the sheaf");
+		cr_assert_null(this_cpu_ptr(s)->freelist, "the free to the cpu slab went to its freelist");
+		cr_assert_eq(first_alloc(), mine, "not the object freed last");
+		cr_assert_eq(first_alloc(), other, "not the object freed before");
+		/* the other way round */
+		first_free(mine);
+		first_free(other);
+		cr_assert_eq(first_alloc(), other, "not the object freed last");
+		cr_assert_eq(first_alloc(), mine, "not the object freed before");
+		/* a full sheaf: the cpu slab's object goes on the cpu freelist,
+		 * and the sheaf still comes first */
+		for (unsigned int i = 0; i < s->sheaf_consumer; i++)
+			first_free(objs[i]);
+		cr_assert_eq(sheaf_size(s), s->sheaf_consumer);
+		first_free(mine);
+		cr_assert_eq(this_cpu_ptr(s)->freelist, mine, "a free to a full sheaf did not go to the cpu freelist");
+		cr_assert_eq(first_alloc(), objs[s->sheaf_consumer - 1],
+			     "the cpu freelist came before the sheaf");
+		cr_assert_eq(first_alloc(), objs[s->sheaf_consumer - 2]);
+		for (unsigned int i = 0; i < s->sheaf_consumer - 2; i++)
+			cr_assert_not_null(first_alloc());
+		cr_assert_eq(sheaf_size(s), 0);
+		cr_assert_eq(first_alloc(), mine, "then the cpu freelist");
+		for (unsigned int i = 0; i < n; i++)
+			first_free(objs[i]);
+		cr_assert_eq(kslub_validate_slab_cache(s), 0);
+		if (kind < 2)
+			kslub_kmem_cache_destroy(s);
+		free(objs);
+	}
+}
 
 Test(sheaf, random_frees_land_in_the_sheaf_and_come_back_last_in_first_out)
 {
@@ -431,7 +504,7 @@ Test(sheaf, another_threads_free_goes_to_its_sheaf_and_its_exit_empties_it)
 	cr_assert_eq(r.sheaf_size, 20, "%u objects in the other thread's sheaf", r.sheaf_size);
 	cr_assert(r.ok, "the sheaf does not hold the frees in order");
 	cr_assert_eq(r.active, n - 20, "%lu active with the objects in a sheaf", r.active);
-	cr_assert_null(my_sheaf(s), "our own sheaf was used");
+	cr_assert_eq(sheaf_size(s), 0, "our own sheaf was used");
 	/* B has exited: its sheaf went back to the slabs */
 	cr_assert_eq(active_objs(s), n - 20);
 	cr_assert_eq(kslub_validate_slab_cache(s), 0);
@@ -478,7 +551,7 @@ Test(sheaf, a_thread_that_only_frees_frees_to_its_sheaf)
 	cr_assert_eq(r.sheaf_size, 19, "%u objects in the freeing thread's sheaf", r.sheaf_size);
 	cr_assert(r.ok, "the sheaf does not hold the frees in order");
 	cr_assert_eq(r.active, n - 20);
-	cr_assert_null(my_sheaf(s), "our own sheaf was used");
+	cr_assert_eq(sheaf_size(s), 0, "our own sheaf was used");
 	cr_assert_eq(active_objs(s), n - 20);
 	cr_assert_eq(kslub_validate_slab_cache(s), 0);
 	/* its flushes do not freeze the full slabs for it (it does not
