@@ -27,10 +27,12 @@ struct kmem_cache kmalloc_boot_cache;
 struct kmem_cache *kmalloc_caches[NR_KMALLOC_SLOTS] = {
 	[0 ... NR_KMALLOC_SLOTS - 1] = &kmalloc_boot_cache,
 };
+/* Slot 0 is the boot cache's for good, so that the index tables, all zero
+ * until the caches exist, never name a cache before its sizes are filled
+ * in; its cpu offset is 0, a thread's slot that no cache has (see
+ * alloc_cache_slot). */
 uint8_t kmalloc_size_index[KSLUB_KMALLOC_MAX_CACHE_SIZE / KMALLOC_MIN_SIZE];
-struct kmem_cache *kmalloc_caches_small[KMALLOC_SMALL_MAX + 1] = {
-	[0 ... KMALLOC_SMALL_MAX] = &kmalloc_boot_cache,
-};
+struct kmalloc_tables kmalloc_tables;
 
 /* The kmalloc sizes: the kernel's (8, 16, 32, 64, 96, 128, 192, 256, 512,
  * 1k ... 8k) with about four steps in between each power of two from 32 up,
@@ -58,7 +60,7 @@ static unsigned int nr_kmalloc_caches;
 void create_kmalloc_caches(void)
 {
 	char name[KSLUB_CACHE_NAME_MAX];
-	unsigned int slot = 0;
+	unsigned int slot = 1;	/* 0 is the boot cache's */
 
 	for (unsigned int i = 0; i < ARRAY_SIZE(kmalloc_sizes); i++) {
 		unsigned int size = kmalloc_sizes[i];
@@ -71,21 +73,24 @@ void create_kmalloc_caches(void)
 		s = kmem_cache_create_flags(name, size, 0, 0, NULL, true);
 		if (!s)
 			kslub_fatal(NULL, NULL, "cannot create %s", name);
-		for (unsigned int sz = i ? kmalloc_sizes[i - 1] + 1 : 1; sz <= size; sz += KMALLOC_MIN_SIZE)
-			WRITE_ONCE(kmalloc_size_index[(sz - 1) >> KMALLOC_SHIFT_LOW], (uint8_t)slot);
 		/* kmalloc_freelist_pop relies on it */
 		if (s->offset != 0 || s->ctor)
 			kslub_fatal(NULL, NULL, "%s: free pointer not at offset 0", name);
+		/* the slot whole before an index names it */
+		__atomic_store_n(&kmalloc_tables.cpu_offset[slot], s->cpu_offset, __ATOMIC_RELEASE);
 		__atomic_store_n(&kmalloc_caches[slot], s, __ATOMIC_RELEASE);
+		for (unsigned int sz = i ? kmalloc_sizes[i - 1] + 1 : 1; sz <= size; sz += KMALLOC_MIN_SIZE)
+			__atomic_store_n(&kmalloc_size_index[(sz - 1) >> KMALLOC_SHIFT_LOW], (uint8_t)slot,
+					 __ATOMIC_RELEASE);
 		/* malloc's table: kmalloc-16 from size 0, kmalloc-8 never */
 		if (size >= 16) {
 			for (unsigned int sz = size == 16 ? 0 : kmalloc_sizes[i - 1] + 1;
 			     sz <= size && sz <= KMALLOC_SMALL_MAX; sz++)
-				__atomic_store_n(&kmalloc_caches_small[sz], s, __ATOMIC_RELEASE);
+				__atomic_store_n(&kmalloc_tables.index_small[sz], (uint8_t)slot, __ATOMIC_RELEASE);
 		}
 		slot++;
 	}
-	nr_kmalloc_caches = slot;
+	nr_kmalloc_caches = slot - 1;
 }
 
 KSLUB_API struct kmem_cache *kslub_kmalloc_cache(size_t size)

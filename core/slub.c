@@ -107,7 +107,9 @@ static struct kmem_cache *kmem_cache;
 static struct kmem_cache *kmem_cache_node;
 static enum { DOWN, PARTIAL, UP, FULL } slab_state = DOWN;
 
-static uint64_t cache_slots[KSLUB_MAX_CACHES / 64];	/* used kmem_cache_cpu slots */
+/* used kmem_cache_cpu slots; slot 0 is no cache's, for kmalloc's boot slot
+ * (kmalloc_tables.cpu_offset[0]): every thread's stays empty */
+static uint64_t cache_slots[KSLUB_MAX_CACHES / 64] = { 1 };
 static unsigned long kslub_random_seed[2];
 
 static inline struct kmem_cache_node *get_node(struct kmem_cache *s, int node)

@@ -114,7 +114,9 @@ static always_inline void *sheaf_pop_at(struct kmem_cache_cpu *c, unsigned long 
 	unsigned long n = (uint16_t)v;	/* objects + 1 */
 	void *object;
 
-	if (unlikely(n <= 1 || !c->slab || READ_ONCE(kslub_nr_node_ids) != 1))
+	/* kslub_nr_node_ids by a plain load, which gcc tests in memory: it
+	 * changes once, under the slab mutex, while nodes come online */
+	if (unlikely(n <= 1 || !c->slab || kslub_nr_node_ids != 1))
 		return NULL;	/* no object, or the long way */
 	/* objects[n - 2], 16 + 8 * (n - 2) bytes into the sheaf */
 	object = *(void **)((v >> SHEAF_COUNT_BITS) + 8 * n);
@@ -261,14 +263,21 @@ static always_inline void slab_free(struct kmem_cache *s, struct slab *slab, voi
 extern struct kmem_cache *kmalloc_caches[NR_KMALLOC_SLOTS];
 /* kmalloc_size_index[(size - 1) / 8]: the kmalloc cache slot for size. */
 extern uint8_t kmalloc_size_index[KSLUB_KMALLOC_MAX_CACHE_SIZE / KMALLOC_MIN_SIZE];
-/* kmalloc_caches_small[size]: the kmalloc cache for every size up to 1 KiB,
+/* malloc's tables, one object so that one address serves both:
+ * index_small[size] is the kmalloc cache slot for every size up to 1 KiB,
  * one load away with no rounding, for callers whose smallest object is 16
- * bytes (malloc): sizes 0 to 16 give kmalloc-16, kmalloc-8 is never chosen.
- * 8 KiB of table. */
+ * bytes (malloc): sizes 0 to 16 give kmalloc-16, kmalloc-8 is never chosen
+ * (a byte a size: 17 lines, and no relocation at load); cpu_offset[slot] is
+ * kmalloc_caches[slot]->cpu_offset, so that a pop from the sheaf reads no
+ * line of the cache. */
 #define KMALLOC_SMALL_MAX 1024
-extern struct kmem_cache *kmalloc_caches_small[KMALLOC_SMALL_MAX + 1];
-/* What both tables hold before the caches exist (see kmalloc.c); hidden, so
- * that its address is a lea, not a load from the GOT. */
+struct kmalloc_tables {
+	uint8_t index_small[KMALLOC_SMALL_MAX + 1 + 7];
+	uint32_t cpu_offset[NR_KMALLOC_SLOTS];
+};
+extern struct kmalloc_tables kmalloc_tables __attribute__((visibility("hidden")));
+/* What slot 0 holds for good (see kmalloc.c); hidden, so that its address
+ * is a lea, not a load from the GOT. */
 extern struct kmem_cache kmalloc_boot_cache __attribute__((visibility("hidden")));
 
 void *kmalloc_slow(size_t size, gfp_t gfp);
@@ -279,24 +288,33 @@ void *kmalloc_aligned(size_t size, size_t align, gfp_t gfp);
 void *krealloc_internal(const void *p, size_t new_size, gfp_t gfp, const char *func);
 size_t ksize_internal(const void *p, const char *func);
 
-/* The kmalloc cache of a size from 1 to KMALLOC_MAX_CACHE_SIZE, by
- * kmalloc_size_index (for the sizes kmalloc_caches_small does not hold). */
-static always_inline struct kmem_cache *kmalloc_cache_indexed(size_t size)
+/* The kmalloc cache slot of a size from 1 to KMALLOC_MAX_CACHE_SIZE, by
+ * kmalloc_size_index (for the sizes kmalloc_index_small does not hold). */
+static always_inline unsigned long kmalloc_slot(size_t size)
 {
-	return __atomic_load_n(&kmalloc_caches[READ_ONCE(kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW])],
-			       __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW], __ATOMIC_ACQUIRE);
 }
 
-/* An object of kmalloc cache s from the thread's cpu freelist, else from its
- * sheaf (most misses when frees come in random order, with no call); NULL
- * when both are empty.  kmalloc and malloc share it. */
-static always_inline void *kmalloc_cache_pop(struct kmem_cache *s)
+static always_inline struct kmem_cache *kmalloc_cache_indexed(size_t size)
 {
-	struct kmem_cache_cpu *c = this_cpu_ptr(s);
+	return __atomic_load_n(&kmalloc_caches[kmalloc_slot(size)], __ATOMIC_ACQUIRE);
+}
+
+/* An object of the kmalloc cache in slot from the thread's sheaf, else from
+ * its cpu freelist; NULL when both are empty, with the cache in *sp (set
+ * only then).  The sheaf is reached by the slot's cpu offset, with no line
+ * of the cache read.  kmalloc and malloc share it. */
+static always_inline void *kmalloc_slot_pop(unsigned long slot, struct kmem_cache **sp)
+{
+	/* plain loads: set before the slot is published (acquire above) */
+	struct kmem_cache_cpu *c = (struct kmem_cache_cpu *)((char *)kslub_current + kmalloc_tables.cpu_offset[slot]);
 	void *object = sheaf_pop_at(c, 0);
+	struct kmem_cache *s;
 
 	if (likely(object))
 		return object;
+	s = __atomic_load_n(&kmalloc_caches[slot], __ATOMIC_ACQUIRE);
+	*sp = s;
 	return kmalloc_freelist_pop(s, c);
 }
 
@@ -307,15 +325,16 @@ static always_inline void *kmalloc_inline(size_t size, gfp_t gfp)
 	/* __GFP_ZERO and every size above the caches go the slow way */
 	if (likely(!(gfp & KSLUB_GFP_ZERO))) {
 		struct kmem_cache *s;
+		unsigned long slot;
 		void *object;
 
 		if (likely(size - 9 <= KMALLOC_SMALL_MAX - 9))
-			s = __atomic_load_n(&kmalloc_caches_small[size], __ATOMIC_ACQUIRE);
+			slot = __atomic_load_n(&kmalloc_tables.index_small[size], __ATOMIC_ACQUIRE);
 		else if (size - 1 < KSLUB_KMALLOC_MAX_CACHE_SIZE)
-			s = kmalloc_cache_indexed(size);
+			slot = kmalloc_slot(size);
 		else
 			return kmalloc_slow(size, gfp);
-		object = kmalloc_cache_pop(s);
+		object = kmalloc_slot_pop(slot, &s);
 		if (likely(object))
 			return object;
 	}

@@ -74,22 +74,23 @@ static noinline void *malloc_refill(size_t size, struct kmem_cache *s, gfp_t gfp
 	return malloc_slow(size, gfp);
 }
 
-/* kmalloc_inline for malloc: one table load from size to cache up to 1 KiB
- * (sizes 0 to 16 take kmalloc-16, with no clamp), kmalloc's two above, then
- * the kmalloc pop: 17 instructions. */
+/* kmalloc_inline for malloc: one table load from size to slot up to 1 KiB
+ * (sizes 0 to 16 take kmalloc-16, with no clamp), kmalloc's above, then the
+ * kmalloc pop. */
 static always_inline void *malloc_inline(size_t size, gfp_t gfp)
 {
 	if (likely(!(gfp & KSLUB_GFP_ZERO))) {
 		struct kmem_cache *s;
+		unsigned long slot;
 		void *object;
 
 		if (likely(size <= KMALLOC_SMALL_MAX))
-			s = __atomic_load_n(&kmalloc_caches_small[size], __ATOMIC_ACQUIRE);
+			slot = __atomic_load_n(&kmalloc_tables.index_small[size], __ATOMIC_ACQUIRE);
 		else if (size <= KSLUB_KMALLOC_MAX_CACHE_SIZE)
-			s = kmalloc_cache_indexed(size);
+			slot = kmalloc_slot(size);
 		else
 			return malloc_slow(size, gfp);
-		object = kmalloc_cache_pop(s);
+		object = kmalloc_slot_pop(slot, &s);
 		if (likely(object))
 			return object;
 		return malloc_refill(size, s, gfp);

@@ -187,17 +187,34 @@ Test(fastpath, slab_order_and_node_follow_from_the_mask_and_the_arena)
 	kslub_kmem_cache_destroy(big);
 }
 
-/* malloc's table: every size from 0 to 1 KiB gives kmalloc's cache for it,
- * kmalloc-16 below 16 bytes; kmalloc caches keep the free pointer at 0. */
-Test(fastpath, kmalloc_caches_small_gives_the_kmalloc_cache_of_every_size)
+/* malloc's table: every size from 0 to 1 KiB gives the slot of kmalloc's
+ * cache for it, kmalloc-16 below 16 bytes, and the slot's cpu offset is the
+ * cache's; kmalloc caches keep the free pointer at 0.  Slot 0 stays the boot
+ * cache's, whose cpu slot no cache has. */
+Test(fastpath, kmalloc_index_small_gives_the_kmalloc_cache_of_every_size)
 {
 	for (size_t size = 0; size <= KMALLOC_SMALL_MAX; size++) {
 		struct kmem_cache *want = kslub_kmalloc_cache(size < 16 ? 16 : size);	/* starts kslub */
-		struct kmem_cache *s = kmalloc_caches_small[size];
+		unsigned int slot = kmalloc_tables.index_small[size];
+		struct kmem_cache *s = kmalloc_caches[slot];
 
 		cr_assert_eq(s, want, "size %zu: %s, kmalloc takes %s", size, s->name, want->name);
+		cr_assert_eq(kmalloc_tables.cpu_offset[slot], s->cpu_offset, "%s: cpu offset %u, the table says %u",
+			     s->name, s->cpu_offset, kmalloc_tables.cpu_offset[slot]);
 		cr_assert_eq(s->offset, 0, "%s: free pointer at %u", s->name, s->offset);
 		cr_assert_null(s->ctor);
+	}
+	cr_assert_eq(kmalloc_caches[0], &kmalloc_boot_cache);
+	cr_assert_eq(kmalloc_tables.cpu_offset[0], 0);
+	for (size_t size = 1; size <= KSLUB_KMALLOC_MAX_CACHE_SIZE; size++)
+		cr_assert_neq(kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW], 0, "size %zu has the boot slot", size);
+	/* a new cache's slot is never 0 */
+	{
+		struct kmem_cache *c = kslub_kmem_cache_create("slot-check", 24, 0, 0, NULL);
+
+		cr_assert_not_null(c);
+		cr_assert_neq(c->cpu_offset, 0);
+		kslub_kmem_cache_destroy(c);
 	}
 }
 
