@@ -348,7 +348,7 @@ struct kmem_cache_cpu {
 	void **freelist;		/* next free object, private to the thread */
 	struct slab *slab;		/* the slab we allocate from (frozen) */
 	struct slab *partial;		/* frozen partially free slabs */
-	unsigned long sheaf;		/* free objects of other slabs, made on first use: see cpu_sheaf */
+	unsigned long sheaf;		/* freed objects, last in first out: see cpu_sheaf */
 };
 _Static_assert(sizeof(struct kmem_cache_cpu) == 32, "cpu slot is 32 bytes");
 

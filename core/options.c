@@ -22,7 +22,7 @@ struct kslub_option_desc kslub_options[NR_KSLUB_OPTIONS] = {
 	[OPT_MIN_PARTIAL]   = { "KSLUB_MIN_PARTIAL", -1, -1, 1000,
 				"empty slabs a node partial list keeps, -1 = ilog2(size) / 2 in 5..10" },
 	[OPT_SHEAF_CAPACITY] = { "KSLUB_SHEAF_CAPACITY", -1, -1, SHEAF_MAX_CAPACITY,
-				"free objects of other slabs a thread keeps per cache (sheaf), -1 = by object size, 0 = off" },
+				"freed objects a thread keeps per cache for its next allocations (sheaf), -1 = by object size, 0 = off" },
 	[OPT_PCP_HIGH]      = { "KSLUB_PCP_HIGH", 32, 0, 1 << 20,
 				"pages a thread's page lists hold before giving a batch back" },
 	[OPT_PCP_BATCH]     = { "KSLUB_PCP_BATCH", 8, 1, 1 << 16,

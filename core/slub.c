@@ -702,8 +702,9 @@ void release_cpu_sheaf(struct kmem_cache *s, struct kmem_cache_cpu *c)
 	__slab_free(object_slab(sheaf)->slab_cache, object_slab(sheaf), sheaf, sheaf, 1, false);
 }
 
-/* A free that is not to the cpu slab, of an object of the thread's node
- * (kernel: free_to_pcs).  Returns false when there is no sheaf to be had. */
+/* A free past the inline push (no sheaf yet, the push bound reached, several
+ * nodes), of an object of the thread's node (kernel: free_to_pcs).  Returns
+ * false when there is no sheaf to be had. */
 static bool free_to_pcs(struct kmem_cache *s, struct kmem_cache_cpu *c, void *x, int node)
 {
 	struct slab_sheaf *sheaf = cpu_sheaf(c->sheaf);
