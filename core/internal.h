@@ -342,7 +342,7 @@ struct slab_sheaf {
 };
 #define SHEAF_MAX_CAPACITY 1000	/* the sheaf still fits the largest kmalloc cache */
 _Static_assert(offsetof(struct slab_sheaf, objects) == 16, "sheaf_pop_at and sheaf_push_at know the header");
-#define SHEAF_CONSUMER_BYTES 8192	/* of objects in the sheaf of a thread with no cpu slab */
+#define SHEAF_CONSUMER_BYTES 4096	/* of objects in the sheaf of a thread with no cpu slab */
 
 struct kmem_cache_cpu {
 	void **freelist;		/* next free object, private to the thread */

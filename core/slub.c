@@ -58,8 +58,9 @@
  * is allocated again while its lines are in the cache.  A free to a full
  * sheaf goes to the cpu freelist if it is of the cpu slab, else sends the
  * sheaf's older half to the slabs (sheaf_flush_main).  A thread gets its
- * sheaf with its first cpu slab of the cache (slab_alloc_refill), or at its
- * first free that needs one.  Objects in a sheaf are in use for their slab
+ * sheaf at its first free of the cache that is not to its cpu slab: a
+ * thread that frees only what it allocated last, or a short-lived one, may
+ * never need one.  Objects in a sheaf are in use for their slab
  * (inuse) and carry an encoded NULL free pointer, which the fast path's
  * check reads as free: a second free is reported.  What differs from the
  * kernel: one sheaf per thread and cache (no spare, no per-node barn of
@@ -969,19 +970,8 @@ noinline void *slab_alloc_refill(struct kmem_cache *s, gfp_t gfp)
 		goto out;
 	}
 	object = alloc_from_pcs(s, this_cpu_ptr(s), node);
-	if (!object) {
-		struct kmem_cache_cpu *c = this_cpu_ptr(s);
-
-		/* the sheaf comes with the cpu slab: both fast paths go to it
-		 * first, and with none they would test it and the freelist */
-		if (unlikely(!c->sheaf) && s->sheaf_capacity) {
-			struct slab_sheaf *sheaf = alloc_sheaf(s, node);
-
-			if (sheaf)
-				set_cpu_sheaf(c, sheaf, 0);
-		}
-		object = refill_alloc(s, c, gfp, node);
-	}
+	if (!object)
+		object = refill_alloc(s, this_cpu_ptr(s), gfp, node);
 out:
 	if (unlikely(!object)) {
 		errno = ENOMEM;

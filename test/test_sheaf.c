@@ -317,9 +317,10 @@ Test(sheaf, capacity_goes_by_object_size)
 	cr_assert_eq(kslub_kmalloc_cache(512)->sheaf_capacity, 30);
 	cr_assert_eq(kslub_kmalloc_cache(1024)->sheaf_capacity, 14);
 	cr_assert_eq(kslub_kmalloc_cache(8192)->sheaf_capacity, 14);
-	/* a thread with no cpu slab: at most 8 KiB of objects, at least 2 */
+	/* a thread with no cpu slab: at most 4 KiB of objects, at least 2 */
 	cr_assert_eq(kslub_kmalloc_cache(64)->sheaf_consumer, 62);
-	cr_assert_eq(kslub_kmalloc_cache(512)->sheaf_consumer, 16);
+	cr_assert_eq(kslub_kmalloc_cache(128)->sheaf_consumer, 32);
+	cr_assert_eq(kslub_kmalloc_cache(512)->sheaf_consumer, 8);
 	cr_assert_eq(kslub_kmalloc_cache(8192)->sheaf_consumer, 2);
 	/* each sheaf fills a kmalloc size: 512, 256 and 128 bytes */
 	cr_assert_eq(sizeof(struct slab_sheaf) + 62 * sizeof(void *), 512);
@@ -587,9 +588,9 @@ Test(sheaf, a_thread_that_only_frees_flushes_its_whole_sheaf)
 }
 
 /* ... and keeps at most SHEAF_CONSUMER_BYTES of objects in it, not
- * sheaf_capacity: objects of 1 KiB, 14 to a sheaf, 8 for such a thread.  A
+ * sheaf_capacity: objects of 1 KiB, 14 to a sheaf, 4 for such a thread.  A
  * main thread that frees what its workers made held 590 KiB of sheaves. */
-Test(sheaf, a_thread_that_only_frees_keeps_at_most_8_KiB_in_its_sheaf)
+Test(sheaf, a_thread_that_only_frees_keeps_at_most_4_KiB_in_its_sheaf)
 {
 	struct kmem_cache *s = kslub_kmem_cache_create("sheaf-consumer-bytes", 1024, 0, 0, NULL);
 	unsigned int n;
@@ -601,7 +602,7 @@ Test(sheaf, a_thread_that_only_frees_keeps_at_most_8_KiB_in_its_sheaf)
 
 	cr_assert_eq(s->sheaf_capacity, 14);
 	cr_assert_eq(s->sheaf_consumer, bound);
-	cr_assert_eq(bound, 8);
+	cr_assert_eq(bound, 4);
 	only_frees = true;
 	cr_assert_eq(pthread_create(&th, NULL, remote_free_thread, &r), 0);
 	pthread_join(th, NULL);
