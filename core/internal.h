@@ -5,8 +5,10 @@
  * per-thread and per-node parts, the per-thread state, and small helpers.
  *
  * The layout follows the kernel: struct slab overlays the head struct page of
- * a slab, tail pages point at their head with bit 0 set in compound_head, and
- * a free buddy block is known by PG_buddy on its head page.
+ * a slab, and a free buddy block is known by PG_buddy on its head page.  A
+ * slab's tail pages differ: where the kernel's point at their head, each
+ * carries a copy of the words a free reads (PG_slab_tail; see struct slab),
+ * so that kfree reads one struct page, whichever page the object is in.
  */
 #ifndef KSLUB_INTERNAL_H
 #define KSLUB_INTERNAL_H
@@ -150,6 +152,7 @@ enum pageflags {
 	PG_dirty    = 1UL << 5, /* free block whose pages may be resident */
 	PG_isolated = 1UL << 6, /* free block taken off the lists to be purged */
 	PG_slab_offset = 1UL << 7, /* with PG_slab: the cache's free pointer is not at offset 0 */
+	PG_slab_tail = 1UL << 8, /* with PG_slab: a tail page of a slab, not its head */
 };
 
 struct page {
@@ -161,8 +164,8 @@ struct page {
 			unsigned int pad0;
 			uint64_t freed_at;		/* ms clock, for the purge delay */
 		};
-		struct {			/* tail page of a slab */
-			unsigned long compound_head;	/* head page | 1 */
+		struct {			/* offset 8: slab_cache in a slab's pages */
+			unsigned long compound_head;	/* cleared with the flags */
 		};
 		struct {			/* PG_large: block from the page allocator */
 			unsigned long large_zero;	/* at offset 8: 0 */
@@ -173,11 +176,13 @@ struct page {
 	unsigned long pad1[3];
 } __attribute__((aligned(64)));
 
-/* The slab overlay of the head page. */
+/* The slab overlay of the head page.  A tail page of the slab holds flags
+ * (with PG_slab_tail), slab_cache, starts_below and mask as the head has
+ * them, which never change while the slab lives, and nothing else. */
 struct kmem_cache;
 struct slab {
 	unsigned long flags;			/* PG_slab */
-	struct kmem_cache *slab_cache;		/* overlays compound_head: bit 0 clear */
+	struct kmem_cache *slab_cache;		/* overlays compound_head */
 	union {
 		struct list_head slab_list;	/* on a node partial list */
 		struct {			/* on a thread's cpu-partial list */
@@ -240,14 +245,24 @@ static always_inline struct arena *page_arena(const struct page *page)
 {
 	return (struct arena *)((unsigned long)page & ~ARENA_MASK);
 }
+/* The head of the slab a PG_slab_tail page is in: slabs are aligned to
+ * their size within the arena, and mask >> PAGE_SHIFT is pages - 1. */
 static always_inline struct page *compound_head(struct page *page)
 {
-	unsigned long head = READ_ONCE(page->compound_head);
-	if (unlikely(head & 1))
-		return (struct page *)(head - 1);
+	if (unlikely(READ_ONCE(page->flags) & PG_slab_tail)) {
+		unsigned long idx = (((unsigned long)page & ARENA_MASK) - ARENA_MEMMAP_OFFSET) / sizeof(struct page);
+
+		return page - (idx & (((struct slab *)page)->mask >> PAGE_SHIFT));
+	}
 	return page;
 }
 static always_inline struct slab *page_slab(struct page *page) { return (struct slab *)page; }
+/* The head of a slab given by any of its pages (kfree_inline hands a tail to
+ * slab_free_at, which needs the head only past the sheaf). */
+static always_inline struct slab *slab_head(struct slab *slab)
+{
+	return page_slab(compound_head((struct page *)slab));
+}
 static always_inline struct page *slab_page(struct slab *slab) { return (struct page *)slab; }
 static always_inline void *slab_address(struct slab *slab) { return page_address(slab_page(slab)); }
 static always_inline unsigned int slab_order(const struct slab *slab)

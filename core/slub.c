@@ -58,9 +58,8 @@
  * is allocated again while its lines are in the cache.  A free to a full
  * sheaf goes to the cpu freelist if it is of the cpu slab, else sends the
  * sheaf's older half to the slabs (sheaf_flush_main).  A thread gets its
- * sheaf at its first free of the cache that is not to its cpu slab: a
- * thread that frees only what it allocated last, or a short-lived one, may
- * never need one.  Objects in a sheaf are in use for their slab
+ * sheaf with its first cpu slab of the cache (slab_alloc_refill), or at its
+ * first free that needs one.  Objects in a sheaf are in use for their slab
  * (inuse) and carry an encoded NULL free pointer, which the fast path's
  * check reads as free: a second free is reported.  What differs from the
  * kernel: one sheaf per thread and cache (no spare, no per-node barn of
@@ -221,6 +220,7 @@ static struct slab *allocate_slab(struct kmem_cache *s, gfp_t gfp, int node)
 	struct page *page;
 	struct slab *slab;
 	unsigned int order, objects;
+	unsigned long flags;
 	char *start, *p;
 
 	page = alloc_pages_node(node, gfp, oo_order(oo), NULL);
@@ -239,11 +239,18 @@ static struct slab *allocate_slab(struct kmem_cache *s, gfp_t gfp, int node)
 	slab->objects = objects;
 	slab->mask = (PAGE_SIZE << order) - 1;
 	slab->starts_below = slab_starts_below(s, objects);
-	for (unsigned long i = 1; i < (1UL << order); i++)
-		WRITE_ONCE(page[i].compound_head, (unsigned long)page | 1);
+	flags = s->offset ? PG_slab | PG_slab_offset : PG_slab;
+	for (unsigned long i = 1; i < (1UL << order); i++) {
+		struct slab *tail = page_slab(&page[i]);
+
+		tail->slab_cache = s;
+		tail->starts_below = slab->starts_below;
+		tail->mask = slab->mask;
+		__atomic_store_n(&tail->flags, flags | PG_slab_tail, __ATOMIC_RELEASE);
+	}
 	/* flags last: free() trusts PG_slab only on a slab that is set up;
 	 * PG_slab_offset keeps kfree's fast path, which assumes offset 0, away */
-	__atomic_store_n(&slab->flags, s->offset ? PG_slab | PG_slab_offset : PG_slab, __ATOMIC_RELEASE);
+	__atomic_store_n(&slab->flags, flags, __ATOMIC_RELEASE);
 
 	start = (char *)slab_address(slab) + s->red_left_pad;
 	for (p = start; p < start + (objects - 1) * s->size; p += s->size) {
@@ -269,8 +276,10 @@ static void free_slab(struct slab *slab)
 	struct page *page = slab_page(slab);
 	unsigned int order = slab_order(slab);
 
-	for (unsigned long i = 1; i < (1UL << order); i++)
+	for (unsigned long i = 1; i < (1UL << order); i++) {
+		__atomic_store_n(&page[i].flags, 0, __ATOMIC_RELEASE);
 		page[i].compound_head = 0;
+	}
 	slab->slab_cache = NULL;
 	__atomic_store_n(&slab->flags, 0, __ATOMIC_RELEASE);
 	free_the_pages(page, order);
@@ -931,6 +940,20 @@ new_slab:
 	goto load_freelist;
 }
 
+/* refill_alloc for a thread that allocates from the cache, which gets its
+ * sheaf now if it has none: with none, both fast paths would test it and go
+ * on to the cpu freelist. */
+static void *refill_alloc_sheaf(struct kmem_cache *s, struct kmem_cache_cpu *c, gfp_t gfp, int node)
+{
+	if (unlikely(!c->sheaf) && s->sheaf_capacity) {
+		struct slab_sheaf *sheaf = alloc_sheaf(s, node);
+
+		if (sheaf)
+			set_cpu_sheaf(c, sheaf, 0);
+	}
+	return refill_alloc(s, c, gfp, node);
+}
+
 static void *alloc_first(struct kmem_cache *s, struct kslub_thread *t, gfp_t gfp, int node)
 {
 	struct kmem_cache_cpu *c = this_cpu_ptr(s);
@@ -944,7 +967,7 @@ static void *alloc_first(struct kmem_cache *s, struct kslub_thread *t, gfp_t gfp
 		return object ? object : alloc_single(s, gfp, node);
 	}
 	pcs_flush_all(s, c);
-	return refill_alloc(s, c, gfp, node);
+	return refill_alloc_sheaf(s, c, gfp, node);
 }
 
 /* Everything but a pop from the sheaf on a machine of one node: the thread's
@@ -971,7 +994,7 @@ noinline void *slab_alloc_refill(struct kmem_cache *s, gfp_t gfp)
 	}
 	object = alloc_from_pcs(s, this_cpu_ptr(s), node);
 	if (!object)
-		object = refill_alloc(s, this_cpu_ptr(s), gfp, node);
+		object = refill_alloc_sheaf(s, this_cpu_ptr(s), gfp, node);
 out:
 	if (unlikely(!object)) {
 		errno = ENOMEM;

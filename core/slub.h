@@ -217,7 +217,23 @@ static always_inline bool object_is_free(const struct kmem_cache *s, const struc
  * has room, else on the thread's freelist when it is in the thread's cpu
  * slab; otherwise slab_free_slow: free_to_pcs up to the sheaf's capacity,
  * or the kernel's __slab_free, a lock-free cmpxchg of the slab's freelist
- * and counters, taking a list lock only when the slab must change list. */
+ * and counters, taking a list lock only when the slab must change list.
+ * slab: the head page, or (from kfree) the page of x, whose copies of mask
+ * and starts_below serve the checks. */
+/* Past the sheaf: the cpu freelist if x is of the cpu slab (head: the
+ * slab's head page), else slab_free_slow.  Not inlined: the sheaf takes
+ * most frees, and this keeps slab_free_at's registers its own. */
+static noinline void slab_free_cpu(struct kmem_cache *s, struct slab *head, struct kmem_cache_cpu *c, void *x,
+				   unsigned long key, unsigned long offset)
+{
+	if (likely(head == c->slab)) {
+		*(unsigned long *)((char *)x + offset) = (unsigned long)c->freelist ^ key;
+		c->freelist = x;
+		return;
+	}
+	slab_free_slow(s, head, x);
+}
+
 static always_inline void slab_free_at(struct kmem_cache *s, struct slab *slab, void *x, const char *func,
 					 unsigned long offset)
 {
@@ -236,18 +252,12 @@ static always_inline void slab_free_at(struct kmem_cache *s, struct slab *slab, 
 	 * and the compare reads slab->mask from memory, with no load */
 	if (!__builtin_constant_p(offset))
 		__asm__("" : "+r"(offset));
-	__asm__("" : "+r"(slab));
 	if (unlikely(fp == key || (fp ^ key ^ addr) <= slab->mask))
 		return kslub_bad_object_free(s, slab, x, func);	/* already free */
 	c = this_cpu_ptr(s);
 	if (likely(sheaf_push_at(s, c, x, key, offset)))
 		return;
-	if (likely(slab == c->slab)) {
-		*(unsigned long *)(addr + offset) = (unsigned long)c->freelist ^ key;
-		c->freelist = x;
-		return;
-	}
-	slab_free_slow(s, slab, x);
+	slab_free_cpu(s, slab_head(slab), c, x, key, offset);
 }
 
 /* offset: s->offset, or 0 from kfree's fast path, which knows it is 0 */
@@ -341,18 +351,18 @@ static always_inline void *kmalloc_inline(size_t size, gfp_t gfp)
 	return kmalloc_slow(size, gfp);
 }
 
-/* Is page the head of a slab?  A plain load, so that the compiler tests the
- * flag in memory: PG_slab changes only when the slab is made (before any of
- * its objects is handed out) and when it goes back to the buddy (after the
- * last is freed), so a free of a live object never races with it. */
+/* Is page a page of a slab, its head or a tail?  A plain load, so that the
+ * compiler tests the flag in memory: PG_slab changes only when the slab is
+ * made (before any of its objects is handed out) and when it goes back to
+ * the buddy (after the last is freed), so a free of a live object never
+ * races with it. */
 static always_inline bool PageSlab(const struct page *page)
 {
 	return page->flags & PG_slab;
 }
 
 /* The slab that holds x, or NULL if x is not in a slab of kslub's
- * (kernel: virt_to_slab, with the section map first).  The head page is
- * tested first: it holds every object of an order-0 slab. */
+ * (kernel: virt_to_slab, with the section map first). */
 static always_inline struct slab *virt_to_slab(const void *x)
 {
 	unsigned long sec = (unsigned long)x >> ARENA_SHIFT;
@@ -365,25 +375,25 @@ static always_inline struct slab *virt_to_slab(const void *x)
 	__asm__("" : "+r"(sec));
 	page = (struct page *)((sec << ARENA_SHIFT) + ARENA_MEMMAP_OFFSET) +
 	       (((unsigned long)x & ARENA_MASK) >> PAGE_SHIFT);
-	if (unlikely(!PageSlab(page))) {
-		page = compound_head(page);	/* a tail page points at its head */
-		if (!PageSlab(page))
-			return NULL;
-	}
-	return page_slab(page);
+	if (unlikely(!PageSlab(page)))
+		return NULL;
+	return page_slab(compound_head(page));
 }
 
-/* Is page the head of a slab whose cache keeps the free pointer at offset
- * 0 (every kmalloc cache; kernel: slab_nid aside, no such test)?  Its flags'
- * low byte is then exactly PG_slab: one compare, as PageSlab. */
+/* Is page a page of a slab whose cache keeps the free pointer at offset 0
+ * (every kmalloc cache; kernel: slab_nid aside, no such test)?  Its flags'
+ * low byte is then exactly PG_slab, in a tail page too (PG_slab_tail is
+ * above it): one compare, as PageSlab. */
 static always_inline bool PageSlabOffset0(const struct page *page)
 {
 	return (unsigned char)page->flags == PG_slab;
 }
 
-/* kfree: virt_to_slab for the slabs of PageSlabOffset0, and slab_free with
- * offset 0, one load less.  An object of a cache with a constructor, a
- * block not in a slab, a foreign pointer go to kfree_slow. */
+/* kfree: the object's own struct page, head or tail, for the slabs of
+ * PageSlabOffset0, and slab_free with offset 0, one load less: one line of
+ * the memmap read, where the kernel reads the tail page and the head.  An
+ * object of a cache with a constructor, a block not in a slab, a foreign
+ * pointer go to kfree_slow. */
 static always_inline void kfree_inline(const void *x, const char *func)
 {
 	unsigned long sec = (unsigned long)x >> ARENA_SHIFT;
@@ -398,11 +408,9 @@ static always_inline void kfree_inline(const void *x, const char *func)
 	__asm__("" : "+r"(sec));	/* see virt_to_slab */
 	page = (struct page *)((sec << ARENA_SHIFT) + ARENA_MEMMAP_OFFSET) +
 	       (((unsigned long)x & ARENA_MASK) >> PAGE_SHIFT);
-	if (unlikely(!PageSlabOffset0(page))) {
-		page = compound_head(page);
-		if (!PageSlabOffset0(page))
-			return kfree_slow(x, func);	/* large, a constructor's cache, not a slab */
-	}
+	if (unlikely(!PageSlabOffset0(page)))
+		return kfree_slow(x, func);	/* large, a constructor's cache, not a slab */
+	/* the head page, or a tail page with the words a free reads */
 	slab = page_slab(page);
 	slab_free_at(slab->slab_cache, slab, (void *)x, func, 0);
 }

@@ -295,6 +295,86 @@ Test(fastpath, every_kind_of_double_free_is_caught)
 	}
 }
 
+/* ---- tail pages ------------------------------------------------------------ */
+/* A slab's tail pages carry the words a free reads (flags with
+ * PG_slab_tail, slab_cache, starts_below, mask), so that kfree reads the
+ * object's own struct page; virt_to_slab still finds the head, and a slab
+ * that goes back to the buddy leaves its tails cleared. */
+Test(fastpath, a_slabs_tail_pages_carry_the_words_a_free_reads)
+{
+	struct kmem_cache *s = kslub_kmalloc_cache(1000);
+	unsigned int n, tails = 0;
+	void **objs;
+
+	cr_assert_not_null(s);
+	cr_assert_geq(oo_order(s->oo), 1, "%s: slabs of one page", s->name);
+	n = 3 * oo_objects(s->oo);
+	objs = calloc(n, sizeof(void *));
+	cr_assert_not_null(objs);
+	for (unsigned int i = 0; i < n; i++) {
+		struct page *page;
+		struct slab *slab, *head;
+
+		objs[i] = kslub_kmalloc(1000, KSLUB_GFP_KERNEL);
+		cr_assert_not_null(objs[i]);
+		page = virt_to_page(objs[i]);
+		slab = page_slab(page);
+		head = virt_to_slab(objs[i]);
+		cr_assert_not_null(head);
+		cr_assert_eq(head->flags & (PG_slab | PG_slab_tail), PG_slab, "virt_to_slab gave a tail");
+		cr_assert_eq(head->slab_cache, s);
+		if (slab == head)
+			continue;
+		tails++;
+		cr_assert_eq(slab->flags, PG_slab | PG_slab_tail, "tail flags %#lx", slab->flags);
+		cr_assert_eq(slab->slab_cache, s);
+		cr_assert_eq(slab->mask, head->mask);
+		cr_assert_eq(slab->starts_below, head->starts_below);
+		cr_assert_eq(slab_head(slab), head);
+		cr_assert_eq(page_slab(compound_head(page)), head);
+		cr_assert_eq(kslub_ksize(objs[i]), s->object_size);
+	}
+	cr_assert_gt(tails, 0);
+	for (unsigned int i = 0; i < n; i++)
+		kslub_kfree(objs[i]);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	/* the empty slabs go back: their tails are plain pages again */
+	kslub_flush_thread();
+	kslub_kmem_cache_shrink(s);
+	for (unsigned int i = 0; i < n; i++) {
+		struct page *page = virt_to_page(objs[i]);
+
+		if (!(READ_ONCE(page->flags) & PG_slab))
+			cr_assert_eq(READ_ONCE(page->flags) & PG_slab_tail, 0, "a freed slab left a tail");
+	}
+	free(objs);
+}
+
+static void kfree_twice_in_a_tail_child(void *arg)
+{
+	struct kmem_cache *s = kslub_kmalloc_cache(1000);
+	void *p;
+
+	(void)arg;
+	do {
+		p = kslub_kmalloc(1000, KSLUB_GFP_KERNEL);
+	} while (virt_to_slab(p) == page_slab(virt_to_page(p)));	/* until one in a tail page */
+	cr_assert_eq(virt_to_slab(p)->slab_cache, s);
+	kslub_kfree(p);
+	kslub_kfree(p);	/* must not return */
+}
+
+Test(fastpath, double_kfree_of_an_object_in_a_tail_page_is_caught)
+{
+	char err[512];
+	int status;
+
+	child_run(kfree_twice_in_a_tail_child, NULL, &status, NULL, 0, err, sizeof(err));
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "the child was not aborted (status %#x): %s",
+		  status, err);
+	cr_assert(strstr(err, "double free"), "%s", err);
+}
+
 /* kfree's fast path assumes the free pointer at offset 0: a constructor's
  * cache (free pointer after the object) is marked PG_slab_offset and goes
  * the slow way, so kfree of its objects keeps their constructed state, and
