@@ -50,14 +50,14 @@
  * lists (alloc_single_from_partial), so nothing is stranded.
  *
  * Sheaves (the kernel's per-cpu sheaves of 6.18, per thread here): a free
- * stores the object in the thread's sheaf of the cache when the object's
- * slab is of the thread's node (free_to_pcs): no atomic, no lock, whichever
- * thread allocated it.  An allocation takes the sheaf's last object first
- * (alloc_from_pcs), then the cpu freelist, and only then refills; both fast
- * paths go to the sheaf first, as the kernel's do, so that an object freed
- * is allocated again while its lines are in the cache.  A free to a full
- * sheaf goes to the cpu freelist if it is of the cpu slab, else sends the
- * sheaf's older half to the slabs (sheaf_flush_main).  A thread gets its
+ * that is not to the cpu slab stores the object in the thread's sheaf of
+ * the cache when the object's slab is of the thread's node (free_to_pcs):
+ * no atomic, no lock, whichever thread allocated it.  An allocation takes
+ * the sheaf's last object first (alloc_from_pcs), as the kernel's does, then
+ * the cpu freelist, and only then refills: an object freed in random order
+ * is handed out again while its lines are in the cache, before the cpu
+ * slab's free objects, of which only the ones freed last are warm.  A free
+ * to a full sheaf sends its older half to the slabs (sheaf_flush_main).  A thread gets its
  * sheaf with its first cpu slab of the cache (slab_alloc_refill), or at its
  * first free that needs one.  Objects in a sheaf are in use for their slab
  * (inuse) and carry an encoded NULL free pointer, which the fast path's

@@ -90,14 +90,14 @@ static always_inline void *kmalloc_freelist_pop(const struct kmem_cache *s, stru
 }
 
 /* ---- the thread's sheaf --------------------------------------------------
- * Both fast paths go to the sheaf first, as the kernel's do since sheaves
- * came (alloc_from_pcs and free_to_pcs before the cpu slab): a free puts the
- * object on top of the sheaf, and the next allocation of the cache takes it
- * back while its lines are still in the cache, whichever slab it is of.  The
- * cpu slab's freelist serves when the sheaf is empty, and takes a free when
- * the sheaf is full; past those, slab_free_slow and slab_alloc_refill.  The
- * count of objects is in c->sheaf, so a push or a pop reads no line of the
- * sheaf but its top slot.
+ * An allocation takes the sheaf's top first, as the kernel's does since
+ * sheaves came (alloc_from_pcs before the cpu slab): objects freed in random
+ * order go there, and the next allocation of the cache takes the last one
+ * back while its lines are still in the cache.  The cpu freelist serves when
+ * the sheaf is empty.  A free goes to the cpu freelist when the object is of
+ * the cpu slab, to the sheaf otherwise; past those, slab_free_slow and
+ * slab_alloc_refill.  The count of objects is in c->sheaf, so a push or a
+ * pop reads no line of the sheaf but its top slot.
  *
  * sheaf_pop_at: the object freed last, or NULL.  offset: s->offset, or 0
  * for a kmalloc cache.  A thread with no sheaf, and the empty thread, whose
@@ -213,16 +213,17 @@ static always_inline bool object_is_free(const struct kmem_cache *s, const struc
 	return freepointer_is_free(slab, x, (unsigned long)get_freepointer(s, x));
 }
 
-/* slab_free: check the object, then push it on the thread's sheaf when it
- * has room, else on the thread's freelist when it is in the thread's cpu
- * slab; otherwise slab_free_slow: free_to_pcs up to the sheaf's capacity,
- * or the kernel's __slab_free, a lock-free cmpxchg of the slab's freelist
- * and counters, taking a list lock only when the slab must change list.
+/* slab_free: check the object, then push it on the thread's freelist when it
+ * is in the thread's cpu slab, else on the thread's sheaf when it has room;
+ * otherwise slab_free_slow: free_to_pcs up to the sheaf's capacity, or the
+ * kernel's __slab_free, a lock-free cmpxchg of the slab's freelist and
+ * counters, taking a list lock only when the slab must change list.
  * slab: the head page, or (from kfree) the page of x, whose copies of mask
- * and starts_below serve the checks. */
+ * and starts_below serve the checks; an object of a tail page of the cpu
+ * slab goes to the sheaf, which is as good. */
 /* Past the sheaf: the cpu freelist if x is of the cpu slab (head: the
- * slab's head page), else slab_free_slow.  Not inlined: the sheaf takes
- * most frees, and this keeps slab_free_at's registers its own. */
+ * slab's head page; x is in a tail page), else slab_free_slow.  Not
+ * inlined: this keeps slab_free_at's registers its own. */
 static noinline void slab_free_cpu(struct kmem_cache *s, struct slab *head, struct kmem_cache_cpu *c, void *x,
 				   unsigned long key, unsigned long offset)
 {
@@ -255,6 +256,11 @@ static always_inline void slab_free_at(struct kmem_cache *s, struct slab *slab, 
 	if (unlikely(fp == key || (fp ^ key ^ addr) <= slab->mask))
 		return kslub_bad_object_free(s, slab, x, func);	/* already free */
 	c = this_cpu_ptr(s);
+	if (likely(slab == c->slab)) {
+		*(unsigned long *)(addr + offset) = (unsigned long)c->freelist ^ key;
+		c->freelist = x;
+		return;
+	}
 	if (likely(sheaf_push_at(s, c, x, key, offset)))
 		return;
 	slab_free_cpu(s, slab_head(slab), c, x, key, offset);

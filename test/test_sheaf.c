@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_sheaf.c - the per-thread sheaves (kernel: percpu sheaves): a free
- * stores the object in the thread's sheaf of the cache when it is of the
- * thread's node and the sheaf has room, and an allocation takes the last one
- * stored first, before the cpu freelist.
+ * that is not to the cpu slab stores the object in the thread's sheaf of the
+ * cache when it is of the thread's node and the sheaf has room, and an
+ * allocation takes the last one stored first, before the cpu freelist.
  *
  * Checked here: random frees land in the sheaf and come back last in, first
  * out; a full sheaf sends its older half to the slabs; counts stay exact and
@@ -66,9 +66,10 @@ static void **fill_slabs(struct kmem_cache *s, unsigned int slabs, unsigned int 
 
 /* ---- the sheaf itself ------------------------------------------------------------- */
 
-/* Both fast paths go to the sheaf first: an object of the cpu slab freed
- * goes on the sheaf too, and the next allocation is the object freed last,
- * whatever slab it is of, not the first of the cpu freelist. */
+/* An allocation takes the sheaf's top first, then the cpu freelist: an
+ * object of another slab freed is handed out again while it is in the CPU
+ * cache, before the cpu slab's own free objects, of which only the first
+ * may be warm.  A free of an object of the cpu slab goes on its freelist. */
 static struct kmem_cache *first_cache;
 static bool first_kmalloc;
 
@@ -86,7 +87,7 @@ static void first_free(void *p)
 		kslub_kmem_cache_free(first_cache, p);
 }
 
-Test(sheaf, the_object_freed_last_is_allocated_first_whatever_its_slab)
+Test(sheaf, an_allocation_takes_the_sheaf_before_the_cpu_freelist)
 {
 	/* a cache with no constructor, one with, and a kmalloc cache through
 	 * kmalloc and kfree, whose fast paths are their own */
@@ -105,31 +106,20 @@ Test(sheaf, the_object_freed_last_is_allocated_first_whatever_its_slab)
 		other = objs[0];	/* of a full slab that is not */
 		cr_assert_eq(virt_to_slab(mine), this_cpu_ptr(s)->slab);
 		cr_assert_neq(virt_to_slab(other), this_cpu_ptr(s)->slab);
-		first_free(other);
 		first_free(mine);
-		cr_assert_eq(sheaf_size(s), 2, "the free to the cpu slab did not go to the sheaf");
-		cr_assert_null(this_cpu_ptr(s)->freelist, "the free to the cpu slab went to its freelist");
-		cr_assert_eq(first_alloc(), mine, "not the object freed last");
-		cr_assert_eq(first_alloc(), other, "not the object freed before");
-		/* the other way round */
-		first_free(mine);
-		first_free(other);
-		cr_assert_eq(first_alloc(), other, "not the object freed last");
-		cr_assert_eq(first_alloc(), mine, "not the object freed before");
-		/* a full sheaf: the cpu slab's object goes on the cpu freelist,
-		 * and the sheaf still comes first */
-		for (unsigned int i = 0; i < s->sheaf_consumer; i++)
-			first_free(objs[i]);
-		cr_assert_eq(sheaf_size(s), s->sheaf_consumer);
-		first_free(mine);
-		cr_assert_eq(this_cpu_ptr(s)->freelist, mine, "a free to a full sheaf did not go to the cpu freelist");
-		cr_assert_eq(first_alloc(), objs[s->sheaf_consumer - 1],
-			     "the cpu freelist came before the sheaf");
-		cr_assert_eq(first_alloc(), objs[s->sheaf_consumer - 2]);
-		for (unsigned int i = 0; i < s->sheaf_consumer - 2; i++)
-			cr_assert_not_null(first_alloc());
+		cr_assert_eq(this_cpu_ptr(s)->freelist, mine, "the free to the cpu slab did not go to its freelist");
 		cr_assert_eq(sheaf_size(s), 0);
+		first_free(other);
+		cr_assert_eq(sheaf_size(s), 1, "the free of another slab's object did not go to the sheaf");
+		cr_assert_eq(first_alloc(), other, "the cpu freelist came before the sheaf");
 		cr_assert_eq(first_alloc(), mine, "then the cpu freelist");
+		/* the sheaf in last-in, first-out order, all of it first */
+		for (unsigned int i = 0; i < 5; i++)
+			first_free(objs[i]);
+		first_free(mine);
+		for (unsigned int i = 5; i-- > 0;)
+			cr_assert_eq(first_alloc(), objs[i], "sheaf object %u not in last-in, first-out order", i);
+		cr_assert_eq(first_alloc(), mine);
 		for (unsigned int i = 0; i < n; i++)
 			first_free(objs[i]);
 		cr_assert_eq(kslub_validate_slab_cache(s), 0);
