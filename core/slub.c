@@ -57,9 +57,8 @@
  * the cpu freelist, and only then refills: an object freed in random order
  * is handed out again while its lines are in the cache, before the cpu
  * slab's free objects, of which only the ones freed last are warm.  A free
- * to a full sheaf sends its older half to the slabs (sheaf_flush_main).  A thread gets its
- * sheaf with its first cpu slab of the cache (slab_alloc_refill), or at its
- * first free that needs one.  Objects in a sheaf are in use for their slab
+ * to a full sheaf sends its older half to the slabs (sheaf_flush_main).
+ * Objects in a sheaf are in use for their slab
  * (inuse) and carry an encoded NULL free pointer, which the fast path's
  * check reads as free: a second free is reported.  What differs from the
  * kernel: one sheaf per thread and cache (no spare, no per-node barn of
@@ -940,20 +939,6 @@ new_slab:
 	goto load_freelist;
 }
 
-/* refill_alloc for a thread that allocates from the cache, which gets its
- * sheaf now if it has none: with none, both fast paths would test it and go
- * on to the cpu freelist. */
-static void *refill_alloc_sheaf(struct kmem_cache *s, struct kmem_cache_cpu *c, gfp_t gfp, int node)
-{
-	if (unlikely(!c->sheaf) && s->sheaf_capacity) {
-		struct slab_sheaf *sheaf = alloc_sheaf(s, node);
-
-		if (sheaf)
-			set_cpu_sheaf(c, sheaf, 0);
-	}
-	return refill_alloc(s, c, gfp, node);
-}
-
 static void *alloc_first(struct kmem_cache *s, struct kslub_thread *t, gfp_t gfp, int node)
 {
 	struct kmem_cache_cpu *c = this_cpu_ptr(s);
@@ -967,7 +952,7 @@ static void *alloc_first(struct kmem_cache *s, struct kslub_thread *t, gfp_t gfp
 		return object ? object : alloc_single(s, gfp, node);
 	}
 	pcs_flush_all(s, c);
-	return refill_alloc_sheaf(s, c, gfp, node);
+	return refill_alloc(s, c, gfp, node);
 }
 
 /* Everything but a pop from the sheaf on a machine of one node: the thread's
@@ -994,7 +979,7 @@ noinline void *slab_alloc_refill(struct kmem_cache *s, gfp_t gfp)
 	}
 	object = alloc_from_pcs(s, this_cpu_ptr(s), node);
 	if (!object)
-		object = refill_alloc_sheaf(s, this_cpu_ptr(s), gfp, node);
+		object = refill_alloc(s, this_cpu_ptr(s), gfp, node);
 out:
 	if (unlikely(!object)) {
 		errno = ENOMEM;
