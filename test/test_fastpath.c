@@ -364,15 +364,21 @@ static void kfree_twice_in_a_tail_child(void *arg)
 	kslub_kfree(p);	/* must not return */
 }
 
-Test(fastpath, double_kfree_of_an_object_in_a_tail_page_is_caught)
+/* fn, run in a child, must abort with a double free report. */
+static void assert_double_free_reported(void (*fn)(void *))
 {
 	char err[512];
 	int status;
 
-	child_run(kfree_twice_in_a_tail_child, NULL, &status, NULL, 0, err, sizeof(err));
+	child_run(fn, NULL, &status, NULL, 0, err, sizeof(err));
 	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "the child was not aborted (status %#x): %s",
 		  status, err);
 	cr_assert(strstr(err, "double free"), "%s", err);
+}
+
+Test(fastpath, double_kfree_of_an_object_in_a_tail_page_is_caught)
+{
+	assert_double_free_reported(kfree_twice_in_a_tail_child);
 }
 
 /* kfree's fast path assumes the free pointer at offset 0: a constructor's
@@ -421,13 +427,7 @@ Test(fastpath, kfree_of_a_constructors_object_uses_its_free_pointer_offset)
 
 Test(fastpath, double_kfree_of_a_constructors_object_is_caught)
 {
-	char err[512];
-	int status;
-
-	child_run(kfree_twice_ctor_child, NULL, &status, NULL, 0, err, sizeof(err));
-	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "the child was not aborted (status %#x): %s",
-		  status, err);
-	cr_assert(strstr(err, "double free"), "%s", err);
+	assert_double_free_reported(kfree_twice_ctor_child);
 }
 
 /* The free pointer's slot of a live object holds what the program wrote:

@@ -407,15 +407,23 @@ Test(kmalloc, kzalloc_gives_zeroed_memory_even_where_it_was_dirty)
 	validate_kmalloc_caches();
 }
 
+/* A direct mapping of size bytes, filled with c and freed: its address. */
+static char *freed_mapping(size_t size, int c)
+{
+	char *p = kmalloc(size, GFP_KERNEL);
+
+	cr_assert_not_null(p);
+	memset(p, c, size);
+	kfree(p);
+	return p;
+}
+
 /* A freed direct mapping is kept, pages and all, for the next large request,
  * cut to its size; kslub_trim (malloc_trim) gives the kept mappings back. */
 Test(kmalloc, a_freed_mapping_is_reused_and_trim_unmaps_it)
 {
-	char *p = kmalloc(20 * MiB, GFP_KERNEL), *q, *r;
+	char *p = freed_mapping(20 * MiB, 0x5a), *q, *r;
 
-	cr_assert_not_null(p);
-	memset(p, 0x5a, 20 * MiB);
-	kfree(p);
 	q = kmalloc(12 * MiB, GFP_KERNEL);
 	cr_assert_eq(q, p, "the freed 20 MiB mapping serves the 12 MiB request");
 	cr_assert_geq(ksize(q), 12 * MiB);
@@ -435,11 +443,8 @@ Test(kmalloc, a_freed_mapping_is_reused_and_trim_unmaps_it)
  * the request, and the rest is kept, pages and all, for the next one. */
 Test(kmalloc, a_kept_mapping_is_cut_and_its_tail_kept)
 {
-	char *p = kmalloc(40 * MiB, GFP_KERNEL), *q, *r;
+	char *p = freed_mapping(40 * MiB, 0x5a), *q, *r;
 
-	cr_assert_not_null(p);
-	memset(p, 0x5a, 40 * MiB);
-	kfree(p);
 	q = kmalloc(10 * MiB, GFP_KERNEL);
 	cr_assert_eq(q, p, "the freed 40 MiB mapping serves the 10 MiB request");
 	r = kmalloc(20 * MiB, GFP_KERNEL);
