@@ -55,7 +55,6 @@ static const unsigned int kmalloc_sizes[] = {
 	4672, 5456, 6544, 8192,
 };
 _Static_assert(sizeof(kmalloc_sizes) / sizeof(kmalloc_sizes[0]) <= NR_KMALLOC_SLOTS, "kmalloc slots");
-static unsigned int nr_kmalloc_caches;
 
 void create_kmalloc_caches(void)
 {
@@ -90,7 +89,6 @@ void create_kmalloc_caches(void)
 		}
 		slot++;
 	}
-	nr_kmalloc_caches = slot - 1;
 }
 
 KSLUB_API struct kmem_cache *kslub_kmalloc_cache(size_t size)
@@ -98,7 +96,7 @@ KSLUB_API struct kmem_cache *kslub_kmalloc_cache(size_t size)
 	kslub_ensure_init();
 	if (!size || size > KSLUB_KMALLOC_MAX_CACHE_SIZE)
 		return NULL;
-	return kmalloc_caches[kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW]];
+	return kmalloc_cache_indexed(size);
 }
 
 /* ---- direct mappings ("vmalloc") -------------------------------------------- */
@@ -118,8 +116,9 @@ struct huge_header {
  * pages, in a small cache, and the next large request takes it, cut down
  * (the tail past the next arena boundary stays cached) or grown with mremap
  * (moved, pages and all, when it cannot grow in place): no mmap, and no page
- * faults for the pages it already has.  The cache holds at most HUGE_CACHE_NR mappings and
- * 8 * KSLUB_DIRTY_MAX pages (256 MiB by default); a mapping that waited
+ * faults for the pages it already has.  The cache holds at most
+ * HUGE_CACHE_NR mappings and 8 * KSLUB_DIRTY_MAX pages (256 MiB by
+ * default); a mapping that waited
  * HUGE_CACHE_MS goes back to the OS at the next large allocation or free, and
  * malloc_trim() empties the cache.  A cached mapping is not in the section
  * map, so a second free of its block is still reported. */
@@ -530,7 +529,7 @@ static noinline void *kmalloc_slow_start(size_t size, gfp_t gfp)
 	if (unlikely(!__atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE)))
 		kslub_fatal(NULL, NULL, "internal error: kmalloc called while kslub is starting");
 	if (likely(size - 1 < KSLUB_KMALLOC_MAX_CACHE_SIZE))
-		return slab_alloc(kmalloc_caches[kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW]], gfp);
+		return slab_alloc(kmalloc_cache_indexed(size), gfp);
 	if (!size)
 		return KSLUB_ZERO_SIZE_PTR;
 	return kmalloc_large_node(size, gfp, -1);
@@ -543,7 +542,7 @@ static noinline void *kmalloc_slow_start(size_t size, gfp_t gfp)
 noinline void *kmalloc_slow(size_t size, gfp_t gfp)
 {
 	if (likely(size - 1 < KSLUB_KMALLOC_MAX_CACHE_SIZE && __atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE)))
-		return slab_alloc_refill(kmalloc_caches[kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW]], gfp);
+		return slab_alloc_refill(kmalloc_cache_indexed(size), gfp);
 	return kmalloc_slow_start(size, gfp);
 }
 
@@ -558,7 +557,7 @@ KSLUB_API void *kslub_kmalloc_node(size_t size, gfp_t gfp, int node)
 	if (node < 0 || node >= kslub_nr_node_ids || node == kslub_current->node)
 		return kmalloc_inline(size, gfp);
 	if (size - 1 < KSLUB_KMALLOC_MAX_CACHE_SIZE)
-		return kslub_kmem_cache_alloc_node(kmalloc_caches[kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW]],
+		return kslub_kmem_cache_alloc_node(kmalloc_cache_indexed(size),
 						   gfp, node);
 	if (!size)
 		return KSLUB_ZERO_SIZE_PTR;

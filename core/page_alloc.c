@@ -14,11 +14,13 @@
  * high pages.
  *
  * Memory goes back to the OS two ways.  Free blocks are PG_dirty while their
- * pages may be resident; when a zone has more dirty pages than a quarter of
- * the pages it has in use (at least KSLUB_DIRTY_MAX / 8, at most
- * KSLUB_DIRTY_MAX), blocks that have been free for KSLUB_PURGE_DELAY ms are
- * purged with madvise(MADV_DONTNEED) (all of them when there are four times
- * too many).
+ * pages may be resident, and are handed out before clean ones; when a zone
+ * has more dirty pages than a quarter of the pages it has in use (at least
+ * KSLUB_DIRTY_MAX / 8, at most KSLUB_DIRTY_MAX), blocks that have been free
+ * for KSLUB_PURGE_DELAY ms are purged with madvise(MADV_DONTNEED); all of
+ * them at once when there are four times too many and the zone would hold
+ * more resident pages than at its peak of the last second
+ * (zone_free_finish).
  * A clean block reads as zeros, which calloc uses.  An arena that is wholly
  * free is unmapped when the zone already keeps KSLUB_RETAIN_ARENAS of them.
  *
@@ -219,6 +221,19 @@ static inline void expand(struct zone *zone, struct page *page, unsigned int low
 	}
 }
 
+/* The lowest order from order up with a dirty (or a clean) free block, or
+ * MAX_ORDER. */
+static inline unsigned int smallest_order(struct zone *zone, unsigned int order, bool dirty)
+{
+	for (; order < MAX_ORDER; order++) {
+		struct free_area *area = &zone->free_area[order];
+
+		if (!list_empty(dirty ? &area->free_list : &area->clean_list))
+			return order;
+	}
+	return MAX_ORDER;
+}
+
 /* The smallest dirty free block of at least order, else the smallest free
  * block, split down to order.  Resident pages first: a clean block costs a
  * page fault per page at its first touch, and dirty blocks passed over pile
@@ -227,39 +242,28 @@ static inline void expand(struct zone *zone, struct page *page, unsigned int low
  * ones on clean_list. */
 static struct page *rmqueue_smallest(struct zone *zone, unsigned int order, unsigned long *dirty)
 {
-	unsigned int first = MAX_ORDER;
+	unsigned int o = zone->nr_dirty >= 1UL << order ? smallest_order(zone, order, true) : MAX_ORDER;
+	struct list_head *list;
+	struct page *page;
+	uint64_t freed_at;
 
-	if (zone->nr_dirty >= 1UL << order) {
-		for (unsigned int o = order; o < MAX_ORDER; o++) {
-			if (!list_empty(&zone->free_area[o].free_list)) {
-				first = o;
-				break;
-			}
-		}
+	if (o < MAX_ORDER) {
+		list = &zone->free_area[o].free_list;
+	} else {
+		o = smallest_order(zone, order, false);
+		if (o == MAX_ORDER)
+			return NULL;
+		list = &zone->free_area[o].clean_list;
 	}
-	if (first == MAX_ORDER)
-		first = order;
-	for (unsigned int o = first; o < MAX_ORDER; o++) {
-		struct free_area *area = &zone->free_area[o];
-		struct page *page;
-		uint64_t freed_at;
-
-		if (!list_empty(&area->free_list))
-			page = list_first_entry(&area->free_list, struct page, buddy_list);
-		else if (!list_empty(&area->clean_list))
-			page = list_first_entry(&area->clean_list, struct page, buddy_list);
-		else
-			continue;
-		*dirty = page->flags & PG_dirty;
-		freed_at = page->freed_at;
-		del_from_free_list(zone, page, o);
-		expand(zone, page, order, o, *dirty, freed_at);
-		page->flags = 0;
-		if (zone->managed_pages - zone->nr_free_pages + zone->nr_dirty > zone->peak_resident)
-			zone->peak_resident = zone->managed_pages - zone->nr_free_pages + zone->nr_dirty;
-		return page;
-	}
-	return NULL;
+	page = list_first_entry(list, struct page, buddy_list);
+	*dirty = page->flags & PG_dirty;
+	freed_at = page->freed_at;
+	del_from_free_list(zone, page, o);
+	expand(zone, page, order, o, *dirty, freed_at);
+	page->flags = 0;
+	if (zone->managed_pages - zone->nr_free_pages + zone->nr_dirty > zone->peak_resident)
+		zone->peak_resident = zone->managed_pages - zone->nr_free_pages + zone->nr_dirty;
+	return page;
 }
 
 /* Grow the zone by one arena.  Called and returns without zone->lock. */

@@ -677,7 +677,7 @@ static struct slab_sheaf *alloc_sheaf(struct kmem_cache *s, int node)
 {
 	unsigned int capacity = s->sheaf_capacity;
 	size_t bytes = sizeof(struct slab_sheaf) + capacity * sizeof(void *);
-	struct kmem_cache *kc = READ_ONCE(kmalloc_caches[kmalloc_size_index[(bytes - 1) >> KMALLOC_SHIFT_LOW]]);
+	struct kmem_cache *kc = kmalloc_cache_indexed(bytes);
 	struct slab_sheaf *sheaf;
 
 	if (!kc->is_kmalloc)
@@ -1329,11 +1329,10 @@ int kmem_cache_online_node(int node)
 	/* before the node is counted: from then on a free reaches a sheaf by
 	 * free_to_pcs, which looks at the object's node */
 	WRITE_ONCE(kmem_cache_node->sheaf_push_max, 0);
-	list_for_each_entry(s, &kslub_slab_caches, list)
-		WRITE_ONCE(s->sheaf_push_max, 0);
 	list_for_each_entry(s, &kslub_slab_caches, list) {
 		struct kmem_cache_node *n;
 
+		WRITE_ONCE(s->sheaf_push_max, 0);
 		if (s->node[node])
 			continue;
 		n = slab_alloc(kmem_cache_node, KSLUB_GFP_KERNEL);
