@@ -67,6 +67,16 @@ static void fill(void *p, size_t size, uint64_t seed)
 		((unsigned char *)p)[i] = pattern_byte(seed, i);
 }
 
+/* A kmalloc block of size bytes filled with the pattern of seed. */
+static char *filled(size_t size, uint64_t seed)
+{
+	char *p = kmalloc(size, GFP_KERNEL);
+
+	cr_assert_not_null(p, "kmalloc(%zu) failed", size);
+	fill(p, size, seed);
+	return p;
+}
+
 /* The first offset where p does not hold the pattern, or size. */
 static size_t check(const void *p, size_t size, uint64_t seed)
 {
@@ -276,10 +286,8 @@ Test(kmalloc, krealloc_keeps_contents_across_slab_large_and_huge)
 
 Test(kmalloc, krealloc_shrinks_in_place_and_grows_back)
 {
-	char *p = kmalloc(100 * KiB, GFP_KERNEL), *q;
+	char *p = filled(100 * KiB, 1), *q;
 
-	cr_assert_not_null(p);
-	fill(p, 100 * KiB, 1);
 	q = krealloc(p, 50 * KiB, GFP_KERNEL);
 	cr_assert_eq(q, p, "shrinking a large block moved it");
 	cr_assert_geq(ksize(q), 50 * KiB);
@@ -319,10 +327,8 @@ Test(kmalloc, krealloc_with_gfp_zero_zeroes_the_new_tail)
 
 Test(kmalloc, failed_krealloc_leaves_the_block_intact)
 {
-	char *p = kmalloc(300, GFP_KERNEL), *q;
+	char *p = filled(300, 7), *q;
 
-	cr_assert_not_null(p);
-	fill(p, 300, 7);
 	errno = 0;
 	q = krealloc(p, SIZE_MAX / 2, GFP_KERNEL);
 	cr_assert_null(q, "krealloc to SIZE_MAX / 2 succeeded");
@@ -632,10 +638,8 @@ Test(kmalloc, kmalloc_node_on_this_node_or_any_node_works)
 Test(kmalloc, krealloc_grows_a_large_block_in_place_into_free_pages)
 {
 	/* 10 pages from a 16-page buddy block: the 6 after it are free */
-	char *p = kmalloc(40 * KiB, GFP_KERNEL), *q;
+	char *p = filled(40 * KiB, 3), *q;
 
-	cr_assert_not_null(p);
-	fill(p, 40 * KiB, 3);
 	q = krealloc(p, 44 * KiB, GFP_KERNEL);
 	cr_assert_eq(q, p, "krealloc to 44 KiB moved the block although the pages after it are free");
 	cr_assert_geq(ksize(q), 44 * KiB);
@@ -696,9 +700,7 @@ Test(kmalloc, krealloc_moves_the_pages_of_a_big_block_that_cannot_grow_in_place)
 		if (blk[i] != p)
 			kfree(blk[i]);
 	/* the pages the block left are free and usable again */
-	p = kmalloc(256 * KiB, GFP_KERNEL);
-	cr_assert_not_null(p);
-	fill(p, 256 * KiB, 6);
+	p = filled(256 * KiB, 6);
 	cr_assert_eq(check(p, 256 * KiB, 6), 256 * KiB);
 	kfree(p);
 	kfree(q);

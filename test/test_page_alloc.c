@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "kslub.h"
+#include "held.h"
 
 #define PAGE KSLUB_PAGE_SIZE
 #define NR_ORDERS KSLUB_MAX_ORDER
@@ -185,7 +186,7 @@ Test(page_alloc, flush_thread_gives_the_thread_page_lists_back, .init = retain_a
  * take the others back. */
 #define FREED_PAGES 64
 static void *freed_pages[FREED_PAGES];
-static pthread_barrier_t pages_freed, pages_counted;
+static struct held_thread page_freer_held;
 
 static void *page_freer(void *arg)
 {
@@ -193,28 +194,22 @@ static void *page_freer(void *arg)
 	kfree(kmalloc(8, GFP_KERNEL));	/* the thread has its state, and its page lists */
 	for (int i = 0; i < FREED_PAGES; i++)
 		free_pages(freed_pages[i], 0);
-	pthread_barrier_wait(&pages_freed);
-	pthread_barrier_wait(&pages_counted);	/* its lists go back when it exits */
+	held_pause(&page_freer_held);	/* its lists go back when it exits */
 	return NULL;
 }
 
 Test(page_alloc, a_thread_that_only_frees_pages_keeps_a_batch_of_them, .init = retain_arenas)
 {
 	unsigned long before, during;
-	pthread_t t;
 
 	for (int i = 0; i < FREED_PAGES; i++) {
 		freed_pages[i] = alloc_pages(GFP_KERNEL, 0);
 		cr_assert_not_null(freed_pages[i]);
 	}
 	before = zone_free_pages();
-	pthread_barrier_init(&pages_freed, NULL, 2);
-	pthread_barrier_init(&pages_counted, NULL, 2);
-	cr_assert_eq(pthread_create(&t, NULL, page_freer, NULL), 0);
-	pthread_barrier_wait(&pages_freed);
+	held_start(&page_freer_held, page_freer, NULL);
 	during = zone_free_pages();
-	pthread_barrier_wait(&pages_counted);
-	pthread_join(t, NULL);
+	held_finish(&page_freer_held);
 	/* the default batch is 8 pages; the kmalloc above may have taken a
 	 * batch for a slab too */
 	cr_assert_geq(during + 16, before + FREED_PAGES,

@@ -480,18 +480,25 @@ static void *remote_free_thread(void *arg)
 	return NULL;
 }
 
+/* remote_free_thread(r) in a thread, to its end. */
+static void run_remote_free(struct remote *r)
+{
+	pthread_t th;
+
+	cr_assert_eq(pthread_create(&th, NULL, remote_free_thread, r), 0);
+	pthread_join(th, NULL);
+}
+
 Test(sheaf, another_threads_free_goes_to_its_sheaf_and_its_exit_empties_it)
 {
 	struct kmem_cache *s = kslub_kmem_cache_create("sheaf-remote", 64, 0, 0, NULL);
 	unsigned int n;
 	void **objs = fill_slabs(s, 4, &n);
 	struct remote r = { s, objs, 0, 20, 0, 0, false, false, false };
-	pthread_t th;
 	struct kslub_cache_info info;
 
 	/* thread B frees 20 of ours, every one of a slab B does not hold */
-	cr_assert_eq(pthread_create(&th, NULL, remote_free_thread, &r), 0);
-	pthread_join(th, NULL);
+	run_remote_free(&r);
 	cr_assert_eq(r.sheaf_size, 20, "%u objects in the other thread's sheaf", r.sheaf_size);
 	cr_assert(r.ok, "the sheaf does not hold the frees in order");
 	cr_assert_eq(r.active, n - 20, "%lu active with the objects in a sheaf", r.active);
@@ -504,8 +511,7 @@ Test(sheaf, another_threads_free_goes_to_its_sheaf_and_its_exit_empties_it)
 	r.from = 20;
 	r.to = 40;
 	r.flush = true;
-	cr_assert_eq(pthread_create(&th, NULL, remote_free_thread, &r), 0);
-	pthread_join(th, NULL);
+	run_remote_free(&r);
 	cr_assert(r.ok, "the sheaf does not hold the frees in order, or the flush left it");
 	cr_assert_eq(active_objs(s), n - 40);
 
@@ -513,8 +519,7 @@ Test(sheaf, another_threads_free_goes_to_its_sheaf_and_its_exit_empties_it)
 	r.from = 40;
 	r.to = n;
 	r.flush = false;
-	cr_assert_eq(pthread_create(&th, NULL, remote_free_thread, &r), 0);
-	pthread_join(th, NULL);
+	run_remote_free(&r);
 	cr_assert_eq(active_objs(s), 0);
 	kslub_flush_thread();
 	kslub_kmem_cache_shrink(s);
@@ -534,11 +539,9 @@ Test(sheaf, a_thread_that_only_frees_frees_to_its_sheaf)
 	unsigned int n;
 	void **objs = fill_slabs(s, 4, &n);
 	struct remote r = { s, objs, 0, 20, 0, 0, false, false, false };
-	pthread_t th;
 
 	only_frees = true;
-	cr_assert_eq(pthread_create(&th, NULL, remote_free_thread, &r), 0);
-	pthread_join(th, NULL);
+	run_remote_free(&r);
 	cr_assert_eq(r.sheaf_size, 19, "%u objects in the freeing thread's sheaf", r.sheaf_size);
 	cr_assert(r.ok, "the sheaf does not hold the frees in order");
 	cr_assert_eq(r.active, n - 20);
@@ -549,8 +552,7 @@ Test(sheaf, a_thread_that_only_frees_frees_to_its_sheaf)
 	 * allocate from the cache): they go to the node, for those who do */
 	r.from = 20;
 	r.to = n;
-	cr_assert_eq(pthread_create(&th, NULL, remote_free_thread, &r), 0);
-	pthread_join(th, NULL);
+	run_remote_free(&r);
 	cr_assert_not(r.had_partial, "a thread that only frees froze slabs for itself");
 	cr_assert_eq(active_objs(s), 0);
 	cr_assert_eq(kslub_validate_slab_cache(s), 0);
@@ -567,11 +569,9 @@ Test(sheaf, a_thread_that_only_frees_flushes_its_whole_sheaf)
 	void **objs = fill_slabs(s, 4, &n);
 	/* the first free goes to the slab, capacity + 1 to the sheaf */
 	struct remote r = { s, objs, 0, s->sheaf_capacity + 2, 0, 0, false, false, false };
-	pthread_t th;
 
 	only_frees = true;
-	cr_assert_eq(pthread_create(&th, NULL, remote_free_thread, &r), 0);
-	pthread_join(th, NULL);
+	run_remote_free(&r);
 	cr_assert_eq(r.sheaf_size, 1, "%u objects in the sheaf after %u frees", r.sheaf_size, r.to);
 	cr_assert(r.ok);
 	free_the_rest(s, objs, r.to, n);
@@ -588,21 +588,18 @@ Test(sheaf, a_thread_that_only_frees_keeps_at_most_4_KiB_in_its_sheaf)
 	unsigned int bound = SHEAF_CONSUMER_BYTES / s->size;
 	/* the first free goes to the slab, bound to the sheaf */
 	struct remote r = { s, objs, 0, bound + 1, 0, 0, false, false, false };
-	pthread_t th;
 
 	cr_assert_eq(s->sheaf_capacity, 14);
 	cr_assert_eq(s->sheaf_consumer, bound);
 	cr_assert_eq(bound, 4);
 	only_frees = true;
-	cr_assert_eq(pthread_create(&th, NULL, remote_free_thread, &r), 0);
-	pthread_join(th, NULL);
+	run_remote_free(&r);
 	cr_assert_eq(r.sheaf_size, bound, "%u objects in the sheaf after %u frees", r.sheaf_size, r.to);
 	cr_assert(r.ok);
 	/* one more: the sheaf is full at the bound and goes back whole */
 	r.from = r.to;
 	r.to = r.from + bound + 2;
-	cr_assert_eq(pthread_create(&th, NULL, remote_free_thread, &r), 0);
-	pthread_join(th, NULL);
+	run_remote_free(&r);
 	cr_assert_eq(r.sheaf_size, 1, "%u objects in the sheaf after %u frees", r.sheaf_size, r.to - r.from);
 	cr_assert(r.ok);
 	free_the_rest(s, objs, r.to, n);

@@ -13,6 +13,7 @@
 #include <criterion/criterion.h>
 
 #include "child.h"
+#include "held.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -485,7 +486,7 @@ static struct kmem_cache *first_cache;
 static void *first_objs[FIRST_FULL];
 static int first_count;
 static gfp_t first_gfp = GFP_KERNEL;
-static pthread_barrier_t first_ready, first_done;
+static struct held_thread first_held;
 
 /* Takes first_count objects, waits while the main thread looks, frees them. */
 static void *first_taker(void *arg)
@@ -496,8 +497,7 @@ static void *first_taker(void *arg)
 		if (!first_objs[i])
 			fail("kmem_cache_alloc failed");
 	}
-	pthread_barrier_wait(&first_ready);
-	pthread_barrier_wait(&first_done);
+	held_pause(&first_held);
 	for (int i = 0; i < first_count; i++)
 		kmem_cache_free(first_cache, first_objs[i]);
 	return NULL;
@@ -508,15 +508,10 @@ static void *first_taker(void *arg)
 static struct kslub_cache_info run_first_thread(void *(*fn)(void *))
 {
 	struct kslub_cache_info info;
-	pthread_t t;
 
-	pthread_barrier_init(&first_ready, NULL, 2);
-	pthread_barrier_init(&first_done, NULL, 2);
-	cr_assert_eq(pthread_create(&t, NULL, fn, NULL), 0);
-	pthread_barrier_wait(&first_ready);
+	held_start(&first_held, fn, NULL);
 	info = cache_info(first_cache);
-	pthread_barrier_wait(&first_done);
-	pthread_join(t, NULL);
+	held_finish(&first_held);
 	cr_assert_str_empty(failure, "%s", failure);
 	return info;
 }
@@ -593,8 +588,7 @@ static void *first_recycler(void *arg)
 		kmem_cache_free(first_cache, p);
 	}
 	first_objs[0] = kmem_cache_alloc(first_cache, GFP_KERNEL);
-	pthread_barrier_wait(&first_ready);
-	pthread_barrier_wait(&first_done);
+	held_pause(&first_held);
 	kmem_cache_free(first_cache, first_objs[0]);
 	return NULL;
 }
@@ -663,8 +657,7 @@ static void *first_freer(void *arg)
 	kfree(kmalloc(32, GFP_KERNEL));	/* a thread with a state of its own */
 	for (int i = 0; i < FIRST_FULL; i++)
 		kmem_cache_free(first_cache, first_objs[i]);
-	pthread_barrier_wait(&first_ready);
-	pthread_barrier_wait(&first_done);
+	held_pause(&first_held);
 	return NULL;
 }
 
@@ -689,14 +682,13 @@ Test(threads, a_thread_that_frees_a_caches_objects_but_does_not_allocate_them_fr
 
 /* ---- the states of exited threads ---------------------------------------------------- */
 
-static pthread_barrier_t state_ready, state_done;
+static struct held_thread state_held;
 
 static void *state_user(void *arg)
 {
 	(void)arg;
 	kfree(kmalloc(32, GFP_KERNEL));
-	pthread_barrier_wait(&state_ready);
-	pthread_barrier_wait(&state_done);
+	held_pause(&state_held);
 	return NULL;
 }
 
@@ -705,15 +697,10 @@ static void *state_user(void *arg)
 static unsigned long run_state_user(void)
 {
 	unsigned long during;
-	pthread_t t;
 
-	pthread_barrier_init(&state_ready, NULL, 2);
-	pthread_barrier_init(&state_done, NULL, 2);
-	cr_assert_eq(pthread_create(&t, NULL, state_user, NULL), 0);
-	pthread_barrier_wait(&state_ready);
+	held_start(&state_held, state_user, NULL);
 	during = zone_free_pages();
-	pthread_barrier_wait(&state_done);
-	pthread_join(t, NULL);
+	held_finish(&state_held);
 	return during;
 }
 
