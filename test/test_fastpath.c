@@ -296,6 +296,14 @@ Test(fastpath, every_kind_of_double_free_is_caught)
 }
 
 /* ---- tail pages ------------------------------------------------------------ */
+static unsigned long cache_info_slabs(struct kmem_cache *s)
+{
+	struct kslub_cache_info info;
+
+	cr_assert_eq(kslub_cache_info(s, &info), 0);
+	return info.num_slabs;
+}
+
 /* A slab's tail pages carry the words a free reads (flags with
  * PG_slab_tail, slab_cache, starts_below, mask), so that kfree reads the
  * object's own struct page; virt_to_slab still finds the head, and a slab
@@ -338,15 +346,13 @@ Test(fastpath, a_slabs_tail_pages_carry_the_words_a_free_reads)
 	for (unsigned int i = 0; i < n; i++)
 		kslub_kfree(objs[i]);
 	cr_assert_eq(kslub_validate_slab_cache(s), 0);
-	/* the empty slabs go back: their tails are plain pages again */
+	/* the empty slabs go back: no page of theirs says slab any more */
 	kslub_flush_thread();
 	kslub_kmem_cache_shrink(s);
-	for (unsigned int i = 0; i < n; i++) {
-		struct page *page = virt_to_page(objs[i]);
-
-		if (!(READ_ONCE(page->flags) & PG_slab))
-			cr_assert_eq(READ_ONCE(page->flags) & PG_slab_tail, 0, "a freed slab left a tail");
-	}
+	cr_assert_eq(cache_info_slabs(s), 0, "%s: slabs left after the shrink", s->name);
+	for (unsigned int i = 0; i < n; i++)
+		cr_assert_eq(READ_ONCE(virt_to_page(objs[i])->flags) & (PG_slab | PG_slab_tail), 0,
+			     "a page of a freed slab still says slab (flags %#lx)", virt_to_page(objs[i])->flags);
 	free(objs);
 }
 
