@@ -7,8 +7,10 @@
  * The layout follows the kernel: struct slab overlays the head struct page of
  * a slab, and a free buddy block is known by PG_buddy on its head page.  A
  * slab's tail pages differ: where the kernel's point at their head, each
- * carries a copy of the words a free reads (PG_slab_tail; see struct slab),
- * so that kfree reads one struct page, whichever page the object is in.
+ * carries a copy of the words a free checks (PG_slab_tail; see struct slab),
+ * so that a free or a report reads one struct page, whichever page the
+ * object is in.  kfree of a kmalloc object reads none: the arena's slot map
+ * (arena_slab_slot) gives its cache, which knows the rest.
  */
 #ifndef KSLUB_INTERNAL_H
 #define KSLUB_INTERNAL_H
@@ -151,7 +153,6 @@ enum pageflags {
 	PG_large    = 1UL << 4, /* head of a block handed out by the page allocator */
 	PG_dirty    = 1UL << 5, /* free block whose pages may be resident */
 	PG_isolated = 1UL << 6, /* free block taken off the lists to be purged */
-	PG_slab_offset = 1UL << 7, /* with PG_slab: the cache's free pointer is not at offset 0 */
 	PG_slab_tail = 1UL << 8, /* with PG_slab: a tail page of a slab, not its head */
 };
 
@@ -230,6 +231,21 @@ struct arena {
 	unsigned long nr_moved_in;	/* large blocks mremap moved here (atomic): each may split the mapping */
 };
 
+/* The arena's slab slot map, in the second half of its header page: a byte
+ * for each page of the arena, the kmalloc slot of the cache whose slab holds
+ * the page when that slab has the cache's preferred order, else 0.  kfree
+ * reads this byte where it would read the page's struct page: 2 KiB cover
+ * the arena's 8 MiB, 64 pages to a line, where the memmap gives a page a
+ * line of its own.  Set after the slab is made, cleared before it is
+ * freed, like PG_slab; the buddy's writes to the header above stay off
+ * these lines. */
+#define ARENA_SLAB_SLOT_OFFSET (PAGE_SIZE / 2)
+_Static_assert(ARENA_SLAB_SLOT_OFFSET + ARENA_PAGES <= PAGE_SIZE, "the slot map fits the header page");
+static always_inline uint8_t *arena_slab_slot(unsigned long arena, unsigned long idx)
+{
+	return (uint8_t *)(arena + ARENA_SLAB_SLOT_OFFSET + idx);
+}
+
 static always_inline struct page *virt_to_page(const void *addr)
 {
 	unsigned long a = (unsigned long)addr;
@@ -257,11 +273,14 @@ static always_inline struct page *compound_head(struct page *page)
 	return page;
 }
 static always_inline struct slab *page_slab(struct page *page) { return (struct slab *)page; }
-/* The head of a slab given by any of its pages (kfree_inline hands a tail to
- * slab_free_at, which needs the head only past the sheaf). */
-static always_inline struct slab *slab_head(struct slab *slab)
+/* The head of a slab given by any of its pages and the slab's mask, with no
+ * line of the memmap read (kfree_inline hands a tail to slab_free_at, which
+ * needs the head only past the sheaf). */
+static always_inline struct slab *slab_head_masked(struct slab *slab, unsigned long mask)
 {
-	return page_slab(compound_head((struct page *)slab));
+	unsigned long idx = (((unsigned long)slab & ARENA_MASK) - ARENA_MEMMAP_OFFSET) / sizeof(struct page);
+
+	return slab - (idx & (mask >> PAGE_SHIFT));
 }
 static always_inline struct page *slab_page(struct slab *slab) { return (struct page *)slab; }
 static always_inline void *slab_address(struct slab *slab) { return page_address(slab_page(slab)); }
@@ -408,18 +427,25 @@ struct kmem_cache {
 	unsigned int offset;		/* free pointer offset in an object */
 	unsigned long random;		/* freelist pointer obfuscation (hardened) */
 	uint64_t div_magic;		/* floor(2^64 / size) + 1: tells if an offset is a multiple of size */
-	slab_flags_t flags;
+	/* a slab of the preferred order's mask and starts_below: kfree's
+	 * checks when the arena's slot map names the cache */
+	unsigned long oo_starts_below;
+	unsigned int oo_mask;
 	unsigned int size;		/* object with metadata, the slot size */
-	unsigned int object_size;	/* object without metadata */
-	unsigned int inuse;		/* offset to metadata */
 	/* in the first line, with what the fast paths read: free_to_pcs
 	 * reads it for every free to the sheaf past the inline push */
 	unsigned int sheaf_capacity;	/* objects in a thread's sheaf, 0 = no sheaves */
 	unsigned int sheaf_consumer;	/* the inline pushes' bound: lower for big objects, which a
 					 * thread with no cpu slab of the cache (a consumer) never reuses */
-	unsigned int red_left_pad;	/* left red zone (debug) */
 	unsigned int sheaf_push_max;	/* sheaf_consumer, or 0 with no inline push (more than one
 					 * node): see sheaf_push_at */
+	unsigned int sheaf_push_cap;	/* the same for a thread with a cpu slab of the cache:
+					 * sheaf_capacity, or 0 */
+	unsigned int object_size;	/* object without metadata */
+	slab_flags_t flags;
+	unsigned int red_left_pad;	/* left red zone (debug) */
+	unsigned int inuse;		/* offset to metadata */
+	unsigned int kmalloc_slot;	/* slot in kmalloc_caches, 0 for other caches: see arena_slab_slot */
 	unsigned long min_partial;	/* empty slabs kept on a node list */
 	unsigned int cpu_partial;	/* objects kept on cpu-partial lists */
 	unsigned int cpu_partial_slabs;	/* the same in slabs */
@@ -436,6 +462,8 @@ struct kmem_cache {
 };
 _Static_assert(offsetof(struct kmem_cache, sheaf_capacity) < 64, "sheaf_capacity in the first line");
 _Static_assert(offsetof(struct kmem_cache, sheaf_push_max) < 64, "sheaf_push_max in the first line");
+_Static_assert(offsetof(struct kmem_cache, sheaf_push_cap) < 64, "sheaf_push_cap in the first line");
+_Static_assert(offsetof(struct kmem_cache, oo_mask) < 64, "oo_mask in the first line");
 
 /* ---- per-thread state ---------------------------------------------------------- */
 enum kslub_thread_state {

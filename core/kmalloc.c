@@ -73,8 +73,10 @@ void create_kmalloc_caches(void)
 		if (!s)
 			kslub_fatal(NULL, NULL, "cannot create %s", name);
 		/* kmalloc_freelist_pop relies on it */
-		if (s->offset != 0 || s->ctor)
+		if (s->offset != 0 || s->ctor || s->red_left_pad)
 			kslub_fatal(NULL, NULL, "%s: free pointer not at offset 0", name);
+		/* before any slab of it is made, so that kfree finds them all */
+		s->kmalloc_slot = slot;
 		/* the slot whole before an index names it */
 		__atomic_store_n(&kmalloc_tables.cpu_offset[slot], s->cpu_offset, __ATOMIC_RELEASE);
 		__atomic_store_n(&kmalloc_caches[slot], s, __ATOMIC_RELEASE);

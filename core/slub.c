@@ -213,13 +213,22 @@ static inline void dec_slabs_node(struct kmem_cache *s, int node, int objects)
 }
 
 /* ---- slabs from the buddy -------------------------------------------------- */
+/* Names the slab's pages in its arena's slot map (slot 0: none). */
+static void slab_set_slot(struct slab *slab, unsigned int order, unsigned int slot)
+{
+	unsigned long addr = (unsigned long)slab_address(slab);
+	uint8_t *map = arena_slab_slot(addr & ~ARENA_MASK, (addr & ARENA_MASK) >> PAGE_SHIFT);
+
+	for (unsigned long i = 0; i < (1UL << order); i++)
+		__atomic_store_n(&map[i], (uint8_t)slot, __ATOMIC_RELEASE);
+}
+
 static struct slab *allocate_slab(struct kmem_cache *s, gfp_t gfp, int node)
 {
 	struct kmem_cache_order_objects oo = s->oo;
 	struct page *page;
 	struct slab *slab;
 	unsigned int order, objects;
-	unsigned long flags;
 	char *start, *p;
 
 	page = alloc_pages_node(node, gfp, oo_order(oo), NULL);
@@ -238,18 +247,20 @@ static struct slab *allocate_slab(struct kmem_cache *s, gfp_t gfp, int node)
 	slab->objects = objects;
 	slab->mask = (PAGE_SIZE << order) - 1;
 	slab->starts_below = slab_starts_below(s, objects);
-	flags = s->offset ? PG_slab | PG_slab_offset : PG_slab;
 	for (unsigned long i = 1; i < (1UL << order); i++) {
 		struct slab *tail = page_slab(&page[i]);
 
 		tail->slab_cache = s;
 		tail->starts_below = slab->starts_below;
 		tail->mask = slab->mask;
-		__atomic_store_n(&tail->flags, flags | PG_slab_tail, __ATOMIC_RELEASE);
+		__atomic_store_n(&tail->flags, PG_slab | PG_slab_tail, __ATOMIC_RELEASE);
 	}
-	/* flags last: free() trusts PG_slab only on a slab that is set up;
-	 * PG_slab_offset keeps kfree's fast path, which assumes offset 0, away */
-	__atomic_store_n(&slab->flags, flags, __ATOMIC_RELEASE);
+	/* flags last: free() trusts PG_slab only on a slab that is set up */
+	__atomic_store_n(&slab->flags, PG_slab, __ATOMIC_RELEASE);
+	/* kfree's way in, for the slabs whose mask and starts_below the
+	 * cache holds */
+	if (s->kmalloc_slot && oo.x == s->oo.x)
+		slab_set_slot(slab, order, s->kmalloc_slot);
 
 	start = (char *)slab_address(slab) + s->red_left_pad;
 	for (p = start; p < start + (objects - 1) * s->size; p += s->size) {
@@ -275,6 +286,8 @@ static void free_slab(struct slab *slab)
 	struct page *page = slab_page(slab);
 	unsigned int order = slab_order(slab);
 
+	if (slab->slab_cache->kmalloc_slot)
+		slab_set_slot(slab, order, 0);
 	for (unsigned long i = 1; i < (1UL << order); i++) {
 		__atomic_store_n(&page[i].flags, 0, __ATOMIC_RELEASE);
 		page[i].compound_head = 0;
@@ -1227,6 +1240,7 @@ static void set_sheaf_capacity(struct kmem_cache *s)
 	/* with more than one node a free goes by free_to_pcs, which keeps
 	 * each sheaf to the objects of one node */
 	s->sheaf_push_max = READ_ONCE(kslub_nr_node_ids) == 1 ? s->sheaf_consumer : 0;
+	s->sheaf_push_cap = READ_ONCE(kslub_nr_node_ids) == 1 ? s->sheaf_capacity : 0;
 }
 
 static int calculate_sizes(struct kmem_cache *s)
@@ -1253,6 +1267,8 @@ static int calculate_sizes(struct kmem_cache *s)
 		order--;
 	s->oo = oo_make((unsigned int)order, size);
 	s->min = oo_make(get_order(size), size);
+	s->oo_mask = (unsigned int)((PAGE_SIZE << order) - 1);
+	s->oo_starts_below = slab_starts_below(s, oo_objects(s->oo));
 	return oo_objects(s->oo) != 0;
 }
 
@@ -1329,10 +1345,12 @@ int kmem_cache_online_node(int node)
 	/* before the node is counted: from then on a free reaches a sheaf by
 	 * free_to_pcs, which looks at the object's node */
 	WRITE_ONCE(kmem_cache_node->sheaf_push_max, 0);
+	WRITE_ONCE(kmem_cache_node->sheaf_push_cap, 0);
 	list_for_each_entry(s, &kslub_slab_caches, list) {
 		struct kmem_cache_node *n;
 
 		WRITE_ONCE(s->sheaf_push_max, 0);
+		WRITE_ONCE(s->sheaf_push_cap, 0);
 		if (s->node[node])
 			continue;
 		n = slab_alloc(kmem_cache_node, KSLUB_GFP_KERNEL);

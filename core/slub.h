@@ -134,18 +134,19 @@ static always_inline void *sheaf_pop(const struct kmem_cache *s, struct kmem_cac
 }
 
 /* Push x, whose free pointer slot is at x + offset, on c's sheaf when it
- * holds fewer than s->sheaf_push_max objects (sheaf_consumer, a bound that
- * holds for a thread that never allocates from the cache too; 0 on a
- * machine of several nodes); false otherwise, or with no sheaf yet, whose
- * count wraps to the largest.  key: the encoded NULL free pointer of x,
- * which marks it free. */
+ * holds fewer than s->sheaf_push_cap objects (the capacity) in a thread with
+ * a cpu slab of the cache, s->sheaf_push_max (sheaf_consumer) in one with
+ * none (a consumer's sheaf only batches its frees); both are 0 on a machine
+ * of several nodes.  False otherwise, or with no sheaf yet, whose count
+ * wraps to the largest: free_to_pcs then flushes or makes the sheaf.  key:
+ * the encoded NULL free pointer of x, which marks it free. */
 static always_inline bool sheaf_push_at(const struct kmem_cache *s, struct kmem_cache_cpu *c, void *x,
 					unsigned long key, unsigned long offset)
 {
 	unsigned long v = c->sheaf;
 	unsigned int size = (unsigned int)(uint16_t)v - 1;
 
-	if (unlikely(size >= s->sheaf_push_max))
+	if (unlikely(size >= (c->slab ? s->sheaf_push_cap : s->sheaf_push_max)))
 		return false;
 	*(unsigned long *)((char *)x + offset) = key;
 	/* objects[size], 16 + 8 * size bytes into the sheaf */
@@ -235,16 +236,19 @@ static noinline void slab_free_cpu(struct kmem_cache *s, struct slab *head, stru
 	slab_free_slow(s, head, x);
 }
 
+/* mask, starts_below: the slab's (slab->mask, slab->starts_below, or the
+ * cache's oo_ copies when the slot map says the slab has the preferred
+ * order); slab is read past the checks only. */
 static always_inline void slab_free_at(struct kmem_cache *s, struct slab *slab, void *x, const char *func,
-					 unsigned long offset)
+				       unsigned long offset, unsigned long mask, unsigned long starts_below)
 {
 	unsigned long addr = (unsigned long)x;
-	unsigned long off = addr & slab->mask;
+	unsigned long off = addr & mask;
 	unsigned long key, fp;
 	struct kmem_cache_cpu *c;
 
 	/* reports and aborts; a tail call keeps the stack untouched here */
-	if (unlikely(off * s->div_magic >= slab->starts_below))
+	if (unlikely(off * s->div_magic >= starts_below))
 		return kslub_bad_object_free(s, slab, x, func);	/* not the start of an object */
 	/* freepointer_is_free, with the compares on the stored value */
 	key = s->random ^ __builtin_bswap64(addr);
@@ -253,7 +257,7 @@ static always_inline void slab_free_at(struct kmem_cache *s, struct slab *slab, 
 	 * and the compare reads slab->mask from memory, with no load */
 	if (!__builtin_constant_p(offset))
 		__asm__("" : "+r"(offset));
-	if (unlikely(fp == key || (fp ^ key ^ addr) <= slab->mask))
+	if (unlikely(fp == key || (fp ^ key ^ addr) <= mask))
 		return kslub_bad_object_free(s, slab, x, func);	/* already free */
 	c = this_cpu_ptr(s);
 	if (likely(slab == c->slab)) {
@@ -263,13 +267,13 @@ static always_inline void slab_free_at(struct kmem_cache *s, struct slab *slab, 
 	}
 	if (likely(sheaf_push_at(s, c, x, key, offset)))
 		return;
-	slab_free_cpu(s, slab_head(slab), c, x, key, offset);
+	slab_free_cpu(s, slab_head_masked(slab, mask), c, x, key, offset);
 }
 
 /* offset: s->offset, or 0 from kfree's fast path, which knows it is 0 */
 static always_inline void slab_free(struct kmem_cache *s, struct slab *slab, void *x, const char *func)
 {
-	slab_free_at(s, slab, x, func, s->offset);
+	slab_free_at(s, slab, x, func, s->offset, slab->mask, slab->starts_below);
 }
 
 /* ---- kmalloc --------------------------------------------------------------- */
@@ -386,25 +390,23 @@ static always_inline struct slab *virt_to_slab(const void *x)
 	return page_slab(compound_head(page));
 }
 
-/* Is page a page of a slab whose cache keeps the free pointer at offset 0
- * (every kmalloc cache; kernel: slab_nid aside, no such test)?  Its flags'
- * low byte is then exactly PG_slab, in a tail page too (PG_slab_tail is
- * above it): one compare, as PageSlab. */
-static always_inline bool PageSlabOffset0(const struct page *page)
-{
-	return (unsigned char)page->flags == PG_slab;
-}
-
-/* kfree: the object's own struct page, head or tail, for the slabs of
- * PageSlabOffset0, and slab_free with offset 0, one load less: one line of
- * the memmap read, where the kernel reads the tail page and the head.  An
- * object of a cache with a constructor, a block not in a slab, a foreign
- * pointer go to kfree_slow. */
+/* kfree: the arena's slot map names the kmalloc cache of the object's slab
+ * when that slab has the cache's preferred order (see arena_slab_slot);
+ * the cache then holds the mask and starts_below of the checks and its free
+ * pointer is at offset 0.  kfree reads a byte of the arena's header page and
+ * no struct page (the kernel reads the page's and the head's): a program
+ * with thousands of slabs keeps their bytes in a few lines, where their
+ * struct pages are a line each.  page, the object's own struct page (head
+ * or tail), is computed, not read: it is compared with the cpu slab, and
+ * read only past the sheaf.  Every other pointer goes to kfree_slow: an
+ * object of another cache or of a smaller slab, a block not in a slab, a
+ * foreign pointer. */
 static always_inline void kfree_inline(const void *x, const char *func)
 {
 	unsigned long sec = (unsigned long)x >> ARENA_SHIFT;
-	struct page *page;
-	struct slab *slab;
+	unsigned long arena, idx, slot;
+	struct kmem_cache *s;
+	struct slab *page;
 
 	/* NULL and ZERO_SIZE_PTR lie in the first page of the address space,
 	 * where no slab can be (an arena starts with its header page): they
@@ -412,13 +414,14 @@ static always_inline void kfree_inline(const void *x, const char *func)
 	if (unlikely(sec >= NR_SECTIONS || kslub_section_map[sec] != SECTION_ARENA))
 		return kfree_nonslab(x, func);	/* mapped, NULL, or not kslub's */
 	__asm__("" : "+r"(sec));	/* see virt_to_slab */
-	page = (struct page *)((sec << ARENA_SHIFT) + ARENA_MEMMAP_OFFSET) +
-	       (((unsigned long)x & ARENA_MASK) >> PAGE_SHIFT);
-	if (unlikely(!PageSlabOffset0(page)))
-		return kfree_slow(x, func);	/* large, a constructor's cache, not a slab */
-	/* the head page, or a tail page with the words a free reads */
-	slab = page_slab(page);
-	slab_free_at(slab->slab_cache, slab, (void *)x, func, 0);
+	arena = sec << ARENA_SHIFT;
+	idx = ((unsigned long)x & ARENA_MASK) >> PAGE_SHIFT;
+	slot = __atomic_load_n(arena_slab_slot(arena, idx), __ATOMIC_ACQUIRE);
+	if (unlikely(!slot))
+		return kfree_slow(x, func);	/* large, another cache or order, not a slab */
+	s = __atomic_load_n(&kmalloc_caches[slot], __ATOMIC_ACQUIRE);
+	page = (struct slab *)(arena + ARENA_MEMMAP_OFFSET) + idx;
+	slab_free_at(s, page, (void *)x, func, 0, s->oo_mask, s->oo_starts_below);
 }
 
 #endif

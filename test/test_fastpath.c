@@ -338,7 +338,7 @@ Test(fastpath, a_slabs_tail_pages_carry_the_words_a_free_reads)
 		cr_assert_eq(slab->slab_cache, s);
 		cr_assert_eq(slab->mask, head->mask);
 		cr_assert_eq(slab->starts_below, head->starts_below);
-		cr_assert_eq(slab_head(slab), head);
+		cr_assert_eq(slab_head_masked(slab, slab->mask), head);
 		cr_assert_eq(page_slab(compound_head(page)), head);
 		cr_assert_eq(kslub_ksize(objs[i]), s->object_size);
 	}
@@ -354,6 +354,77 @@ Test(fastpath, a_slabs_tail_pages_carry_the_words_a_free_reads)
 		cr_assert_eq(READ_ONCE(virt_to_page(objs[i])->flags) & (PG_slab | PG_slab_tail), 0,
 			     "a page of a freed slab still says slab (flags %#lx)", virt_to_page(objs[i])->flags);
 	free(objs);
+}
+
+static unsigned int slot_of(const void *x)
+{
+	unsigned long a = (unsigned long)x;
+
+	return __atomic_load_n(arena_slab_slot(a & ~ARENA_MASK, (a & ARENA_MASK) >> PAGE_SHIFT), __ATOMIC_ACQUIRE);
+}
+
+/* kfree finds a kmalloc object's cache by the arena's slot map: every page
+ * of every slab of every kmalloc cache (head and tails) names its slot, the
+ * cache there is the object's, and its oo_ copies are the slab's mask and
+ * starts_below; a slab that goes back to the buddy leaves its bytes 0. */
+Test(fastpath, the_arena_slot_map_names_the_kmalloc_cache_of_every_slab_page)
+{
+	unsigned int caches = 0;
+
+	kslub_kfree(kslub_kmalloc(1, KSLUB_GFP_KERNEL));	/* kslub starts */
+	for (unsigned int slot = 1; slot < NR_KMALLOC_SLOTS; slot++) {
+		struct kmem_cache *s = kmalloc_caches[slot];
+		unsigned int n;
+		void **objs;
+
+		if (s == &kmalloc_boot_cache)
+			continue;	/* a slot past the sizes */
+		caches++;
+		cr_assert_eq(s->kmalloc_slot, slot, "%s in slot %u has %u", s->name, slot, s->kmalloc_slot);
+		n = 2 * oo_objects(s->oo) + 1;
+		objs = calloc(n, sizeof(void *));
+		cr_assert_not_null(objs);
+		for (unsigned int i = 0; i < n; i++) {
+			struct slab *slab;
+
+			objs[i] = kslub_kmalloc(s->object_size, KSLUB_GFP_KERNEL);
+			cr_assert_not_null(objs[i]);
+			slab = virt_to_slab(objs[i]);
+			cr_assert_eq(slab->slab_cache, s);
+			cr_assert_eq(slot_of(objs[i]), slot, "%s: object %u has slot %u", s->name, i, slot_of(objs[i]));
+			cr_assert_eq(slot_of(slab_address(slab)), slot);
+			cr_assert_eq(slot_of((char *)slab_address(slab) + slab->mask), slot, "%s: the slab's last page",
+				     s->name);
+			cr_assert_eq(s->oo_mask, slab->mask, "%s", s->name);
+			cr_assert_eq(s->oo_starts_below, slab->starts_below, "%s", s->name);
+		}
+		for (unsigned int i = 0; i < n; i++)
+			kslub_kfree(objs[i]);
+		cr_assert_eq(kslub_validate_slab_cache(s), 0);
+		kslub_flush_thread();
+		kslub_kmem_cache_shrink(s);
+		cr_assert_eq(cache_info_slabs(s), 0, "%s: slabs left after the shrink", s->name);
+		for (unsigned int i = 0; i < n; i++)
+			cr_assert_eq(slot_of(objs[i]), 0, "%s: a freed slab's page keeps slot %u", s->name,
+				     slot_of(objs[i]));
+		free(objs);
+	}
+	cr_assert_geq(caches, 30);
+}
+
+/* A cache that is not a kmalloc cache has no slot: kfree of its objects
+ * takes the slow way, through the struct page. */
+Test(fastpath, other_caches_have_no_slot_in_the_arena_map)
+{
+	struct kmem_cache *s = kslub_kmem_cache_create("no-slot", 64, 0, 0, NULL);
+	void *x = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+
+	cr_assert_not_null(x);
+	cr_assert_eq(s->kmalloc_slot, 0);
+	cr_assert_eq(slot_of(x), 0);
+	kslub_kfree(x);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	kslub_kmem_cache_destroy(s);
 }
 
 static void kfree_twice_in_a_tail_child(void *arg)
@@ -387,10 +458,11 @@ Test(fastpath, double_kfree_of_an_object_in_a_tail_page_is_caught)
 	assert_double_free_reported(kfree_twice_in_a_tail_child);
 }
 
-/* kfree's fast path assumes the free pointer at offset 0: a constructor's
- * cache (free pointer after the object) is marked PG_slab_offset and goes
- * the slow way, so kfree of its objects keeps their constructed state, and
- * a double kfree is caught there too. */
+/* kfree's fast path (the arena's slot map) takes kmalloc caches alone, whose
+ * free pointer is at offset 0: a constructor's cache (free pointer after
+ * the object) or any other has no slot there and goes the slow way, so
+ * kfree of its objects keeps their constructed state, and a double kfree is
+ * caught there too. */
 static void kfree_twice_ctor_child(void *arg)
 {
 	struct kmem_cache *s = df_cache(true);
@@ -413,10 +485,10 @@ Test(fastpath, kfree_of_a_constructors_object_uses_its_free_pointer_offset)
 		for (int i = 0; i < N; i++)
 			objs[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
 		for (int i = 0; i < N; i++) {
-			unsigned long flags = slab_page(virt_to_slab(objs[i]))->flags;
+			unsigned long a = (unsigned long)objs[i];
 
-			cr_assert_eq(flags & (PG_slab | PG_slab_offset), ctor ? PG_slab | PG_slab_offset : PG_slab);
-			cr_assert_eq(PageSlabOffset0(slab_page(virt_to_slab(objs[i]))), !ctor);
+			cr_assert_eq(s->offset != 0, ctor);
+			cr_assert_eq(*arena_slab_slot(a & ~ARENA_MASK, (a & ARENA_MASK) >> PAGE_SHIFT), 0);
 			kslub_kfree(objs[(i * 7) % N]);	/* N is not a multiple of 7 */
 		}
 		for (int i = 0; i < N; i++) {

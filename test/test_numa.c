@@ -107,6 +107,14 @@ static void four_nodes_body(void)
 		check(kslub_buddyinfo(n, nr_free) == KSLUB_MAX_ORDER, "buddyinfo of node %d", n);
 		check(kslub_kmalloc_cache(64)->node[n], "kmalloc-64 has no kmem_cache_node %d", n);
 	}
+	/* no inline push to a sheaf, whose objects must be of one node: every
+	 * free goes by free_to_pcs, which looks at the object's node */
+	for (size_t size = 16; size <= 8192; size *= 2) {
+		struct kmem_cache *s = kslub_kmalloc_cache(size);
+
+		check(s->sheaf_push_max == 0 && s->sheaf_push_cap == 0, "%s: inline push bounds %u and %u",
+		      s->name, s->sheaf_push_max, s->sheaf_push_cap);
+	}
 }
 
 Test(numa, synthetic_topology_gives_four_nodes)
@@ -129,6 +137,12 @@ static void one_node_body(void)
 {
 	check(start() == 1, "%d nodes", kslub_nr_node_ids);
 	check(!maps_have("libhwloc"), "libhwloc is mapped on a machine of one node");
+	/* one node: a thread frees inline to its sheaf, up to the capacity
+	 * when it allocates from the cache too */
+	check(kslub_kmalloc_cache(64)->sheaf_push_cap == kslub_kmalloc_cache(64)->sheaf_capacity &&
+		      kslub_kmalloc_cache(8192)->sheaf_push_max == 2,
+	      "push bounds %u and %u", kslub_kmalloc_cache(64)->sheaf_push_cap,
+	      kslub_kmalloc_cache(8192)->sheaf_push_max);
 	check(kslub_current_node() == 0, "node %d", kslub_current_node());
 }
 
