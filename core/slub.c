@@ -610,6 +610,19 @@ static always_inline struct slab *object_slab(const void *x)
 	return page_slab(compound_head(virt_to_page(x)));
 }
 
+/* The same for an object of s, with no line of the memmap read when the
+ * arena's slot map says its slab has s's preferred order: the head's
+ * address then follows from s->oo_mask. */
+static always_inline struct slab *cache_object_slab(const struct kmem_cache *s, const void *x)
+{
+	unsigned long a = (unsigned long)x;
+
+	if (s->kmalloc_slot && __atomic_load_n(arena_slab_slot(a & ~ARENA_MASK, (a & ARENA_MASK) >> PAGE_SHIFT),
+					       __ATOMIC_RELAXED))
+		return page_slab(virt_to_page((void *)(a & ~(unsigned long)s->oo_mask)));
+	return object_slab(x);
+}
+
 /* Objects leave a sheaf for their slab, head .. tail linked by free
  * pointers: onto the freelist of c when they are of c's cpu slab, else as
  * any other free (the owner's local list of a slab on its cpu-partial list,
@@ -646,14 +659,20 @@ static noinline void sheaf_flush_main(struct kmem_cache *s, struct kmem_cache_cp
 
 	WRITE_ONCE(sheaf->busy, 1);
 	barrier();
+	/* the objects are of slabs all over the heap, whose lines the loop
+	 * below would wait for one after the other: ask for them all first */
+	for (unsigned int i = 0; i < nr; i++) {
+		__builtin_prefetch(cache_object_slab(s, sheaf->objects[i]), 1);
+		__builtin_prefetch(sheaf->objects[i], 1);
+	}
 	if (nr)
-		next_slab = object_slab(sheaf->objects[0]);
+		next_slab = cache_object_slab(s, sheaf->objects[0]);
 	for (unsigned int i = 0; i < nr;) {
 		void *head = sheaf->objects[i], *tail = head;
 		int cnt = 1;
 
 		slab = next_slab;
-		while (++i < nr && (next_slab = object_slab(sheaf->objects[i])) == slab) {
+		while (++i < nr && (next_slab = cache_object_slab(s, sheaf->objects[i])) == slab) {
 			set_freepointer(s, tail, sheaf->objects[i]);
 			tail = sheaf->objects[i];
 			cnt++;
