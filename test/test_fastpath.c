@@ -304,6 +304,18 @@ static unsigned long cache_info_slabs(struct kmem_cache *s)
 	return info.num_slabs;
 }
 
+/* kfree every object of objs (all of s), then flush and shrink: every slab
+ * of s goes back to the buddy. */
+static void free_all_and_shrink(struct kmem_cache *s, void **objs, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++)
+		kslub_kfree(objs[i]);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	kslub_flush_thread();
+	kslub_kmem_cache_shrink(s);
+	cr_assert_eq(cache_info_slabs(s), 0, "%s: slabs left after the shrink", s->name);
+}
+
 /* A slab's tail pages carry the words a free reads (flags with
  * PG_slab_tail, slab_cache, starts_below, mask), so that kfree reads the
  * object's own struct page; virt_to_slab still finds the head, and a slab
@@ -343,13 +355,8 @@ Test(fastpath, a_slabs_tail_pages_carry_the_words_a_free_reads)
 		cr_assert_eq(kslub_ksize(objs[i]), s->object_size);
 	}
 	cr_assert_gt(tails, 0);
-	for (unsigned int i = 0; i < n; i++)
-		kslub_kfree(objs[i]);
-	cr_assert_eq(kslub_validate_slab_cache(s), 0);
-	/* the empty slabs go back: no page of theirs says slab any more */
-	kslub_flush_thread();
-	kslub_kmem_cache_shrink(s);
-	cr_assert_eq(cache_info_slabs(s), 0, "%s: slabs left after the shrink", s->name);
+	free_all_and_shrink(s, objs, n);
+	/* no page of the freed slabs says slab any more */
 	for (unsigned int i = 0; i < n; i++)
 		cr_assert_eq(READ_ONCE(virt_to_page(objs[i])->flags) & (PG_slab | PG_slab_tail), 0,
 			     "a page of a freed slab still says slab (flags %#lx)", virt_to_page(objs[i])->flags);
@@ -398,12 +405,7 @@ Test(fastpath, the_arena_slot_map_names_the_kmalloc_cache_of_every_slab_page)
 			cr_assert_eq(s->oo_mask, slab->mask, "%s", s->name);
 			cr_assert_eq(s->oo_starts_below, slab->starts_below, "%s", s->name);
 		}
-		for (unsigned int i = 0; i < n; i++)
-			kslub_kfree(objs[i]);
-		cr_assert_eq(kslub_validate_slab_cache(s), 0);
-		kslub_flush_thread();
-		kslub_kmem_cache_shrink(s);
-		cr_assert_eq(cache_info_slabs(s), 0, "%s: slabs left after the shrink", s->name);
+		free_all_and_shrink(s, objs, n);
 		for (unsigned int i = 0; i < n; i++)
 			cr_assert_eq(slot_of(objs[i]), 0, "%s: a freed slab's page keeps slot %u", s->name,
 				     slot_of(objs[i]));
