@@ -273,15 +273,6 @@ static always_inline struct page *compound_head(struct page *page)
 	return page;
 }
 static always_inline struct slab *page_slab(struct page *page) { return (struct slab *)page; }
-/* The head of a slab given by any of its pages and the slab's mask, with no
- * line of the memmap read (kfree_inline hands a tail to slab_free_at, which
- * needs the head only past the sheaf). */
-static always_inline struct slab *slab_head_masked(struct slab *slab, unsigned long mask)
-{
-	unsigned long idx = (((unsigned long)slab & ARENA_MASK) - ARENA_MEMMAP_OFFSET) / sizeof(struct page);
-
-	return slab - (idx & (mask >> PAGE_SHIFT));
-}
 static always_inline struct page *slab_page(struct slab *slab) { return (struct page *)slab; }
 static always_inline void *slab_address(struct slab *slab) { return page_address(slab_page(slab)); }
 static always_inline unsigned int slab_order(const struct slab *slab)

@@ -222,12 +222,15 @@ static always_inline bool object_is_free(const struct kmem_cache *s, const struc
  * slab: the head page, or (from kfree) the page of x, whose copies of mask
  * and starts_below serve the checks; an object of a tail page of the cpu
  * slab goes to the sheaf, which is as good. */
-/* Past the sheaf: the cpu freelist if x is of the cpu slab (head: the
- * slab's head page; x is in a tail page), else slab_free_slow.  Not
- * inlined: this keeps slab_free_at's registers its own. */
-static noinline void slab_free_cpu(struct kmem_cache *s, struct slab *head, struct kmem_cache_cpu *c, void *x,
+/* Past the sheaf: the cpu freelist if x is of the cpu slab (slab: the
+ * page of x, maybe a tail), else slab_free_slow.  Not inlined: this keeps
+ * slab_free_at's registers its own, and the head is found here, from the
+ * page's flags, so that the caller keeps no mask for it. */
+static noinline void slab_free_cpu(struct kmem_cache *s, struct slab *slab, struct kmem_cache_cpu *c, void *x,
 				   unsigned long key, unsigned long offset)
 {
+	struct slab *head = page_slab(compound_head(slab_page(slab)));
+
 	if (likely(head == c->slab)) {
 		*(unsigned long *)((char *)x + offset) = (unsigned long)c->freelist ^ key;
 		c->freelist = x;
@@ -267,7 +270,7 @@ static always_inline void slab_free_at(struct kmem_cache *s, struct slab *slab, 
 	}
 	if (likely(sheaf_push_at(s, c, x, key, offset)))
 		return;
-	slab_free_cpu(s, slab_head_masked(slab, mask), c, x, key, offset);
+	slab_free_cpu(s, slab, c, x, key, offset);
 }
 
 /* offset: s->offset, or 0 from kfree's fast path, which knows it is 0 */

@@ -11,6 +11,8 @@
  */
 #include <criterion/criterion.h>
 
+#include <pthread.h>
+
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -350,7 +352,6 @@ Test(fastpath, a_slabs_tail_pages_carry_the_words_a_free_reads)
 		cr_assert_eq(slab->slab_cache, s);
 		cr_assert_eq(slab->mask, head->mask);
 		cr_assert_eq(slab->starts_below, head->starts_below);
-		cr_assert_eq(slab_head_masked(slab, slab->mask), head);
 		cr_assert_eq(page_slab(compound_head(page)), head);
 		cr_assert_eq(kslub_ksize(objs[i]), s->object_size);
 	}
@@ -427,6 +428,49 @@ Test(fastpath, other_caches_have_no_slot_in_the_arena_map)
 	kslub_kfree(x);
 	cr_assert_eq(kslub_validate_slab_cache(s), 0);
 	kslub_kmem_cache_destroy(s);
+}
+
+static void *kfree_first_thing(void *x)
+{
+	kslub_kfree(x);	/* the thread's first call: it has no state yet */
+	return NULL;
+}
+
+/* A thread's first free finds no sheaf and no cpu slab, and gives the object
+ * to its slab directly (__slab_free): the slab's head, found from the page
+ * of an object in a tail page, not the tail itself. */
+Test(fastpath, a_threads_first_free_of_an_object_in_a_tail_page_goes_to_its_slab)
+{
+	struct kmem_cache *s = kslub_kmalloc_cache(1000);
+	unsigned int n = 3 * oo_objects(s->oo), freed = 0;
+	struct kslub_cache_info before, after;
+	void **objs = calloc(n, sizeof(void *));
+
+	cr_assert_not_null(objs);
+	cr_assert_geq(oo_order(s->oo), 1, "%s: slabs of one page", s->name);
+	for (unsigned int i = 0; i < n; i++)
+		objs[i] = kslub_kmalloc(1000, KSLUB_GFP_KERNEL);
+	kslub_flush_thread();	/* no cpu slab, no sheaf: the objects' slabs are full */
+	cr_assert_eq(kslub_cache_info(s, &before), 0);
+	for (unsigned int i = 0; i < n && freed < 4; i++) {
+		pthread_t t;
+
+		if (virt_to_slab(objs[i]) == page_slab(virt_to_page(objs[i])))
+			continue;	/* in a head page */
+		cr_assert_eq(pthread_create(&t, NULL, kfree_first_thing, objs[i]), 0);
+		pthread_join(t, NULL);
+		objs[i] = NULL;
+		freed++;
+	}
+	cr_assert_eq(freed, 4);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	cr_assert_eq(kslub_cache_info(s, &after), 0);
+	cr_assert_eq(after.active_objs, before.active_objs - freed, "%lu objects in use, %lu before %u frees",
+		     after.active_objs, before.active_objs, freed);
+	for (unsigned int i = 0; i < n; i++)
+		kslub_kfree(objs[i]);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	free(objs);
 }
 
 static void kfree_twice_in_a_tail_child(void *arg)
