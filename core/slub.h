@@ -94,11 +94,8 @@ static always_inline void *kmalloc_freelist_pop(const struct kmem_cache *s, stru
  * sheaves came (alloc_from_pcs before the cpu slab): objects freed in random
  * order go there, and the next allocation of the cache takes the last one
  * back while its lines are still in the cache.  The cpu freelist serves when
- * the sheaf is empty.  A free goes to the sheaf, an object of the cpu slab
- * too: the objects come back strictly last freed first, and the cpu
- * freelist keeps only objects not handed out since the slab was taken,
- * where an object of the cpu slab freed to it would wait, cold, behind the
- * sheaf (churn: 0.299 -> 0.269 s).  Past those, slab_free_slow and
+ * the sheaf is empty.  A free goes to the cpu freelist when the object is of
+ * the cpu slab, to the sheaf otherwise; past those, slab_free_slow and
  * slab_alloc_refill.  The count of objects is in c->sheaf, so a push or a
  * pop reads no line of the sheaf but its top slot.
  *
@@ -217,25 +214,24 @@ static always_inline bool object_is_free(const struct kmem_cache *s, const struc
 	return freepointer_is_free(slab, x, (unsigned long)get_freepointer(s, x));
 }
 
-/* slab_free: check the object, then push it on the thread's sheaf when it
- * has room; otherwise the cpu freelist when the object is of the cpu slab
- * and the sheaf is full (or sheaves are off), else slab_free_slow:
- * free_to_pcs, which makes the sheaf or flushes half of it, or the kernel's
- * __slab_free, a lock-free cmpxchg of the slab's freelist and counters,
- * taking a list lock only when the slab must change list.
- * slab: the head page, or (from kfree) the page of x, maybe a tail. */
-/* Past the sheaf (full, or none yet): the cpu freelist if x is of the cpu
- * slab and the thread has a sheaf (or the cache none), else slab_free_slow.
- * slab: the page of x, maybe a tail.  Not inlined: this keeps slab_free_at's
- * registers its own, and the head is found here, from the page's flags, so
- * that the caller keeps no mask for it. */
+/* slab_free: check the object, then push it on the thread's freelist when it
+ * is in the thread's cpu slab, else on the thread's sheaf when it has room;
+ * otherwise slab_free_slow: free_to_pcs up to the sheaf's capacity, or the
+ * kernel's __slab_free, a lock-free cmpxchg of the slab's freelist and
+ * counters, taking a list lock only when the slab must change list.
+ * slab: the head page, or (from kfree) the page of x, whose copies of mask
+ * and starts_below serve the checks; an object of a tail page of the cpu
+ * slab goes to the sheaf, which is as good. */
+/* Past the sheaf: the cpu freelist if x is of the cpu slab (slab: the
+ * page of x, maybe a tail), else slab_free_slow.  Not inlined: this keeps
+ * slab_free_at's registers its own, and the head is found here, from the
+ * page's flags, so that the caller keeps no mask for it. */
 static noinline void slab_free_cpu(struct kmem_cache *s, struct slab *slab, struct kmem_cache_cpu *c, void *x,
 				   unsigned long key, unsigned long offset)
 {
 	struct slab *head = page_slab(compound_head(slab_page(slab)));
 
-	/* with no sheaf yet, slab_free_slow makes one (free_to_pcs) */
-	if (likely(head == c->slab) && (c->sheaf || !READ_ONCE(s->sheaf_push_cap))) {
+	if (likely(head == c->slab)) {
 		*(unsigned long *)((char *)x + offset) = (unsigned long)c->freelist ^ key;
 		c->freelist = x;
 		return;
@@ -267,6 +263,11 @@ static always_inline void slab_free_at(struct kmem_cache *s, struct slab *slab, 
 	if (unlikely(fp == key || (fp ^ key ^ addr) <= mask))
 		return kslub_bad_object_free(s, slab, x, func);	/* already free */
 	c = this_cpu_ptr(s);
+	if (likely(slab == c->slab)) {
+		*(unsigned long *)(addr + offset) = (unsigned long)c->freelist ^ key;
+		c->freelist = x;
+		return;
+	}
 	if (likely(sheaf_push_at(s, c, x, key, offset)))
 		return;
 	slab_free_cpu(s, slab, c, x, key, offset);

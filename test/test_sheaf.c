@@ -66,11 +66,10 @@ static void **fill_slabs(struct kmem_cache *s, unsigned int slabs, unsigned int 
 
 /* ---- the sheaf itself ------------------------------------------------------------- */
 
-/* Every free goes to the sheaf, an object of the cpu slab too, and an
- * allocation takes the sheaf's top first: the objects come back in the
- * reverse order of their frees, the last freed (warm in the CPU cache)
- * first; the cpu freelist, which then holds only objects never handed out
- * since the slab was taken, serves when the sheaf is empty. */
+/* An allocation takes the sheaf's top first, then the cpu freelist: an
+ * object of another slab freed is handed out again while it is in the CPU
+ * cache, before the cpu slab's own free objects, of which only the first
+ * may be warm.  A free of an object of the cpu slab goes on its freelist. */
 static struct kmem_cache *first_cache;
 static bool first_kmalloc;
 
@@ -88,7 +87,7 @@ static void first_free(void *p)
 		kslub_kmem_cache_free(first_cache, p);
 }
 
-Test(sheaf, every_free_goes_to_the_sheaf_and_comes_back_last_in_first_out)
+Test(sheaf, an_allocation_takes_the_sheaf_before_the_cpu_freelist)
 {
 	/* a cache with no constructor, one with, and a kmalloc cache through
 	 * kmalloc and kfree, whose fast paths are their own */
@@ -97,7 +96,7 @@ Test(sheaf, every_free_goes_to_the_sheaf_and_comes_back_last_in_first_out)
 						 : kslub_kmem_cache_create("sheaf-first", 40, 0, 0,
 									   kind ? ctor_fill : NULL);
 		unsigned int n;
-		void **objs, *mine, *other, *fresh;
+		void **objs, *mine, *other;
 
 		cr_assert_not_null(s);
 		first_cache = s;
@@ -107,30 +106,22 @@ Test(sheaf, every_free_goes_to_the_sheaf_and_comes_back_last_in_first_out)
 		other = objs[0];	/* of a full slab that is not */
 		cr_assert_eq(virt_to_slab(mine), this_cpu_ptr(s)->slab);
 		cr_assert_neq(virt_to_slab(other), this_cpu_ptr(s)->slab);
-		fresh = this_cpu_ptr(s)->freelist;
-		cr_assert_null(my_sheaf(s));
-		/* the first free of the cpu slab's object makes the sheaf */
 		first_free(mine);
-		first_free(other);
-		cr_assert_eq(sheaf_size(s), 2, "the free of the cpu slab's object did not go to the sheaf");
-		cr_assert_eq(this_cpu_ptr(s)->freelist, fresh, "a free went to the cpu freelist");
-		cr_assert_eq(first_alloc(), other, "the cpu freelist came before the sheaf");
-		cr_assert_eq(first_alloc(), mine, "the sheaf not in last-in, first-out order");
+		cr_assert_eq(this_cpu_ptr(s)->freelist, mine, "the free to the cpu slab did not go to its freelist");
 		cr_assert_eq(sheaf_size(s), 0);
-		if (fresh)
-			cr_assert_eq(first_alloc(), fresh, "an empty sheaf, then the cpu freelist");
-		else
-			fresh = first_alloc();
+		first_free(other);
+		cr_assert_eq(sheaf_size(s), 1, "the free of another slab's object did not go to the sheaf");
+		cr_assert_eq(first_alloc(), other, "the cpu freelist came before the sheaf");
+		cr_assert_eq(first_alloc(), mine, "then the cpu freelist");
 		/* the sheaf in last-in, first-out order, all of it first */
 		for (unsigned int i = 0; i < 5; i++)
 			first_free(objs[i]);
 		first_free(mine);
-		cr_assert_eq(first_alloc(), mine);
 		for (unsigned int i = 5; i-- > 0;)
 			cr_assert_eq(first_alloc(), objs[i], "sheaf object %u not in last-in, first-out order", i);
+		cr_assert_eq(first_alloc(), mine);
 		for (unsigned int i = 0; i < n; i++)
 			first_free(objs[i]);
-		first_free(fresh);
 		cr_assert_eq(kslub_validate_slab_cache(s), 0);
 		if (kind < 2)
 			kslub_kmem_cache_destroy(s);
