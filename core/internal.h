@@ -7,10 +7,9 @@
  * The layout follows the kernel: struct slab overlays the head struct page of
  * a slab, and a free buddy block is known by PG_buddy on its head page.  A
  * slab's tail pages differ: where the kernel's point at their head, each
- * carries a copy of the words a free checks (PG_slab_tail; see struct slab),
- * so that a free or a report reads one struct page, whichever page the
- * object is in.  kfree of a kmalloc object reads none: the arena's slot map
- * (arena_slab_slot) gives its cache, which knows the rest.
+ * holds PG_slab_tail and the slab's mask, from which compound_head finds the
+ * head.  kfree of a kmalloc object reads no struct page: the arena's slot
+ * map (arena_slab_slot) gives its cache, which knows the rest.
  */
 #ifndef KSLUB_INTERNAL_H
 #define KSLUB_INTERNAL_H
@@ -165,8 +164,8 @@ struct page {
 			unsigned int pad0;
 			uint64_t freed_at;		/* ms clock, for the purge delay */
 		};
-		struct {			/* offset 8: slab_cache in a slab's pages */
-			unsigned long compound_head;	/* cleared with the flags */
+		struct {			/* offset 8: slab_cache in a slab's head */
+			unsigned long compound_head;	/* cleared when a block is handed out */
 		};
 		struct {			/* PG_large: block from the page allocator */
 			unsigned long large_zero;	/* at offset 8: 0 */
@@ -178,8 +177,8 @@ struct page {
 } __attribute__((aligned(64)));
 
 /* The slab overlay of the head page.  A tail page of the slab holds flags
- * (with PG_slab_tail), slab_cache, starts_below and mask as the head has
- * them, which never change while the slab lives, and nothing else. */
+ * (PG_slab | PG_slab_tail) and the head's mask, which never changes while
+ * the slab lives, and nothing else. */
 struct kmem_cache;
 struct slab {
 	unsigned long flags;			/* PG_slab */

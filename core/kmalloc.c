@@ -72,9 +72,9 @@ void create_kmalloc_caches(void)
 		s = kmem_cache_create_flags(name, size, 0, 0, NULL, true);
 		if (!s)
 			kslub_fatal(NULL, NULL, "cannot create %s", name);
-		/* kmalloc_freelist_pop relies on it */
+		/* kmalloc_freelist_pop and kfree's slot map rely on it */
 		if (s->offset != 0 || s->ctor || s->red_left_pad)
-			kslub_fatal(NULL, NULL, "%s: free pointer not at offset 0", name);
+			kslub_fatal(NULL, NULL, "%s: free pointer not at offset 0, or a left red zone", name);
 		/* before any slab of it is made, so that kfree finds them all */
 		s->kmalloc_slot = slot;
 		/* the slot whole before an index names it */

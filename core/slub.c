@@ -247,13 +247,10 @@ static struct slab *allocate_slab(struct kmem_cache *s, gfp_t gfp, int node)
 	slab->objects = objects;
 	slab->mask = (PAGE_SIZE << order) - 1;
 	slab->starts_below = slab_starts_below(s, objects);
+	/* a tail page holds what compound_head needs */
 	for (unsigned long i = 1; i < (1UL << order); i++) {
-		struct slab *tail = page_slab(&page[i]);
-
-		tail->slab_cache = s;
-		tail->starts_below = slab->starts_below;
-		tail->mask = slab->mask;
-		__atomic_store_n(&tail->flags, PG_slab | PG_slab_tail, __ATOMIC_RELEASE);
+		page_slab(&page[i])->mask = slab->mask;
+		__atomic_store_n(&page[i].flags, PG_slab | PG_slab_tail, __ATOMIC_RELEASE);
 	}
 	/* flags last: free() trusts PG_slab only on a slab that is set up */
 	__atomic_store_n(&slab->flags, PG_slab, __ATOMIC_RELEASE);
@@ -288,10 +285,8 @@ static void free_slab(struct slab *slab)
 
 	if (slab->slab_cache->kmalloc_slot)
 		slab_set_slot(slab, order, 0);
-	for (unsigned long i = 1; i < (1UL << order); i++) {
+	for (unsigned long i = 1; i < (1UL << order); i++)
 		__atomic_store_n(&page[i].flags, 0, __ATOMIC_RELEASE);
-		page[i].compound_head = 0;
-	}
 	slab->slab_cache = NULL;
 	__atomic_store_n(&slab->flags, 0, __ATOMIC_RELEASE);
 	free_the_pages(page, order);
@@ -1110,6 +1105,7 @@ noinline void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *x)
  * reach it by a tail call. */
 noinline __attribute__((cold)) void kslub_bad_object_free(struct kmem_cache *s, struct slab *slab, const void *x, const char *func)
 {
+	slab = page_slab(compound_head(slab_page(slab)));	/* kfree may hand a tail page */
 	if (!object_is_start(s, slab, x))
 		kslub_fatal(func, x, "invalid pointer: not the start of an object of %s (object size %u)",
 			    s->name, s->object_size);

@@ -214,14 +214,6 @@ static always_inline bool object_is_free(const struct kmem_cache *s, const struc
 	return freepointer_is_free(slab, x, (unsigned long)get_freepointer(s, x));
 }
 
-/* slab_free: check the object, then push it on the thread's freelist when it
- * is in the thread's cpu slab, else on the thread's sheaf when it has room;
- * otherwise slab_free_slow: free_to_pcs up to the sheaf's capacity, or the
- * kernel's __slab_free, a lock-free cmpxchg of the slab's freelist and
- * counters, taking a list lock only when the slab must change list.
- * slab: the head page, or (from kfree) the page of x, whose copies of mask
- * and starts_below serve the checks; an object of a tail page of the cpu
- * slab goes to the sheaf, which is as good. */
 /* Past the sheaf: the cpu freelist if x is of the cpu slab (slab: the
  * page of x, maybe a tail), else slab_free_slow.  Not inlined: this keeps
  * slab_free_at's registers its own, and the head is found here, from the
@@ -239,9 +231,17 @@ static noinline void slab_free_cpu(struct kmem_cache *s, struct slab *slab, stru
 	slab_free_slow(s, head, x);
 }
 
-/* mask, starts_below: the slab's (slab->mask, slab->starts_below, or the
+/* slab_free: check the object, then push it on the thread's freelist when it
+ * is in the thread's cpu slab, else on the thread's sheaf when it has room;
+ * otherwise slab_free_slow: free_to_pcs up to the sheaf's capacity, or the
+ * kernel's __slab_free, a lock-free cmpxchg of the slab's freelist and
+ * counters, taking a list lock only when the slab must change list.
+ * slab: the head page, or (from kfree) the page of x, maybe a tail, which
+ * is not read on the way to the freelist or the sheaf; an object of a tail
+ * page of the cpu slab goes to the sheaf, which is as good.  mask,
+ * starts_below: the slab's (slab->mask and slab->starts_below, or the
  * cache's oo_ copies when the slot map says the slab has the preferred
- * order); slab is read past the checks only. */
+ * order). */
 static always_inline void slab_free_at(struct kmem_cache *s, struct slab *slab, void *x, const char *func,
 				       unsigned long offset, unsigned long mask, unsigned long starts_below)
 {
@@ -256,8 +256,7 @@ static always_inline void slab_free_at(struct kmem_cache *s, struct slab *slab, 
 	/* freepointer_is_free, with the compares on the stored value */
 	key = s->random ^ __builtin_bswap64(addr);
 	fp = *(unsigned long *)(addr + offset);
-	/* no code: the store below addresses x + offset again, with no add,
-	 * and the compare reads slab->mask from memory, with no load */
+	/* no code: the store below addresses x + offset again, with no add */
 	if (!__builtin_constant_p(offset))
 		__asm__("" : "+r"(offset));
 	if (unlikely(fp == key || (fp ^ key ^ addr) <= mask))
@@ -312,7 +311,7 @@ void *krealloc_internal(const void *p, size_t new_size, gfp_t gfp, const char *f
 size_t ksize_internal(const void *p, const char *func);
 
 /* The kmalloc cache slot of a size from 1 to KMALLOC_MAX_CACHE_SIZE, by
- * kmalloc_size_index (for the sizes kmalloc_index_small does not hold). */
+ * kmalloc_size_index (for the sizes kmalloc_tables.index_small does not hold). */
 static always_inline unsigned long kmalloc_slot(size_t size)
 {
 	return __atomic_load_n(&kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW], __ATOMIC_ACQUIRE);
