@@ -244,6 +244,13 @@ static always_inline uint8_t *arena_slab_slot(unsigned long arena, unsigned long
 {
 	return (uint8_t *)(arena + ARENA_SLAB_SLOT_OFFSET + idx);
 }
+/* The byte of the page that holds addr (in an arena). */
+static always_inline uint8_t *addr_slab_slot(const void *addr)
+{
+	unsigned long a = (unsigned long)addr;
+
+	return arena_slab_slot(a & ~ARENA_MASK, (a & ARENA_MASK) >> PAGE_SHIFT);
+}
 
 static always_inline struct page *virt_to_page(const void *addr)
 {

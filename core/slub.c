@@ -216,8 +216,7 @@ static inline void dec_slabs_node(struct kmem_cache *s, int node, int objects)
 /* Names the slab's pages in its arena's slot map (slot 0: none). */
 static void slab_set_slot(struct slab *slab, unsigned int order, unsigned int slot)
 {
-	unsigned long addr = (unsigned long)slab_address(slab);
-	uint8_t *map = arena_slab_slot(addr & ~ARENA_MASK, (addr & ARENA_MASK) >> PAGE_SHIFT);
+	uint8_t *map = addr_slab_slot(slab_address(slab));
 
 	for (unsigned long i = 0; i < (1UL << order); i++)
 		__atomic_store_n(&map[i], (uint8_t)slot, __ATOMIC_RELEASE);
@@ -612,8 +611,7 @@ static always_inline struct slab *cache_object_slab(const struct kmem_cache *s, 
 {
 	unsigned long a = (unsigned long)x;
 
-	if (s->kmalloc_slot && __atomic_load_n(arena_slab_slot(a & ~ARENA_MASK, (a & ARENA_MASK) >> PAGE_SHIFT),
-					       __ATOMIC_RELAXED))
+	if (s->kmalloc_slot && __atomic_load_n(addr_slab_slot(x), __ATOMIC_RELAXED))
 		return page_slab(virt_to_page((void *)(a & ~(unsigned long)s->oo_mask)));
 	return object_slab(x);
 }

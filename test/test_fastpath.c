@@ -363,9 +363,7 @@ Test(fastpath, a_slabs_tail_pages_lead_to_their_head)
 
 static unsigned int slot_of(const void *x)
 {
-	unsigned long a = (unsigned long)x;
-
-	return __atomic_load_n(arena_slab_slot(a & ~ARENA_MASK, (a & ARENA_MASK) >> PAGE_SHIFT), __ATOMIC_ACQUIRE);
+	return __atomic_load_n(addr_slab_slot(x), __ATOMIC_ACQUIRE);
 }
 
 /* kfree finds a kmalloc object's cache by the arena's slot map: every page
@@ -553,10 +551,8 @@ Test(fastpath, kfree_of_a_constructors_object_uses_its_free_pointer_offset)
 		for (int i = 0; i < N; i++)
 			objs[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
 		for (int i = 0; i < N; i++) {
-			unsigned long a = (unsigned long)objs[i];
-
 			cr_assert_eq(s->offset != 0, ctor);
-			cr_assert_eq(*arena_slab_slot(a & ~ARENA_MASK, (a & ARENA_MASK) >> PAGE_SHIFT), 0);
+			cr_assert_eq(*addr_slab_slot(objs[i]), 0);
 			kslub_kfree(objs[(i * 7) % N]);	/* N is not a multiple of 7 */
 		}
 		for (int i = 0; i < N; i++) {
