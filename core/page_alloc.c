@@ -221,6 +221,12 @@ static inline void expand(struct zone *zone, struct page *page, unsigned int low
 	}
 }
 
+/* Pages in use or in dirty free blocks: what the zone may have resident. */
+static inline unsigned long zone_resident_pages(const struct zone *zone)
+{
+	return zone->managed_pages - zone->nr_free_pages + zone->nr_dirty;
+}
+
 /* The lowest order from order up with a dirty (or a clean) free block, or
  * MAX_ORDER. */
 static inline unsigned int smallest_order(struct zone *zone, unsigned int order, bool dirty)
@@ -261,8 +267,8 @@ static struct page *rmqueue_smallest(struct zone *zone, unsigned int order, unsi
 	del_from_free_list(zone, page, o);
 	expand(zone, page, order, o, *dirty, freed_at);
 	page->flags = 0;
-	if (zone->managed_pages - zone->nr_free_pages + zone->nr_dirty > zone->peak_resident)
-		zone->peak_resident = zone->managed_pages - zone->nr_free_pages + zone->nr_dirty;
+	if (zone_resident_pages(zone) > zone->peak_resident)
+		zone->peak_resident = zone_resident_pages(zone);
 	return page;
 }
 
@@ -358,7 +364,7 @@ static void zone_free_finish(struct zone *zone, uint64_t now, struct arena *to_u
 		uint64_t delay = (uint64_t)kslub_opt(OPT_PURGE_DELAY);
 
 		if (now - zone->peak_since >= PEAK_MS) {
-			zone->peak_resident = used + zone->nr_dirty;
+			zone->peak_resident = zone_resident_pages(zone);
 			zone->peak_since = now;
 		}
 		if (hard || now - zone->last_purge >= delay / 2 + 1) {
