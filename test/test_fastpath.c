@@ -468,22 +468,30 @@ Test(fastpath, a_threads_first_free_of_an_object_in_a_tail_page_goes_to_its_slab
 	free(objs);
 }
 
-static void kfree_twice_in_a_tail_child(void *arg)
+/* A kmalloc-1k object in a tail page of its slab (whose first bytes are
+ * there too). */
+static char *object_in_a_tail_page(void)
 {
-	struct kmem_cache *s = kslub_kmalloc_cache(1000);
-	void *p;
+	char *p;
 
-	(void)arg;
 	do {
 		p = kslub_kmalloc(1000, KSLUB_GFP_KERNEL);
-	} while (virt_to_slab(p) == page_slab(virt_to_page(p)));	/* until one in a tail page */
-	cr_assert_eq(virt_to_slab(p)->slab_cache, s);
+	} while (virt_to_slab(p) == page_slab(virt_to_page(p)) || virt_to_page(p) != virt_to_page(p + 8));
+	return p;
+}
+
+static void kfree_twice_in_a_tail_child(void *arg)
+{
+	char *p = object_in_a_tail_page();
+
+	(void)arg;
+	cr_assert_eq(virt_to_slab(p)->slab_cache, kslub_kmalloc_cache(1000));
 	kslub_kfree(p);
 	kslub_kfree(p);	/* must not return */
 }
 
-/* fn, run in a child, must abort with a double free report. */
-static void assert_double_free_reported(void (*fn)(void *))
+/* fn, run in a child, must abort with a report that says what. */
+static void assert_reported(void (*fn)(void *), const char *what)
 {
 	char err[512];
 	int status;
@@ -491,7 +499,12 @@ static void assert_double_free_reported(void (*fn)(void *))
 	child_run(fn, NULL, &status, NULL, 0, err, sizeof(err));
 	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "the child was not aborted (status %#x): %s",
 		  status, err);
-	cr_assert(strstr(err, "double free"), "%s", err);
+	cr_assert(strstr(err, what), "%s", err);
+}
+
+static void assert_double_free_reported(void (*fn)(void *))
+{
+	assert_reported(fn, "double free");
 }
 
 Test(fastpath, double_kfree_of_an_object_in_a_tail_page_is_caught)
@@ -501,27 +514,15 @@ Test(fastpath, double_kfree_of_an_object_in_a_tail_page_is_caught)
 
 static void kfree_inside_a_tail_child(void *arg)
 {
-	char *p;
-
 	(void)arg;
-	do {
-		p = kslub_kmalloc(1000, KSLUB_GFP_KERNEL);
-	} while (virt_to_slab(p) == page_slab(virt_to_page(p)) ||
-		 virt_to_page(p) != virt_to_page(p + 8));	/* until one in a tail page */
-	kslub_kfree(p + 8);	/* must not return */
+	kslub_kfree(object_in_a_tail_page() + 8);	/* must not return */
 }
 
 /* The report of a pointer inside an object of a tail page checks it
  * against the slab's head, which the tail leads to. */
 Test(fastpath, kfree_inside_an_object_of_a_tail_page_is_reported)
 {
-	char err[512];
-	int status;
-
-	child_run(kfree_inside_a_tail_child, NULL, &status, NULL, 0, err, sizeof(err));
-	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "the child was not aborted (status %#x): %s",
-		  status, err);
-	cr_assert(strstr(err, "not the start of an object of kmalloc-1k"), "%s", err);
+	assert_reported(kfree_inside_a_tail_child, "not the start of an object of kmalloc-1k");
 }
 
 /* kfree's fast path (the arena's slot map) takes kmalloc caches alone, whose
