@@ -10,11 +10,47 @@
  * The section map has one byte for each ARENA_SIZE of the address space.  It
  * is written when a range is mapped or unmapped and read, without a lock, by
  * free() before it looks at anything else.
+ *
+ * The slab slot map (see internal.h) is reserved here at start and made
+ * writable an arena's part at a time.
  */
 #include "internal.h"
 #include "topology.h"
 
 uint8_t kslub_section_map[NR_SECTIONS];
+uint8_t *kslub_slab_slots;
+unsigned long kslub_slab_slots_end;
+
+/* At start, before any arena: a page's byte for every page below 2^47,
+ * read-only, so that it is neither memory nor committed (a read maps the
+ * zero page).  Where the address space is limited (ulimit -v) it may fail:
+ * kfree then finds every cache by its struct page. */
+void slab_slots_reserve(void)
+{
+	size_t size = NR_SECTIONS * ARENA_PAGES;
+	void *map;
+
+	if (kslub_slab_slots_end)
+		return;
+	map = os_reserve(size);
+	if (!map)
+		return;
+	kslub_slab_slots = map;
+	__atomic_store_n(&kslub_slab_slots_end, size, __ATOMIC_RELEASE);
+}
+
+/* The arena's part of the slot map made writable (its 2 KiB lie in one
+ * page of the map); true with no map, where nothing is written. */
+static bool slab_slots_map_arena(struct arena *arena)
+{
+	unsigned long page;
+
+	if (!kslub_slab_slots_end)
+		return true;
+	page = (unsigned long)addr_slab_slot(arena) & ~(PAGE_SIZE - 1);
+	_Static_assert(ARENA_PAGES <= PAGE_SIZE, "an arena's slot bytes lie in one page");
+	return os_make_writable((void *)page, PAGE_SIZE);
+}
 
 void section_map_set(void *addr, size_t size, enum section_type head, enum section_type tail)
 {
@@ -38,6 +74,10 @@ struct arena *arena_create(struct zone *zone)
 		return NULL;
 	if (((unsigned long)arena >> ARENA_SHIFT) >= NR_SECTIONS) {
 		/* above the 47-bit space the section map covers: unusable */
+		os_munmap(arena, ARENA_SIZE);
+		return NULL;
+	}
+	if (!slab_slots_map_arena(arena)) {
 		os_munmap(arena, ARENA_SIZE);
 		return NULL;
 	}

@@ -9,7 +9,7 @@
  * slab's tail pages differ: where the kernel's point at their head, each
  * holds PG_slab_tail and the slab's mask, from which compound_head finds the
  * head.  kfree of a kmalloc object reads no struct page: the arena's slot
- * map (arena_slab_slot) gives its cache, which knows the rest.
+ * map (kslub_slab_slots) gives its cache, which knows the rest.
  */
 #ifndef KSLUB_INTERNAL_H
 #define KSLUB_INTERNAL_H
@@ -230,26 +230,33 @@ struct arena {
 	unsigned long nr_moved_in;	/* large blocks mremap moved here (atomic): each may split the mapping */
 };
 
-/* The arena's slab slot map, in the second half of its header page: a byte
- * for each page of the arena, the kmalloc slot of the cache whose slab holds
- * the page when that slab has the cache's preferred order, else 0.  kfree
- * reads this byte where it would read the page's struct page: 2 KiB cover
- * the arena's 8 MiB, 64 pages to a line, where the memmap gives a page a
- * line of its own.  Set after the slab is made, cleared before it is
- * freed, like PG_slab; the buddy's writes to the header above stay off
- * these lines. */
-#define ARENA_SLAB_SLOT_OFFSET (PAGE_SIZE / 2)
-_Static_assert(ARENA_SLAB_SLOT_OFFSET + ARENA_PAGES <= PAGE_SIZE, "the slot map fits the header page");
-static always_inline uint8_t *arena_slab_slot(unsigned long arena, unsigned long idx)
-{
-	return (uint8_t *)(arena + ARENA_SLAB_SLOT_OFFSET + idx);
-}
-/* The byte of the page that holds addr (in an arena). */
+/* The slab slot map: a byte for each page of the address space below 2^47
+ * (NR_SECTIONS arenas), the kmalloc slot of the cache whose slab holds the
+ * page when that slab has the cache's preferred order, else 0.  kfree reads
+ * this byte where it would read the page's struct page: an arena's 8 MiB
+ * take 2 KiB, 64 pages to a line, where the memmap gives a page a line of
+ * its own; and the byte's address is the page number, with no test of the
+ * section map before it.  The map is 32 GiB of address space reserved
+ * read-only at start, so a byte of any page reads 0 (the kernel's zero
+ * page) and costs no memory; the part of an arena is made writable when the
+ * arena is mapped.  kslub_slab_slots_end is the pages it covers, 0 when it
+ * could not be reserved (kfree then goes by the struct page).  A byte is
+ * set after its slab is made and cleared before it is freed, like PG_slab. */
+extern uint8_t *kslub_slab_slots __attribute__((visibility("hidden")));
+extern unsigned long kslub_slab_slots_end __attribute__((visibility("hidden")));
+/* The byte of the page that holds addr, in an arena (so in the map). */
 static always_inline uint8_t *addr_slab_slot(const void *addr)
 {
-	unsigned long a = (unsigned long)addr;
+	return kslub_slab_slots + ((unsigned long)addr >> PAGE_SHIFT);
+}
+/* The slot byte of any address: 0 outside the map, or with no map. */
+static always_inline unsigned int slab_slot_of(const void *addr)
+{
+	unsigned long pfn = (unsigned long)addr >> PAGE_SHIFT;
 
-	return arena_slab_slot(a & ~ARENA_MASK, (a & ARENA_MASK) >> PAGE_SHIFT);
+	if (pfn >= __atomic_load_n(&kslub_slab_slots_end, __ATOMIC_ACQUIRE))
+		return 0;
+	return __atomic_load_n(&kslub_slab_slots[pfn], __ATOMIC_ACQUIRE);
 }
 
 static always_inline struct page *virt_to_page(const void *addr)
@@ -377,11 +384,28 @@ _Static_assert(offsetof(struct slab_sheaf, objects) == 16, "sheaf_pop_at and she
 
 struct kmem_cache_cpu {
 	void **freelist;		/* next free object, private to the thread */
-	struct slab *slab;		/* the slab we allocate from (frozen) */
+	/* the slab we allocate from (frozen), by its address, 0 for none: a
+	 * free compares the start of the object's slab (the address with its
+	 * offset in the slab taken off) with it and reads no struct page.
+	 * cpu_slab() gives the struct slab, cpu_slab_set() sets it. */
+	unsigned long slab_addr;
 	struct slab *partial;		/* frozen partially free slabs */
 	unsigned long sheaf;		/* freed objects, last in first out: see cpu_sheaf */
 };
 _Static_assert(sizeof(struct kmem_cache_cpu) == 32, "cpu slot is 32 bytes");
+
+/* The kernel's c->slab. */
+static inline struct slab *cpu_slab(const struct kmem_cache_cpu *c)
+{
+	unsigned long addr = __atomic_load_n(&c->slab_addr, __ATOMIC_RELAXED);
+
+	return addr ? page_slab(virt_to_page((void *)addr)) : NULL;
+}
+
+static inline void cpu_slab_set(struct kmem_cache_cpu *c, struct slab *slab)
+{
+	__atomic_store_n(&c->slab_addr, slab ? (unsigned long)slab_address(slab) : 0, __ATOMIC_RELAXED);
+}
 
 /* kmem_cache_cpu->sheaf is 0 for no sheaf, else the sheaf's address shifted
  * up SHEAF_COUNT_BITS bits (user-space addresses are below 2^47) with the
@@ -422,7 +446,6 @@ struct kmem_cache_node {
 struct kmem_cache {
 	unsigned int cpu_offset;	/* offset of our kmem_cache_cpu in struct kslub_thread */
 	unsigned int offset;		/* free pointer offset in an object */
-	unsigned long random;		/* freelist pointer obfuscation (hardened) */
 	uint64_t div_magic;		/* floor(2^64 / size) + 1: tells if an offset is a multiple of size */
 	/* a slab of the preferred order's mask and starts_below: kfree's
 	 * checks when the arena's slot map names the cache */
@@ -442,7 +465,7 @@ struct kmem_cache {
 	slab_flags_t flags;
 	unsigned int red_left_pad;	/* left red zone (debug) */
 	unsigned int inuse;		/* offset to metadata */
-	unsigned int kmalloc_slot;	/* slot in kmalloc_caches, 0 for other caches: see arena_slab_slot */
+	unsigned int kmalloc_slot;	/* slot in kmalloc_caches, 0 for other caches: see kslub_slab_slots */
 	unsigned long min_partial;	/* empty slabs kept on a node list */
 	unsigned int cpu_partial;	/* objects kept on cpu-partial lists */
 	unsigned int cpu_partial_slabs;	/* the same in slabs */
@@ -516,12 +539,15 @@ void os_purge(void *addr, size_t size);
 void *os_mremap(void *old, size_t old_size, size_t new_size, void *fixed);
 bool os_move_pages(void *old, void *dst, size_t size);
 void os_hugepage(void *addr, size_t size);
+void *os_reserve(size_t size);
+bool os_make_writable(void *addr, size_t size);
 extern unsigned long kslub_os_mmaps, kslub_os_munmaps, kslub_os_purges, kslub_os_mapped, kslub_os_moves;
 
 /* arena.c */
 struct arena *arena_create(struct zone *zone);
 void arena_destroy(struct arena *arena);
 void section_map_set(void *addr, size_t size, enum section_type head, enum section_type tail);
+void slab_slots_reserve(void);
 bool arena_may_move_in(void);
 void arena_moved_in(struct arena *arena);
 
@@ -541,8 +567,8 @@ void kslub_cache_count(struct kmem_cache *s, struct kslub_cache_info *info, unsi
 /* Reports and aborts.  noipa: gcc must not learn in slub.c that it does not
  * return, or it calls it instead of jumping, and the fast paths that reach it
  * set up a stack frame. */
-noinline noipa __attribute__((cold)) void kslub_bad_object_free(struct kmem_cache *s, struct slab *slab,
-									  const void *x, const char *func);
+noinline noipa __attribute__((cold)) void kslub_bad_object_free(struct kmem_cache *s, const void *x,
+									  const char *func);
 
 /* kmalloc.c */
 void create_kmalloc_caches(void);

@@ -30,6 +30,26 @@ void *os_mmap(size_t size)
 	return p;
 }
 
+/* Address space only: read-only, not committed, reads as zeros (not counted
+ * in kslub_os_mapped, which is memory). */
+void *os_reserve(size_t size)
+{
+	int saved = errno;
+	void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	errno = saved;
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* A part of a reservation made writable (committed, zero until written). */
+bool os_make_writable(void *addr, size_t size)
+{
+	int saved = errno, ret = mprotect(addr, size, PROT_READ | PROT_WRITE);
+
+	errno = saved;
+	return ret == 0;
+}
+
 int os_munmap(void *addr, size_t size)
 {
 	int saved = errno, ret = munmap(addr, size);

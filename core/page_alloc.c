@@ -715,6 +715,7 @@ size_t page_alloc_trim(void)
 
 void page_alloc_init(void)
 {
+	slab_slots_reserve();
 	for (int nid = 0; nid < kslub_nr_node_ids; nid++)
 		zone_create(nid);
 }

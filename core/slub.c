@@ -20,7 +20,7 @@
  *   - n->nr_slabs and n->total_objects are atomic counters.
  *
  * The states of a slab:
- *   cpu slab      frozen; c->slab of one thread, whose c->freelist holds its
+ *   cpu slab      frozen; cpu_slab(c) of one thread, whose c->freelist holds its
  *                 free objects; slab->freelist collects frees by other threads.
  *   cpu partial   frozen; on a thread's c->partial list; free objects on
  *                 slab->freelist, and the owner's own frees on the slab's
@@ -40,7 +40,7 @@
  * The free pointer is at s->offset: 0 (in the object) for caches without a
  * constructor, after the object for caches with one, so that a constructed
  * object keeps its state while free.  Free pointers are stored obfuscated
- * (SLAB_FREELIST_HARDENED): ptr ^ s->random ^ swab(address of the object).
+ * (SLAB_FREELIST_HARDENED): ptr ^ kslub_freelist_random ^ swab(address of the object).
  * An allocated object has 0 in that slot: free() decodes the slot to tell a
  * double free from a first one.
  *
@@ -109,7 +109,7 @@ static enum { DOWN, PARTIAL, UP, FULL } slab_state = DOWN;
 /* used kmem_cache_cpu slots; slot 0 is no cache's, for kmalloc's boot slot
  * (kmalloc_tables.cpu_offset[0]): every thread's stays empty */
 static uint64_t cache_slots[KSLUB_MAX_CACHES / 64] = { 1 };
-static unsigned long kslub_random_seed[2];
+unsigned long kslub_freelist_random;
 
 static inline struct kmem_cache_node *get_node(struct kmem_cache *s, int node)
 {
@@ -213,11 +213,13 @@ static inline void dec_slabs_node(struct kmem_cache *s, int node, int objects)
 }
 
 /* ---- slabs from the buddy -------------------------------------------------- */
-/* Names the slab's pages in its arena's slot map (slot 0: none). */
+/* Names the slab's pages in the slot map (slot 0: none). */
 static void slab_set_slot(struct slab *slab, unsigned int order, unsigned int slot)
 {
 	uint8_t *map = addr_slab_slot(slab_address(slab));
 
+	if (!kslub_slab_slots_end)
+		return;
 	for (unsigned long i = 0; i < (1UL << order); i++)
 		__atomic_store_n(&map[i], (uint8_t)slot, __ATOMIC_RELEASE);
 }
@@ -507,7 +509,7 @@ static void *get_partial_node(struct kmem_cache *s, struct kmem_cache_node *n, s
 		void *t = acquire_slab(s, n, slab, object == NULL);
 
 		if (!object) {
-			c->slab = slab;
+			cpu_slab_set(c, slab);
 			object = t;
 		} else {
 			put_cpu_partial(s, slab, 0);
@@ -605,13 +607,13 @@ static always_inline struct slab *object_slab(const void *x)
 }
 
 /* The same for an object of s, with no line of the memmap read when the
- * arena's slot map says its slab has s's preferred order: the head's
+ * slot map says its slab has s's preferred order: the head's
  * address then follows from s->oo_mask. */
 static always_inline struct slab *cache_object_slab(const struct kmem_cache *s, const void *x)
 {
 	unsigned long a = (unsigned long)x;
 
-	if (s->kmalloc_slot && __atomic_load_n(addr_slab_slot(x), __ATOMIC_RELAXED))
+	if (s->kmalloc_slot && slab_slot_of(x))
 		return page_slab(virt_to_page((void *)(a & ~(unsigned long)s->oo_mask)));
 	return object_slab(x);
 }
@@ -624,7 +626,7 @@ static always_inline struct slab *cache_object_slab(const struct kmem_cache *s, 
 static void sheaf_objects_to_slab(struct kmem_cache *s, struct kmem_cache_cpu *c, struct slab *slab,
 				  void *head, void *tail, int cnt, bool can_freeze)
 {
-	if (slab == c->slab) {
+	if (slab == cpu_slab(c)) {
 		set_freepointer(s, tail, c->freelist);
 		barrier();	/* linked before it is on the list, for a fork child */
 		c->freelist = head;
@@ -757,18 +759,18 @@ static bool free_to_pcs(struct kmem_cache *s, struct kmem_cache_cpu *c, void *x,
 		sheaf->node = node;
 	}
 	size = cpu_sheaf_size(c->sheaf);
-	if (unlikely(size >= (c->slab ? sheaf->capacity : s->sheaf_consumer))) {
+	if (unlikely(size >= (c->slab_addr ? sheaf->capacity : s->sheaf_consumer))) {
 		/* the older half goes; the recent, cache-hot half stays for
 		 * our allocations, or goes too if we make none from this
 		 * cache (no cpu slab) */
-		unsigned int nr = size > 1 && c->slab ? size / 2 : size;
+		unsigned int nr = size > 1 && c->slab_addr ? size / 2 : size;
 
 		/* a full slab becomes ours only if we allocate from this
 		 * cache: frozen for a thread that only frees (a consumer), its
 		 * free objects would be hidden from those that allocate until
 		 * our cpu-partial list overflowed, and they would make new
 		 * slabs meanwhile */
-		sheaf_flush_main(s, c, nr, c->slab != NULL);
+		sheaf_flush_main(s, c, nr, c->slab_addr != 0);
 		size -= nr;
 	}
 	set_freepointer(s, x, NULL);	/* free: a second free is reported */
@@ -803,11 +805,11 @@ void flush_cpu_slab(struct kmem_cache *s, struct kmem_cache_cpu *c)
 
 	/* first: some objects go to the cpu slab's freelist or local lists */
 	pcs_flush_all(s, c);
-	slab = c->slab;
+	slab = cpu_slab(c);
 	if (slab) {
 		void *freelist = c->freelist;
 
-		c->slab = NULL;
+		cpu_slab_set(c, NULL);
 		c->freelist = NULL;
 		deactivate_slab(s, slab, freelist);
 	}
@@ -902,13 +904,13 @@ static void *refill_alloc(struct kmem_cache *s, struct kmem_cache_cpu *c, gfp_t 
 	void *freelist;
 
 redo:
-	slab = c->slab;
+	slab = cpu_slab(c);
 	if (!slab)
 		goto new_slab;
 	if (unlikely(slab_nid(slab) != node)) {
 		/* the thread has moved to another node (kernel: node_match) */
 		freelist = c->freelist;
-		c->slab = NULL;
+		cpu_slab_set(c, NULL);
 		c->freelist = NULL;
 		deactivate_slab(s, slab, freelist);
 		goto new_slab;
@@ -919,12 +921,12 @@ redo:
 	/* get_freelist may unfreeze the slab, and a free can then freeze it for
 	 * another thread: it must not be our cpu slab meanwhile, or a fork child
 	 * would flush it twice */
-	c->slab = NULL;
+	cpu_slab_set(c, NULL);
 	barrier();
 	freelist = get_freelist(s, slab);	/* frees by other threads */
 	if (!freelist)
 		goto new_slab;			/* it was full, and is unfrozen now */
-	c->slab = slab;
+	cpu_slab_set(c, slab);
 load_freelist:
 	c->freelist = get_freepointer(s, freelist);
 	return freelist;
@@ -946,8 +948,8 @@ new_slab:
 		 * counted in inuse like one already */
 		c->freelist = slab_local_head(s, slab);
 		slab_set_local_head(s, slab, NULL);
-		barrier();	/* the compiler must not store c->slab first */
-		c->slab = slab;
+		barrier();	/* the compiler must not set the cpu slab first */
+		cpu_slab_set(c, slab);
 		goto redo;
 	}
 	freelist = get_partial(s, node, c, gfp);
@@ -960,7 +962,7 @@ new_slab:
 	slab->freelist = NULL;
 	slab->inuse = slab->objects;
 	slab->frozen = 1;
-	c->slab = slab;
+	cpu_slab_set(c, slab);
 	goto load_freelist;
 }
 
@@ -1095,15 +1097,16 @@ noinline void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *x)
 	if (free_to_own_partial(s, slab, x, x))
 		return;
 	/* a full slab of another node goes back to its node, not to us */
-	__slab_free(s, slab, x, x, 1, local && kmem_cache_has_cpu_partial(s) && this_cpu_ptr(s)->slab);
+	__slab_free(s, slab, x, x, 1, local && kmem_cache_has_cpu_partial(s) && cpu_slab(this_cpu_ptr(s)));
 }
 
 /* ---- reports of misuse ------------------------------------------------------- */
 /* Reports and aborts.  Not declared noreturn so that the fast path can
  * reach it by a tail call. */
-noinline __attribute__((cold)) void kslub_bad_object_free(struct kmem_cache *s, struct slab *slab, const void *x, const char *func)
+noinline __attribute__((cold)) void kslub_bad_object_free(struct kmem_cache *s, const void *x, const char *func)
 {
-	slab = page_slab(compound_head(slab_page(slab)));	/* kfree may hand a tail page */
+	struct slab *slab = object_slab(x);
+
 	if (!object_is_start(s, slab, x))
 		kslub_fatal(func, x, "invalid pointer: not the start of an object of %s (object size %u)",
 			    s->name, s->object_size);
@@ -1417,8 +1420,6 @@ static int kmem_cache_open(struct kmem_cache *s, const char *name, unsigned int 
 	s->flags = flags;
 	s->ctor = ctor;
 	s->align = calculate_alignment(flags, align, size);
-	/* bit 56 set: see freelist_ptr */
-	s->random = (kslub_random_seed[0] ^ ((unsigned long)s * kslub_random_seed[1])) | 1UL << 56;
 	s->refcount = 1;
 	if (!calculate_sizes(s))
 		return -EINVAL;
@@ -1473,14 +1474,14 @@ static struct kmem_cache *bootstrap(struct kmem_cache *static_cache)
 void kmem_cache_init(void)
 {
 	const void *rnd = (const void *)getauxval(AT_RANDOM);	/* 16 random bytes from the kernel */
+	unsigned long random;
 
-	if (rnd) {
-		memcpy(kslub_random_seed, rnd, sizeof(kslub_random_seed));
-		kslub_random_seed[1] |= 1;
-	} else {
-		kslub_random_seed[0] = (unsigned long)&rnd ^ (unsigned long)getpid() << 32;
-		kslub_random_seed[1] = kslub_now_ms() | 1;
-	}
+	if (rnd)
+		memcpy(&random, rnd, sizeof(random));
+	else
+		random = (unsigned long)&rnd ^ (unsigned long)getpid() << 32 ^ kslub_now_ms();
+	/* bit 56 set: see freelist_ptr */
+	kslub_freelist_random = random | 1UL << 56;
 	kmem_cache_node = &boot_kmem_cache_node;
 	kmem_cache = &boot_kmem_cache;
 
@@ -1759,7 +1760,7 @@ void kslub_cache_count(struct kmem_cache *s, struct kslub_cache_info *info, unsi
 	spin_lock(&kslub_threads_lock);
 	list_for_each_entry(t, &kslub_threads, list) {
 		struct kmem_cache_cpu *c = (struct kmem_cache_cpu *)((char *)t + s->cpu_offset);
-		struct slab *slab = READ_ONCE(c->slab);
+		struct slab *slab = cpu_slab(c);
 
 		if (slab) {
 			info->cpu_slabs++;
@@ -1897,13 +1898,13 @@ KSLUB_API long kslub_validate_slab_cache(struct kmem_cache *s)
 	}
 	if (kslub_current->state == THREAD_LIVE) {
 		struct kmem_cache_cpu *c = this_cpu_ptr(s);
-		struct slab *slab;
+		struct slab *slab, *cpu = cpu_slab(c);
 
-		if (c->slab) {
-			errors += validate_slab(s, c->slab, c->freelist, false);
-			if (!c->slab->frozen) {
+		if (cpu) {
+			errors += validate_slab(s, cpu, c->freelist, false);
+			if (!cpu->frozen) {
 				kslub_dprintf(2, "kslub: %s: cpu slab %p is not frozen\n", s->name,
-					      slab_address(c->slab));
+					      slab_address(cpu));
 				errors++;
 			}
 		}

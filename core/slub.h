@@ -13,8 +13,10 @@
 #include "internal.h"
 
 /* ---- hardened freelist pointers (SLAB_FREELIST_HARDENED) -----------------
- * A free pointer is stored as ptr ^ s->random ^ swab(obj_addr), obj_addr the
- * address of the object that holds it.  The kernel swaps the address of the
+ * A free pointer is stored as ptr ^ random ^ swab(obj_addr), obj_addr the
+ * address of the object that holds it, random the process's key
+ * (kslub_freelist_random; the kernel keeps one a cache, s->random: one for
+ * all lets malloc decode with no line of the cache read).  The kernel swaps the address of the
  * slot, obj_addr + s->offset; s->offset is the same for every object of the
  * cache, so both tell the slots apart alike, and with the object's address
  * kfree computes the key without adding the offset first.
@@ -22,25 +24,28 @@
  * kfree tells a double free by the slot: a free object's decodes to NULL or
  * to an object of its slab, a live object's holds 0 (wiped on allocation)
  * or the program's data.  Objects are 8-byte aligned, so bits 56..58 of
- * swab(obj_addr) are 0, and s->random has bit 56 set: any live value below
+ * swab(obj_addr) are 0, and random has bit 56 set: any live value below
  * 2^56 (every user-space pointer, every small number) decodes to a value
  * with bit 56 set, neither NULL nor an object.  Other values do by a chance
  * of one in 2^41 or less.
  *
- * The byte swap stays, though ptr ^ s->random ^ ptr_addr would save an
+ * The byte swap stays, though ptr ^ random ^ ptr_addr would save an
  * instruction or two: ptr and obj_addr lie in the same slab, so without the
- * swap a stored value is s->random ^ (a number below the slab size), and the
+ * swap a stored value is random ^ (a number below the slab size), and the
  * same value at another address of the cache decodes as well to an object of
  * that slab.  Programs copy stale memory (realloc of a block whose pages were
  * a slab before, uninitialised struct fields), and each such copy would be
  * reported as a double free.  With the swap the address's low bits land in
  * the high bits, and a value moved to another slot decodes to garbage.
  */
+extern unsigned long kslub_freelist_random __attribute__((visibility("hidden")));
+
 static always_inline void *freelist_ptr(const struct kmem_cache *s, void *ptr, unsigned long obj_addr)
 {
+	(void)s;
 	/* in this order gcc xors a stored value straight from memory and
 	 * needs no copy of the address: one instruction less per pop */
-	return (void *)((__builtin_bswap64(obj_addr) ^ s->random) ^ (unsigned long)ptr);
+	return (void *)((__builtin_bswap64(obj_addr) ^ kslub_freelist_random) ^ (unsigned long)ptr);
 }
 
 static always_inline void *get_freepointer(const struct kmem_cache *s, const void *object)
@@ -78,13 +83,14 @@ static always_inline void *freelist_pop(const struct kmem_cache *s, struct kmem_
 
 /* The same for a kmalloc cache: no constructor, so the free pointer is at
  * offset 0 (create_kmalloc_caches checks it). */
-static always_inline void *kmalloc_freelist_pop(const struct kmem_cache *s, struct kmem_cache_cpu *c)
+static always_inline void *kmalloc_freelist_pop(struct kmem_cache_cpu *c)
 {
 	void **object = c->freelist;
 
 	if (unlikely(!object))
 		return NULL;
-	c->freelist = freelist_ptr(s, *object, (unsigned long)object);
+	/* the key is the process's: no line of the cache is read */
+	c->freelist = freelist_ptr(NULL, *object, (unsigned long)object);
 	*object = NULL;
 	return object;
 }
@@ -116,7 +122,7 @@ static always_inline void *sheaf_pop_at(struct kmem_cache_cpu *c, unsigned long 
 
 	/* kslub_nr_node_ids by a plain load, which gcc tests in memory: it
 	 * changes once, under the slab mutex, while nodes come online */
-	if (unlikely(n <= 1 || !c->slab || kslub_nr_node_ids != 1))
+	if (unlikely(n <= 1 || !c->slab_addr || kslub_nr_node_ids != 1))
 		return NULL;	/* no object, or the long way */
 	/* objects[n - 2], 16 + 8 * (n - 2) bytes into the sheaf */
 	object = *(void **)((v >> SHEAF_COUNT_BITS) + 8 * n);
@@ -146,7 +152,7 @@ static always_inline bool sheaf_push_at(const struct kmem_cache *s, struct kmem_
 	unsigned long v = c->sheaf;
 	unsigned int size = (unsigned int)(uint16_t)v - 1;
 
-	if (unlikely(size >= (c->slab ? s->sheaf_push_cap : s->sheaf_push_max)))
+	if (unlikely(size >= (c->slab_addr ? s->sheaf_push_cap : s->sheaf_push_max)))
 		return false;
 	*(unsigned long *)((char *)x + offset) = key;
 	/* objects[size], 16 + 8 * size bytes into the sheaf */
@@ -214,21 +220,11 @@ static always_inline bool object_is_free(const struct kmem_cache *s, const struc
 	return freepointer_is_free(slab, x, (unsigned long)get_freepointer(s, x));
 }
 
-/* Past the sheaf: the cpu freelist if x is of the cpu slab (slab: the
- * page of x, maybe a tail), else slab_free_slow.  Not inlined: this keeps
- * slab_free_at's registers its own, and the head is found here, from the
- * page's flags, so that the caller keeps no mask for it. */
-static noinline void slab_free_cpu(struct kmem_cache *s, struct slab *slab, struct kmem_cache_cpu *c, void *x,
-				   unsigned long key, unsigned long offset)
+/* Past the sheaf: slab_free_slow, with the slab found from x's page (the
+ * fast path reads no struct page). */
+static noinline void slab_free_cpu(struct kmem_cache *s, void *x)
 {
-	struct slab *head = page_slab(compound_head(slab_page(slab)));
-
-	if (likely(head == c->slab)) {
-		*(unsigned long *)((char *)x + offset) = (unsigned long)c->freelist ^ key;
-		c->freelist = x;
-		return;
-	}
-	slab_free_slow(s, head, x);
+	slab_free_slow(s, page_slab(compound_head(virt_to_page(x))), x);
 }
 
 /* slab_free: check the object, then push it on the thread's freelist when it
@@ -236,13 +232,12 @@ static noinline void slab_free_cpu(struct kmem_cache *s, struct slab *slab, stru
  * otherwise slab_free_slow: free_to_pcs up to the sheaf's capacity, or the
  * kernel's __slab_free, a lock-free cmpxchg of the slab's freelist and
  * counters, taking a list lock only when the slab must change list.
- * slab: the head page, or (from kfree) the page of x, maybe a tail, which
- * is not read on the way to the freelist or the sheaf; an object of a tail
- * page of the cpu slab goes to the sheaf, which is as good.  mask,
- * starts_below: the slab's (slab->mask and slab->starts_below, or the
+ * mask, starts_below: the slab's (slab->mask and slab->starts_below, or the
  * cache's oo_ copies when the slot map says the slab has the preferred
- * order). */
-static always_inline void slab_free_at(struct kmem_cache *s, struct slab *slab, void *x, const char *func,
+ * order).  Slabs are aligned to their size, so x minus its offset in the
+ * slab is the slab's start, which c->slab_addr holds for the cpu slab: no
+ * struct page is read on the way to the freelist or the sheaf. */
+static always_inline void slab_free_at(struct kmem_cache *s, void *x, const char *func,
 				       unsigned long offset, unsigned long mask, unsigned long starts_below)
 {
 	unsigned long addr = (unsigned long)x;
@@ -252,30 +247,30 @@ static always_inline void slab_free_at(struct kmem_cache *s, struct slab *slab, 
 
 	/* reports and aborts; a tail call keeps the stack untouched here */
 	if (unlikely(off * s->div_magic >= starts_below))
-		return kslub_bad_object_free(s, slab, x, func);	/* not the start of an object */
+		return kslub_bad_object_free(s, x, func);	/* not the start of an object */
 	/* freepointer_is_free, with the compares on the stored value */
-	key = s->random ^ __builtin_bswap64(addr);
+	key = kslub_freelist_random ^ __builtin_bswap64(addr);
 	fp = *(unsigned long *)(addr + offset);
 	/* no code: the store below addresses x + offset again, with no add */
 	if (!__builtin_constant_p(offset))
 		__asm__("" : "+r"(offset));
 	if (unlikely(fp == key || (fp ^ key ^ addr) <= mask))
-		return kslub_bad_object_free(s, slab, x, func);	/* already free */
+		return kslub_bad_object_free(s, x, func);	/* already free */
 	c = this_cpu_ptr(s);
-	if (likely(slab == c->slab)) {
+	if (likely(addr - off == c->slab_addr)) {
 		*(unsigned long *)(addr + offset) = (unsigned long)c->freelist ^ key;
 		c->freelist = x;
 		return;
 	}
 	if (likely(sheaf_push_at(s, c, x, key, offset)))
 		return;
-	slab_free_cpu(s, slab, c, x, key, offset);
+	slab_free_cpu(s, x);
 }
 
 /* offset: s->offset, or 0 from kfree's fast path, which knows it is 0 */
 static always_inline void slab_free(struct kmem_cache *s, struct slab *slab, void *x, const char *func)
 {
-	slab_free_at(s, slab, x, func, s->offset, slab->mask, slab->starts_below);
+	slab_free_at(s, x, func, s->offset, slab->mask, slab->starts_below);
 }
 
 /* ---- kmalloc --------------------------------------------------------------- */
@@ -323,21 +318,18 @@ static always_inline struct kmem_cache *kmalloc_cache_indexed(size_t size)
 }
 
 /* An object of the kmalloc cache in slot from the thread's sheaf, else from
- * its cpu freelist; NULL when both are empty, with the cache in *sp (set
- * only then).  The sheaf is reached by the slot's cpu offset, with no line
- * of the cache read.  kmalloc and malloc share it. */
-static always_inline void *kmalloc_slot_pop(unsigned long slot, struct kmem_cache **sp)
+ * its cpu freelist; NULL when both are empty.  Both are reached by the
+ * slot's cpu offset, with no line of the cache read.  kmalloc and malloc
+ * share it. */
+static always_inline void *kmalloc_slot_pop(unsigned long slot)
 {
 	/* plain loads: set before the slot is published (acquire above) */
 	struct kmem_cache_cpu *c = (struct kmem_cache_cpu *)((char *)kslub_current + kmalloc_tables.cpu_offset[slot]);
 	void *object = sheaf_pop_at(c, 0);
-	struct kmem_cache *s;
 
 	if (likely(object))
 		return object;
-	s = __atomic_load_n(&kmalloc_caches[slot], __ATOMIC_ACQUIRE);
-	*sp = s;
-	return kmalloc_freelist_pop(s, c);
+	return kmalloc_freelist_pop(c);
 }
 
 /* Sizes 9 to 1 KiB take malloc's table by size (the same caches: from 9
@@ -346,7 +338,6 @@ static always_inline void *kmalloc_inline(size_t size, gfp_t gfp)
 {
 	/* __GFP_ZERO and every size above the caches go the slow way */
 	if (likely(!(gfp & KSLUB_GFP_ZERO))) {
-		struct kmem_cache *s;
 		unsigned long slot;
 		void *object;
 
@@ -356,7 +347,7 @@ static always_inline void *kmalloc_inline(size_t size, gfp_t gfp)
 			slot = kmalloc_slot(size);
 		else
 			return kmalloc_slow(size, gfp);
-		object = kmalloc_slot_pop(slot, &s);
+		object = kmalloc_slot_pop(slot);
 		if (likely(object))
 			return object;
 	}
@@ -392,38 +383,30 @@ static always_inline struct slab *virt_to_slab(const void *x)
 	return page_slab(compound_head(page));
 }
 
-/* kfree: the arena's slot map names the kmalloc cache of the object's slab
- * when that slab has the cache's preferred order (see arena_slab_slot);
- * the cache then holds the mask and starts_below of the checks and its free
- * pointer is at offset 0.  kfree reads a byte of the arena's header page and
- * no struct page (the kernel reads the page's and the head's): a program
- * with thousands of slabs keeps their bytes in a few lines, where their
- * struct pages are a line each.  page, the object's own struct page (head
- * or tail), is computed, not read: it is compared with the cpu slab, and
- * read only past the sheaf.  Every other pointer goes to kfree_slow: an
- * object of another cache or of a smaller slab, a block not in a slab, a
- * foreign pointer. */
+/* kfree: the slot map names the kmalloc cache of the object's slab when
+ * that slab has the cache's preferred order (see kslub_slab_slots); the
+ * cache then holds the mask and starts_below of the checks and its free
+ * pointer is at offset 0.  kfree reads a byte of the map, indexed by the
+ * page number, and no struct page (the kernel reads the page's and the
+ * head's): a program with thousands of slabs keeps their bytes in a few
+ * lines, where their struct pages are a line each.  Every other pointer
+ * goes to kfree_slow: an object of another cache or of a smaller slab, a
+ * block not in a slab, a foreign pointer, NULL (its byte is 0: no slab is
+ * in the first page), any address with no map. */
 static always_inline void kfree_inline(const void *x, const char *func)
 {
-	unsigned long sec = (unsigned long)x >> ARENA_SHIFT;
-	unsigned long arena, idx, slot;
+	unsigned long pfn = (unsigned long)x >> PAGE_SHIFT, slot;
 	struct kmem_cache *s;
-	struct slab *page;
 
-	/* NULL and ZERO_SIZE_PTR lie in the first page of the address space,
-	 * where no slab can be (an arena starts with its header page): they
-	 * reach kfree_nonslab, which lets them go */
-	if (unlikely(sec >= NR_SECTIONS || kslub_section_map[sec] != SECTION_ARENA))
-		return kfree_nonslab(x, func);	/* mapped, NULL, or not kslub's */
-	__asm__("" : "+r"(sec));	/* see virt_to_slab */
-	arena = sec << ARENA_SHIFT;
-	idx = ((unsigned long)x & ARENA_MASK) >> PAGE_SHIFT;
-	slot = __atomic_load_n(arena_slab_slot(arena, idx), __ATOMIC_ACQUIRE);
+	/* acquire (no code on x86): the map's address and pages are seen
+	 * with it, by a thread whose first call is a free */
+	if (unlikely(pfn >= __atomic_load_n(&kslub_slab_slots_end, __ATOMIC_ACQUIRE)))
+		return kfree_slow(x, func);	/* not in the map: not a slab of kslub's */
+	slot = __atomic_load_n(&kslub_slab_slots[pfn], __ATOMIC_ACQUIRE);
 	if (unlikely(!slot))
 		return kfree_slow(x, func);	/* large, another cache or order, not a slab */
 	s = __atomic_load_n(&kmalloc_caches[slot], __ATOMIC_ACQUIRE);
-	page = (struct slab *)(arena + ARENA_MEMMAP_OFFSET) + idx;
-	slab_free_at(s, page, (void *)x, func, 0, s->oo_mask, s->oo_starts_below);
+	slab_free_at(s, (void *)x, func, 0, s->oo_mask, s->oo_starts_below);
 }
 
 #endif

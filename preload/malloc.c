@@ -60,15 +60,18 @@ static noinline void *malloc_slow(size_t size, gfp_t gfp)
 	return p;
 }
 
-/* The thread's freelist and sheaf of s are empty: once kslub runs, straight
- * on to slab_alloc_refill with the cache malloc found (it sets errno when it fails),
- * with no second look-up by size in kmalloc_slow.  Before, malloc_slow starts
- * kslub; s may be the boot cache even if kslub has started since it was
- * read, so s is compared with it too (by address: the cache's lines may be
- * cold).  size comes first, so that malloc keeps it where it came, in the
- * first argument's register. */
-static noinline void *malloc_refill(size_t size, struct kmem_cache *s, gfp_t gfp)
+/* The thread's freelist and sheaf of the cache in slot are empty: once
+ * kslub runs, straight on to slab_alloc_refill with the cache of the slot
+ * malloc found (it sets errno when it fails), with no second look-up by
+ * size in kmalloc_slow.  Before, malloc_slow starts kslub; the slot may
+ * hold the boot cache even if kslub has started since it was read, so s is
+ * compared with it too (by address: the cache's lines may be cold).  size
+ * comes first, so that malloc keeps it where it came, in the first
+ * argument's register. */
+static noinline void *malloc_refill(size_t size, unsigned long slot, gfp_t gfp)
 {
+	struct kmem_cache *s = __atomic_load_n(&kmalloc_caches[slot], __ATOMIC_ACQUIRE);
+
 	if (likely(s != &kmalloc_boot_cache && __atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE)))
 		return slab_alloc_refill(s, gfp);	/* the sheaf was tried */
 	return malloc_slow(size, gfp);
@@ -80,7 +83,6 @@ static noinline void *malloc_refill(size_t size, struct kmem_cache *s, gfp_t gfp
 static always_inline void *malloc_inline(size_t size, gfp_t gfp)
 {
 	if (likely(!(gfp & KSLUB_GFP_ZERO))) {
-		struct kmem_cache *s;
 		unsigned long slot;
 		void *object;
 
@@ -90,10 +92,10 @@ static always_inline void *malloc_inline(size_t size, gfp_t gfp)
 			slot = kmalloc_slot(size);
 		else
 			return malloc_slow(size, gfp);
-		object = kmalloc_slot_pop(slot, &s);
+		object = kmalloc_slot_pop(slot);
 		if (likely(object))
 			return object;
-		return malloc_refill(size, s, gfp);
+		return malloc_refill(size, slot, gfp);
 	}
 	return malloc_slow(size, gfp);
 }
@@ -175,7 +177,7 @@ static void check_live(const void *p, const char *func)
 		return;
 	slab = page_slab(page);
 	if (!object_is_start(slab->slab_cache, slab, p) || object_is_free(slab->slab_cache, slab, p))
-		kslub_bad_object_free(slab->slab_cache, slab, p, func);
+		kslub_bad_object_free(slab->slab_cache, p, func);
 }
 
 static void *realloc_common(void *p, size_t size, const char *func)

@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sys/mman.h>
+
 #include "slub.h"
 #include "child.h"
 
@@ -271,7 +273,7 @@ static void double_free(enum df_case how, bool ctor)
 		victim = objs[0];
 		break;
 	}
-	cr_assert_eq(virt_to_slab(victim) == this_cpu_ptr(s)->slab, how <= DF_CPU_INNER);
+	cr_assert_eq(virt_to_slab(victim) == cpu_slab(this_cpu_ptr(s)), how <= DF_CPU_INNER);
 	kslub_kmem_cache_free(s, victim);
 	kslub_kmem_cache_free(s, victim);	/* must not return */
 }
@@ -366,11 +368,11 @@ static unsigned int slot_of(const void *x)
 	return __atomic_load_n(addr_slab_slot(x), __ATOMIC_ACQUIRE);
 }
 
-/* kfree finds a kmalloc object's cache by the arena's slot map: every page
+/* kfree finds a kmalloc object's cache by the slot map: every page
  * of every slab of every kmalloc cache (head and tails) names its slot, the
  * cache there is the object's, and its oo_ copies are the slab's mask and
  * starts_below; a slab that goes back to the buddy leaves its bytes 0. */
-Test(fastpath, the_arena_slot_map_names_the_kmalloc_cache_of_every_slab_page)
+Test(fastpath, the_slot_map_names_the_kmalloc_cache_of_every_slab_page)
 {
 	unsigned int caches = 0;
 
@@ -412,7 +414,7 @@ Test(fastpath, the_arena_slot_map_names_the_kmalloc_cache_of_every_slab_page)
 
 /* A cache that is not a kmalloc cache has no slot: kfree of its objects
  * takes the slow way, through the struct page. */
-Test(fastpath, other_caches_have_no_slot_in_the_arena_map)
+Test(fastpath, other_caches_have_no_slot_in_the_slot_map)
 {
 	struct kmem_cache *s = kslub_kmem_cache_create("no-slot", 64, 0, 0, NULL);
 	void *x = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
@@ -507,6 +509,88 @@ static void assert_double_free_reported(void (*fn)(void *))
 	assert_reported(fn, "double free");
 }
 
+/* The map covers every page below 2^47 and reads 0 where no kmalloc slab
+ * is: the first page (NULL), the stack, a mapping of the program's own. */
+Test(fastpath, the_slot_map_covers_the_address_space_and_reads_0_outside_slabs)
+{
+	int local;
+	void *own = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	kslub_kfree(kslub_kmalloc(1, KSLUB_GFP_KERNEL));	/* kslub starts */
+	cr_assert_eq(kslub_slab_slots_end, NR_SECTIONS * ARENA_PAGES, "the slot map was not reserved");
+	cr_assert_eq(slab_slot_of(NULL), 0);
+	cr_assert_eq(slab_slot_of(&local), 0);
+	cr_assert_neq(own, MAP_FAILED);
+	cr_assert_eq(slab_slot_of(own), 0);
+	cr_assert_eq(slab_slot_of((void *)(1UL << 47)), 0);
+	cr_assert_eq(slab_slot_of((void *)~0UL), 0);
+	munmap(own, 4096);
+}
+
+/* Addresses past the map (above 2^47) go the slow way, and are reported. */
+static void kfree_above_the_map_child(void *arg)
+{
+	(void)arg;
+	kslub_kfree((void *)(3UL << 47));	/* must not return */
+}
+
+Test(fastpath, kfree_of_an_address_above_the_map_is_reported)
+{
+	assert_reported(kfree_above_the_map_child, "not allocated by kslub");
+}
+
+/* With no slot map (the address space was too small for it), kfree finds
+ * every cache by the struct page: objects of every kmalloc size go back to
+ * their caches, and a double free is still caught. */
+static void kmalloc_every_size_without_the_map(void)
+{
+	enum { N = 200 };
+	static void *objs[N];
+
+	for (size_t size = 8; size <= KSLUB_KMALLOC_MAX_CACHE_SIZE; size += size / 4) {
+		for (int i = 0; i < N; i++) {
+			objs[i] = kslub_kmalloc(size, KSLUB_GFP_KERNEL);
+			if (!objs[i])
+				abort();
+			memset(objs[i], 0x5a, size);
+		}
+		for (int i = 0; i < N; i++)
+			kslub_kfree(objs[(i * 7) % N]);	/* N is not a multiple of 7 */
+		if (kslub_validate_slab_cache(kslub_kmalloc_cache(size)) != 0)
+			abort();
+	}
+}
+
+static void no_map_child(void *arg)
+{
+	(void)arg;
+	kslub_slab_slots_end = 0;	/* for good: slabs freed now keep their bytes */
+	kmalloc_every_size_without_the_map();
+	kmalloc_every_size_without_the_map();
+}
+
+static void no_map_double_free_child(void *arg)
+{
+	void *p;
+
+	(void)arg;
+	kslub_slab_slots_end = 0;
+	p = kslub_kmalloc(48, KSLUB_GFP_KERNEL);
+	kslub_kfree(p);
+	kslub_kfree(p);	/* must not return */
+}
+
+Test(fastpath, kfree_without_the_slot_map_goes_by_the_struct_page)
+{
+	char err[512];
+	int status;
+
+	kslub_kfree(kslub_kmalloc(1, KSLUB_GFP_KERNEL));	/* kslub starts */
+	child_run(no_map_child, NULL, &status, NULL, 0, err, sizeof(err));
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x: %s", status, err);
+	assert_double_free_reported(no_map_double_free_child);
+}
+
 Test(fastpath, double_kfree_of_an_object_in_a_tail_page_is_caught)
 {
 	assert_double_free_reported(kfree_twice_in_a_tail_child);
@@ -583,7 +667,7 @@ Test(fastpath, live_data_in_the_free_pointer_slot_is_never_taken_for_a_free_obje
 		enum { N = 1000 };
 		static char *objs[N];
 
-		cr_assert(s->random & 1UL << 56, "%s: random has bit 56 clear", s->name);
+		cr_assert(kslub_freelist_random & 1UL << 56, "%s: random has bit 56 clear", s->name);
 		for (int round = 0; round < 6; round++) {
 			for (int i = 0; i < N; i++)
 				objs[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
@@ -664,10 +748,10 @@ Test(fastpath, free_pointers_are_keyed_on_the_object_address, .init = no_sheaves
 		b = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
 		slot = (unsigned long *)(b + s->offset);
 
-		cr_assert_eq(virt_to_slab(b), this_cpu_ptr(s)->slab);
+		cr_assert_eq(virt_to_slab(b), cpu_slab(this_cpu_ptr(s)));
 		kslub_kmem_cache_free(s, a);
 		kslub_kmem_cache_free(s, b);	/* pushed on a */
-		cr_assert_eq(*slot, (unsigned long)a ^ s->random ^ __builtin_bswap64((unsigned long)b),
+		cr_assert_eq(*slot, (unsigned long)a ^ kslub_freelist_random ^ __builtin_bswap64((unsigned long)b),
 			     "%s: stored %#lx", s->name, *slot);
 		cr_assert_eq(get_freepointer(s, b), a);
 		cr_assert_eq(kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL), b);
@@ -705,7 +789,7 @@ Test(fastpath, frees_to_our_own_cpu_partial_slab_go_on_its_local_list)
 		for (unsigned int i = 0; i < 3 * per_slab; i++)
 			objs[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
 		slab0 = virt_to_slab(objs[0]);
-		cr_assert_neq(slab0, this_cpu_ptr(s)->slab);
+		cr_assert_neq(slab0, cpu_slab(this_cpu_ptr(s)));
 		/* the first free freezes the full slab onto our list, the others
 		 * go on its local list */
 		for (unsigned int i = 0; i < per_slab; i++)

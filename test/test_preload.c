@@ -247,11 +247,11 @@ Test(preload, malloc_takes_back_what_free_put_on_the_sheaf_last_in_first_out)
 		cr_assert_lt(n, total);
 		objs[n++] = opaque(malloc(SIZE));
 	}
-	cr_assert_not_null(c->slab);
+	cr_assert_not_null(cpu_slab(c));
 	for (unsigned int i = 0; i < n && nr_freed < FREED; i += 3) {
 		unsigned int before = cpu_sheaf_size(c->sheaf);
 
-		if (!objs[i] || virt_to_slab(objs[i]) == c->slab)
+		if (!objs[i] || virt_to_slab(objs[i]) == cpu_slab(c))
 			continue;
 		free(objs[i]);
 		cr_assert_eq(cpu_sheaf_size(c->sheaf), before + 1, "free %u did not go to the sheaf", nr_freed);

@@ -104,8 +104,8 @@ Test(sheaf, an_allocation_takes_the_sheaf_before_the_cpu_freelist)
 		objs = fill_slabs(s, 3, &n);
 		mine = objs[n - 1];	/* of the cpu slab */
 		other = objs[0];	/* of a full slab that is not */
-		cr_assert_eq(virt_to_slab(mine), this_cpu_ptr(s)->slab);
-		cr_assert_neq(virt_to_slab(other), this_cpu_ptr(s)->slab);
+		cr_assert_eq(virt_to_slab(mine), cpu_slab(this_cpu_ptr(s)));
+		cr_assert_neq(virt_to_slab(other), cpu_slab(this_cpu_ptr(s)));
 		first_free(mine);
 		cr_assert_eq(this_cpu_ptr(s)->freelist, mine, "the free to the cpu slab did not go to its freelist");
 		cr_assert_eq(sheaf_size(s), 0);
@@ -400,7 +400,7 @@ static void sheaf_double_free_last(void *arg)
 
 	for (int i = 0; i < 200; i++)
 		p[i] = kslub_kmalloc(24, KSLUB_GFP_KERNEL);
-	if (virt_to_slab(p[5]) == this_cpu_ptr(kslub_kmalloc_cache(24))->slab) {
+	if (virt_to_slab(p[5]) == cpu_slab(this_cpu_ptr(kslub_kmalloc_cache(24)))) {
 		fprintf(stderr, "p[5] is of the cpu slab\n");
 		_exit(1);
 	}
