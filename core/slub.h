@@ -220,6 +220,16 @@ static always_inline bool object_is_free(const struct kmem_cache *s, const struc
 	return freepointer_is_free(slab, x, (unsigned long)get_freepointer(s, x));
 }
 
+/* Is addr, in a slab of mask + 1 bytes, in the slab that starts at start
+ * (a slab of any order, 0 for none)?  Slabs are aligned to their size, so
+ * yes when addr and start differ in no bit above the mask: start then lies
+ * in addr's slab, where no other slab can start.  (addr - start <= mask
+ * would take addr for the smaller slab's when a bigger slab follows it.) */
+static always_inline bool in_slab_at(unsigned long start, unsigned long addr, unsigned long mask)
+{
+	return (addr ^ start) <= mask;
+}
+
 /* Past the sheaf: slab_free_slow, with the slab found from x's page (the
  * fast path reads no struct page). */
 static noinline void slab_free_cpu(struct kmem_cache *s, void *x)
@@ -234,9 +244,9 @@ static noinline void slab_free_cpu(struct kmem_cache *s, void *x)
  * counters, taking a list lock only when the slab must change list.
  * mask, starts_below: the slab's (slab->mask and slab->starts_below, or the
  * cache's oo_ copies when the slot map says the slab has the preferred
- * order).  Slabs are aligned to their size, so x minus its offset in the
- * slab is the slab's start, which c->slab_addr holds for the cpu slab: no
- * struct page is read on the way to the freelist or the sheaf. */
+ * order).  Whether x is in the cpu slab follows from x, the mask and
+ * c->slab_addr (in_slab_at): no struct page is read on the way to the
+ * freelist or the sheaf. */
 static always_inline void slab_free_at(struct kmem_cache *s, void *x, const char *func,
 				       unsigned long offset, unsigned long mask, unsigned long starts_below)
 {
@@ -257,7 +267,7 @@ static always_inline void slab_free_at(struct kmem_cache *s, void *x, const char
 	if (unlikely(fp == key || (fp ^ key ^ addr) <= mask))
 		return kslub_bad_object_free(s, x, func);	/* already free */
 	c = this_cpu_ptr(s);
-	if (likely(addr - off == c->slab_addr)) {
+	if (likely(in_slab_at(c->slab_addr, addr, mask))) {
 		*(unsigned long *)(addr + offset) = (unsigned long)c->freelist ^ key;
 		c->freelist = x;
 		return;

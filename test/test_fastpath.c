@@ -412,6 +412,24 @@ Test(fastpath, the_slot_map_names_the_kmalloc_cache_of_every_slab_page)
 	cr_assert_geq(caches, 30);
 }
 
+/* A free knows the cpu slab by its start address: an address is in it only
+ * within it, whatever the orders of the two slabs. */
+Test(fastpath, the_cpu_slab_holds_only_its_own_addresses)
+{
+	const unsigned long big = 8 * PAGE_SIZE, b = 64 * big;	/* an order-3 slab at b */
+
+	/* in a slab: its first and last byte, as the slab's own mask says */
+	cr_assert(in_slab_at(b, b, big - 1));
+	cr_assert(in_slab_at(b, b + big - 1, big - 1));
+	cr_assert(in_slab_at(b - PAGE_SIZE, b - 1, PAGE_SIZE - 1));
+	/* an order-0 slab just below, or just above, is another slab */
+	cr_assert_not(in_slab_at(b - PAGE_SIZE, b + 100, big - 1));
+	cr_assert_not(in_slab_at(b + big, b + 100, big - 1));
+	cr_assert_not(in_slab_at(b + big - PAGE_SIZE, b + big, PAGE_SIZE - 1));
+	cr_assert_not(in_slab_at(0, b, big - 1));	/* no cpu slab */
+	cr_assert_not(in_slab_at(b, b - 1, big - 1));
+}
+
 /* A cache that is not a kmalloc cache has no slot: kfree of its objects
  * takes the slow way, through the struct page. */
 Test(fastpath, other_caches_have_no_slot_in_the_slot_map)
