@@ -161,7 +161,7 @@ struct page {
 		struct {			/* free block: PG_buddy or PG_pcp */
 			struct list_head buddy_list;	/* at offset 8: bit 0 clear */
 			unsigned int order;		/* the block's order */
-			unsigned int pad0;
+			unsigned int nr_dirty;		/* in the zone: its pages that may be resident */
 			uint64_t freed_at;		/* ms clock, for the purge delay */
 		};
 		struct {			/* offset 8: slab_cache in a slab's head */
@@ -317,7 +317,7 @@ struct zone {
 	int node;
 	struct free_area free_area[MAX_ORDER];
 	unsigned long nr_free_pages;	/* pages in free_area */
-	unsigned long nr_dirty;		/* pages of PG_dirty free blocks */
+	unsigned long nr_dirty;		/* free pages that may be resident: the blocks' nr_dirty */
 	unsigned long managed_pages;	/* pages of all arenas given to the buddy */
 	struct list_head arenas;
 	unsigned long nr_arenas;

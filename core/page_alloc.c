@@ -14,10 +14,14 @@
  * high pages.
  *
  * Memory goes back to the OS two ways.  Free blocks are PG_dirty while their
- * pages may be resident, and are handed out before clean ones; when a zone
- * has more dirty pages than a quarter of the pages it has in use (at least
- * KSLUB_DIRTY_MAX / 8, at most KSLUB_DIRTY_MAX), blocks that have been free
- * for KSLUB_PURGE_DELAY ms are purged with madvise(MADV_DONTNEED); all of
+ * pages may be resident, and are handed out before clean ones.  Each counts
+ * how many may be (page->nr_dirty, summed in zone->nr_dirty): all of a
+ * freed block's, the sum of both when buddies merge (a dirty block merged
+ * into clean ones counts its own pages, not the size it merged into), a
+ * share when one is split.  When a zone has more dirty pages than a
+ * quarter of the pages it has in use (at least KSLUB_DIRTY_MAX / 8, at most
+ * KSLUB_DIRTY_MAX), blocks that have been free for KSLUB_PURGE_DELAY ms are
+ * purged with madvise(MADV_DONTNEED) by the next free into the zone; all of
  * them at once when there are four times too many and the zone would hold
  * more resident pages than at its peak of the last second
  * (zone_free_finish).
@@ -87,20 +91,29 @@ static inline unsigned long page_index(const struct page *page)
 	return (unsigned long)(page - (const struct page *)((unsigned long)page_arena(page) + ARENA_MEMMAP_OFFSET));
 }
 
+/* flags: PG_dirty when the block may hold resident pages (so not zeros);
+ * dirty: how many, at most the block's size.  A dirty block that merged with
+ * clean buddies counts only its own pages, so the purge rules see what is
+ * resident, not the size of what it merged into. */
 static inline void add_to_free_list(struct zone *zone, struct page *page, unsigned int order,
-				    unsigned long flags, uint64_t freed_at)
+				    unsigned long flags, unsigned long dirty, uint64_t freed_at)
 {
 	unsigned long nr = 1UL << order;
 
+	if (!(flags & PG_dirty))
+		dirty = 0;
+	else if (dirty > nr)
+		dirty = nr;
 	page->flags = PG_buddy | flags;
 	page->order = order;
+	page->nr_dirty = (unsigned int)dirty;
 	page->freed_at = freed_at;
 	/* dirty blocks on a list of their own, the last freed first, to be
 	 * reused while warm and purged oldest first with no clean block to
 	 * walk past */
 	if (flags & PG_dirty) {
 		list_add(&page->buddy_list, &zone->free_area[order].free_list);
-		zone->nr_dirty += nr;
+		zone->nr_dirty += dirty;
 	} else {
 		list_add_tail(&page->buddy_list, &zone->free_area[order].clean_list);
 	}
@@ -121,8 +134,18 @@ static inline void del_from_free_list(struct zone *zone, struct page *page, unsi
 	zone->nr_free_pages -= nr;
 	arena->nr_free -= nr;
 	if (page->flags & PG_dirty)
-		zone->nr_dirty -= nr;
+		zone->nr_dirty -= page->nr_dirty;
 	page->flags &= PG_dirty;
+}
+
+/* A piece of nr pages of a block of 2^order with dirty pages that may be
+ * resident: its share of them (where they lie is not known), at least one
+ * when the block has any. */
+static inline unsigned long dirty_share(unsigned long dirty, unsigned long nr, unsigned int order)
+{
+	unsigned long share = (dirty * nr) >> order;
+
+	return dirty && !share ? 1 : share;
 }
 
 static void arena_release(struct zone *zone, struct arena *arena, struct arena **to_unmap);
@@ -137,6 +160,8 @@ static void free_one_page(struct zone *zone, struct page *page, unsigned int ord
 	struct arena *arena = page_arena(page);
 	unsigned long idx = page_index(page);
 
+	unsigned long nr_dirty = dirty ? 1UL << order : 0;
+
 	VM_BUG_ON(idx & ((1UL << order) - 1));
 	/* PG_pcp or PG_isolated: the caller's state, no longer true once merged */
 	WRITE_ONCE(page->flags, 0);
@@ -148,14 +173,17 @@ static void free_one_page(struct zone *zone, struct page *page, unsigned int ord
 		/* an allocated page's flags change without zone->lock, but never to PG_buddy */
 		if (!(READ_ONCE(buddy->flags) & PG_buddy) || buddy->order != order)
 			break;
-		dirty |= buddy->flags & PG_dirty;
+		if (buddy->flags & PG_dirty) {
+			dirty = PG_dirty;
+			nr_dirty += buddy->nr_dirty;
+		}
 		del_from_free_list(zone, buddy, order);
 		buddy->flags = 0;
 		page += (long)combined_idx - (long)idx;
 		idx = combined_idx;
 		order++;
 	}
-	add_to_free_list(zone, page, order, dirty, now);
+	add_to_free_list(zone, page, order, dirty, nr_dirty, now);
 	if (arena->nr_free == arena->usable) {
 		zone->nr_empty_arenas++;
 		if (zone->nr_empty_arenas > (unsigned long)kslub_opt(OPT_RETAIN_ARENAS) && to_unmap && !*to_unmap)
@@ -180,7 +208,7 @@ static void zone_add_arena(struct zone *zone, struct arena *arena)
 			order = MAX_ORDER - 1;
 		while (i + (1UL << order) > ARENA_PAGES)
 			order--;
-		add_to_free_list(zone, &memmap[i], order, 0, 0);
+		add_to_free_list(zone, &memmap[i], order, 0, 0, 0);
 		i += 1UL << order;
 	}
 	zone->nr_empty_arenas++;
@@ -208,16 +236,18 @@ static void arena_release(struct zone *zone, struct arena *arena, struct arena *
 	*to_unmap = arena;
 }
 
-/* expand: split a block of order high down to order low, freeing the upper halves. */
+/* expand: split a block of order high down to order low, freeing the upper
+ * halves, each with its share of the block's nr_dirty pages. */
 static inline void expand(struct zone *zone, struct page *page, unsigned int low, unsigned int high,
-			  unsigned long dirty, uint64_t freed_at)
+			  unsigned long dirty, unsigned long nr_dirty, uint64_t freed_at)
 {
+	unsigned int order = high;
 	unsigned long size = 1UL << high;
 
 	while (high > low) {
 		high--;
 		size >>= 1;
-		add_to_free_list(zone, &page[size], high, dirty, freed_at);
+		add_to_free_list(zone, &page[size], high, dirty, dirty_share(nr_dirty, size, order), freed_at);
 	}
 }
 
@@ -251,6 +281,7 @@ static struct page *rmqueue_smallest(struct zone *zone, unsigned int order, unsi
 	unsigned int o = zone->nr_dirty >= 1UL << order ? smallest_order(zone, order, true) : MAX_ORDER;
 	struct list_head *list;
 	struct page *page;
+	unsigned long nr_dirty;
 	uint64_t freed_at;
 
 	if (o < MAX_ORDER) {
@@ -264,8 +295,9 @@ static struct page *rmqueue_smallest(struct zone *zone, unsigned int order, unsi
 	page = list_first_entry(list, struct page, buddy_list);
 	*dirty = page->flags & PG_dirty;
 	freed_at = page->freed_at;
+	nr_dirty = page->nr_dirty;
 	del_from_free_list(zone, page, o);
-	expand(zone, page, order, o, *dirty, freed_at);
+	expand(zone, page, order, o, *dirty, nr_dirty, freed_at);
 	page->flags = 0;
 	if (zone_resident_pages(zone) > zone->peak_resident)
 		zone->peak_resident = zone_resident_pages(zone);
@@ -577,13 +609,14 @@ static struct page *buddy_block_holding(struct page *page, unsigned long idx)
 /* Put the pages [from, to) of one free block back as the largest aligned
  * pieces, with the block's state (kernel: break_down_buddy_pages). */
 static void free_area_add_range(struct zone *zone, struct page *page, unsigned long from, unsigned long to,
-				unsigned long dirty, uint64_t freed_at)
+				unsigned long dirty, unsigned long nr_dirty, unsigned int block_order, uint64_t freed_at)
 {
 	page += from - page_index(page);
 	while (from < to) {
 		unsigned int order = largest_aligned_order(from, to);
 
-		add_to_free_list(zone, page, order, dirty, freed_at);
+		add_to_free_list(zone, page, order, dirty, dirty_share(nr_dirty, 1UL << order, block_order),
+				 freed_at);
 		from += 1UL << order;
 		page += 1UL << order;
 	}
@@ -610,13 +643,13 @@ bool take_pages_off_buddy(struct page *page, unsigned long nr)
 		struct page *head = buddy_block_holding(page + (i - idx), i);
 		unsigned int order = head->order;
 		unsigned long start = page_index(head), stop = start + (1UL << order);
-		unsigned long dirty = head->flags & PG_dirty;
+		unsigned long dirty = head->flags & PG_dirty, nr_dirty = head->nr_dirty;
 		uint64_t freed_at = head->freed_at;
 
 		del_from_free_list(zone, head, order);
 		head->flags = 0;
-		free_area_add_range(zone, head, start, idx > start ? idx : start, dirty, freed_at);
-		free_area_add_range(zone, head, end < stop ? end : stop, stop, dirty, freed_at);
+		free_area_add_range(zone, head, start, idx > start ? idx : start, dirty, nr_dirty, order, freed_at);
+		free_area_add_range(zone, head, end < stop ? end : stop, stop, dirty, nr_dirty, order, freed_at);
 		i = stop;
 	}
 	for (i = 0; i < nr; i++)
