@@ -19,36 +19,43 @@
 
 uint8_t kslub_section_map[NR_SECTIONS];
 uint8_t *kslub_slab_slots;
-unsigned long kslub_slab_slots_end;
+unsigned long kslub_slab_slots_lo = SLAB_SLOTS_NONE;
 
-/* At start, before any arena: a page's byte for every page below 2^47,
- * read-only, so that it is neither memory nor committed (a read maps the
- * zero page).  Where the address space is limited (ulimit -v) it may fail:
- * kfree then finds every cache by its struct page. */
+/* At start, before any arena: the map's 256 MiB, read-only, so that it is
+ * neither memory nor committed (a read maps the zero page), and left out of
+ * core dumps.  Its window is centred on the map itself: mappings go down
+ * from there (or up, in the legacy layout), the arenas with them.  Where
+ * the address space is limited (ulimit -v) it may fail: kfree then finds
+ * every cache by its struct page. */
 void slab_slots_reserve(void)
 {
-	size_t size = NR_SECTIONS * ARENA_PAGES;
+	unsigned long pfn, lo;
 	void *map;
 
-	if (kslub_slab_slots_end)
+	if (kslub_slab_slots_lo != SLAB_SLOTS_NONE)
 		return;
-	map = os_reserve(size);
+	map = os_reserve(SLAB_SLOTS_PAGES);
 	if (!map)
 		return;
+	pfn = (unsigned long)map >> PAGE_SHIFT;
+	/* a multiple of an arena's pages: an arena is in the window or out,
+	 * and its 2 KiB lie in one page of the map */
+	lo = (pfn > SLAB_SLOTS_PAGES / 2 ? pfn - SLAB_SLOTS_PAGES / 2 : 0) & ~(ARENA_PAGES - 1);
 	kslub_slab_slots = map;
-	__atomic_store_n(&kslub_slab_slots_end, size, __ATOMIC_RELEASE);
+	__atomic_store_n(&kslub_slab_slots_lo, lo, __ATOMIC_RELEASE);
 }
 
 /* The arena's part of the slot map made writable (its 2 KiB lie in one
- * page of the map); true with no map, where nothing is written. */
+ * page of the map); true with no part, where nothing is written. */
 static bool slab_slots_map_arena(struct arena *arena)
 {
 	unsigned long page;
 
-	if (!kslub_slab_slots_end)
+	if (!slab_slot_mapped(arena))
 		return true;
-	page = (unsigned long)addr_slab_slot(arena) & ~(PAGE_SIZE - 1);
 	_Static_assert(ARENA_PAGES <= PAGE_SIZE, "an arena's slot bytes lie in one page");
+	_Static_assert(SLAB_SLOTS_PAGES % ARENA_PAGES == 0, "an arena is in the window or out");
+	page = (unsigned long)addr_slab_slot(arena) & ~(PAGE_SIZE - 1);
 	return os_make_writable((void *)page, PAGE_SIZE);
 }
 

@@ -230,33 +230,49 @@ struct arena {
 	unsigned long nr_moved_in;	/* large blocks mremap moved here (atomic): each may split the mapping */
 };
 
-/* The slab slot map: a byte for each page of the address space below 2^47
- * (NR_SECTIONS arenas), the kmalloc slot of the cache whose slab holds the
- * page when that slab has the cache's preferred order, else 0.  kfree reads
- * this byte where it would read the page's struct page: an arena's 8 MiB
- * take 2 KiB, 64 pages to a line, where the memmap gives a page a line of
- * its own; and the byte's address is the page number, with no test of the
- * section map before it.  The map is 32 GiB of address space reserved
- * read-only at start, so a byte of any page reads 0 (the kernel's zero
- * page) and costs no memory; the part of an arena is made writable when the
- * arena is mapped.  kslub_slab_slots_end is the pages it covers, 0 when it
- * could not be reserved (kfree then goes by the struct page).  A byte is
- * set after its slab is made and cleared before it is freed, like PG_slab. */
+/* The slab slot map: a byte for each page of a window of the address space
+ * (SLAB_SLOTS_PAGES pages from kslub_slab_slots_lo: 1 TiB, around where
+ * the first mappings went, so where the arenas go), the kmalloc slot of
+ * the cache whose slab holds the page when that slab has the cache's
+ * preferred order, else 0.  kfree reads this byte where it would read the
+ * page's struct page: an arena's 8 MiB take 2 KiB, 64 pages to a line,
+ * where the memmap gives a page a line of its own; and the byte's index is
+ * the page number less lo, with no test of the section map before it.  The
+ * map is 256 MiB of address space reserved read-only at start, so a byte of
+ * any page in the window reads 0 (the kernel's zero page) and costs no
+ * memory; the part of an arena is made writable when the arena is mapped.
+ * With no map (it could not be reserved) lo is 2^63, so that no page
+ * number is in the window; an arena outside the window has no bytes.  kfree
+ * then goes by the struct page.  A byte is set after its slab is made and
+ * cleared before it is freed, like PG_slab. */
+#define SLAB_SLOTS_PAGES (1UL << 28)
+#define SLAB_SLOTS_NONE (1UL << 63)
 extern uint8_t *kslub_slab_slots __attribute__((visibility("hidden")));
-extern unsigned long kslub_slab_slots_end __attribute__((visibility("hidden")));
-/* The byte of the page that holds addr, in an arena (so in the map). */
+extern unsigned long kslub_slab_slots_lo __attribute__((visibility("hidden")));
+/* The index of the byte of the page that holds addr: SLAB_SLOTS_PAGES or
+ * more outside the window.  Acquire (no code on x86): the map's address and
+ * pages are seen with lo, by a thread whose first call is a free. */
+static always_inline unsigned long slab_slot_index(const void *addr)
+{
+	return ((unsigned long)addr >> PAGE_SHIFT) - __atomic_load_n(&kslub_slab_slots_lo, __ATOMIC_ACQUIRE);
+}
+/* The byte of the page that holds addr, which is in the window. */
 static always_inline uint8_t *addr_slab_slot(const void *addr)
 {
-	return kslub_slab_slots + ((unsigned long)addr >> PAGE_SHIFT);
+	return kslub_slab_slots + slab_slot_index(addr);
 }
-/* The slot byte of any address: 0 outside the map, or with no map. */
+static always_inline bool slab_slot_mapped(const void *addr)
+{
+	return slab_slot_index(addr) < SLAB_SLOTS_PAGES;
+}
+/* The slot byte of any address: 0 outside the window. */
 static always_inline unsigned int slab_slot_of(const void *addr)
 {
-	unsigned long pfn = (unsigned long)addr >> PAGE_SHIFT;
+	unsigned long i = slab_slot_index(addr);
 
-	if (pfn >= __atomic_load_n(&kslub_slab_slots_end, __ATOMIC_ACQUIRE))
+	if (i >= SLAB_SLOTS_PAGES)
 		return 0;
-	return __atomic_load_n(&kslub_slab_slots[pfn], __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&kslub_slab_slots[i], __ATOMIC_ACQUIRE);
 }
 
 static always_inline struct page *virt_to_page(const void *addr)
@@ -564,9 +580,10 @@ void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *obj);
 void flush_cpu_slab(struct kmem_cache *s, struct kmem_cache_cpu *c);
 void release_cpu_sheaf(struct kmem_cache *s, struct kmem_cache_cpu *c);
 void kslub_cache_count(struct kmem_cache *s, struct kslub_cache_info *info, unsigned long *node_partial);
-/* Reports and aborts.  noipa: gcc must not learn in slub.c that it does not
- * return, or it calls it instead of jumping, and the fast paths that reach it
- * set up a stack frame. */
+/* Reports and aborts; for kmalloc_boot_cache (kfree's slot 0) it frees x
+ * by its struct page instead.  noipa: gcc must not learn in slub.c that it
+ * does not return, or it calls it instead of jumping, and the fast paths
+ * that reach it set up a stack frame. */
 noinline noipa __attribute__((cold)) void kslub_bad_object_free(struct kmem_cache *s, const void *x,
 									  const char *func);
 

@@ -30,13 +30,15 @@ void *os_mmap(size_t size)
 	return p;
 }
 
-/* Address space only: read-only, not committed, reads as zeros (not counted
- * in kslub_os_mapped, which is memory). */
+/* Address space only: read-only, not committed, reads as zeros, left out of
+ * core dumps (not counted in kslub_os_mapped, which is memory). */
 void *os_reserve(size_t size)
 {
 	int saved = errno;
 	void *p = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
+	if (p != MAP_FAILED)
+		madvise(p, size, MADV_DONTDUMP);	/* not in a core dump */
 	errno = saved;
 	return p == MAP_FAILED ? NULL : p;
 }

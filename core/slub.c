@@ -218,8 +218,8 @@ static void slab_set_slot(struct slab *slab, unsigned int order, unsigned int sl
 {
 	uint8_t *map = addr_slab_slot(slab_address(slab));
 
-	if (!kslub_slab_slots_end)
-		return;
+	if (!slab_slot_mapped(slab_address(slab)))
+		return;	/* no map, or an arena outside its window */
 	for (unsigned long i = 0; i < (1UL << order); i++)
 		__atomic_store_n(&map[i], (uint8_t)slot, __ATOMIC_RELEASE);
 }
@@ -1105,7 +1105,12 @@ noinline void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *x)
  * reach it by a tail call. */
 noinline __attribute__((cold)) void kslub_bad_object_free(struct kmem_cache *s, const void *x, const char *func)
 {
-	struct slab *slab = object_slab(x);
+	struct slab *slab;
+
+	/* kfree's way for a page with slot 0 in the slot map (see kfree_inline) */
+	if (s == &kmalloc_boot_cache)
+		return kfree_slow(x, func);
+	slab = object_slab(x);
 
 	if (!object_is_start(s, slab, x))
 		kslub_fatal(func, x, "invalid pointer: not the start of an object of %s (object size %u)",

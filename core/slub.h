@@ -397,24 +397,25 @@ static always_inline struct slab *virt_to_slab(const void *x)
  * that slab has the cache's preferred order (see kslub_slab_slots); the
  * cache then holds the mask and starts_below of the checks and its free
  * pointer is at offset 0.  kfree reads a byte of the map, indexed by the
- * page number, and no struct page (the kernel reads the page's and the
+ * page number less the window's start, and no struct page (the kernel reads the page's and the
  * head's): a program with thousands of slabs keeps their bytes in a few
  * lines, where their struct pages are a line each.  Every other pointer
  * goes to kfree_slow: an object of another cache or of a smaller slab, a
- * block not in a slab, a foreign pointer, NULL (its byte is 0: no slab is
- * in the first page), any address with no map. */
+ * block not in a slab, a foreign pointer, NULL (outside the window, or in
+ * it with its byte 0: no slab is in the first page), any address outside
+ * the map's window. */
 static always_inline void kfree_inline(const void *x, const char *func)
 {
-	unsigned long pfn = (unsigned long)x >> PAGE_SHIFT, slot;
+	unsigned long i = slab_slot_index(x), slot;
 	struct kmem_cache *s;
 
-	/* acquire (no code on x86): the map's address and pages are seen
-	 * with it, by a thread whose first call is a free */
-	if (unlikely(pfn >= __atomic_load_n(&kslub_slab_slots_end, __ATOMIC_ACQUIRE)))
-		return kfree_slow(x, func);	/* not in the map: not a slab of kslub's */
-	slot = __atomic_load_n(&kslub_slab_slots[pfn], __ATOMIC_ACQUIRE);
-	if (unlikely(!slot))
-		return kfree_slow(x, func);	/* large, another cache or order, not a slab */
+	if (unlikely(i >= SLAB_SLOTS_PAGES))
+		return kfree_slow(x, func);	/* outside the map's window */
+	slot = __atomic_load_n(&kslub_slab_slots[i], __ATOMIC_ACQUIRE);
+	/* slot 0 (large, another cache or order, not a slab) is the boot
+	 * cache's, whose mask and starts_below are 0: the first check fails
+	 * for every address, and kslub_bad_object_free hands the pointer to
+	 * kfree_slow.  No test of the slot here. */
 	s = __atomic_load_n(&kmalloc_caches[slot], __ATOMIC_ACQUIRE);
 	slab_free_at(s, (void *)x, func, 0, s->oo_mask, s->oo_starts_below);
 }

@@ -527,15 +527,31 @@ static void assert_double_free_reported(void (*fn)(void *))
 	assert_reported(fn, "double free");
 }
 
-/* The map covers every page below 2^47 and reads 0 where no kmalloc slab
- * is: the first page (NULL), the stack, a mapping of the program's own. */
-Test(fastpath, the_slot_map_covers_the_address_space_and_reads_0_outside_slabs)
+/* The map's window covers the arenas (1 TiB around where the first
+ * mappings went) and reads 0 where no kmalloc slab is: NULL, the stack, a
+ * mapping of the program's own, addresses outside the window. */
+Test(fastpath, the_slot_map_covers_the_arenas_and_reads_0_outside_slabs)
 {
 	int local;
 	void *own = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *x;
 
 	kslub_kfree(kslub_kmalloc(1, KSLUB_GFP_KERNEL));	/* kslub starts */
-	cr_assert_eq(kslub_slab_slots_end, NR_SECTIONS * ARENA_PAGES, "the slot map was not reserved");
+	cr_assert_neq(kslub_slab_slots_lo, SLAB_SLOTS_NONE, "the slot map was not reserved");
+	cr_assert_eq(kslub_slab_slots_lo % ARENA_PAGES, 0);
+	x = kslub_kmalloc(100, KSLUB_GFP_KERNEL);
+	cr_assert(slab_slot_mapped(x), "an object at %p is outside the window from page %#lx", x,
+		  kslub_slab_slots_lo);
+	cr_assert_eq(slab_slot_of(x), kmalloc_tables.index_small[100]);
+	kslub_kfree(x);
+	/* slot 0 is the boot cache's, whose first check fails for every
+	 * address: kfree tests no slot, and a large block goes the slow way */
+	cr_assert_eq(kmalloc_caches[0], &kmalloc_boot_cache);
+	cr_assert_eq(kmalloc_boot_cache.oo_mask, 0);
+	cr_assert_eq(kmalloc_boot_cache.oo_starts_below, 0);
+	x = kslub_kmalloc(3 * PAGE_SIZE, KSLUB_GFP_KERNEL);
+	cr_assert_eq(slab_slot_of(x), 0);
+	kslub_kfree(x);
 	cr_assert_eq(slab_slot_of(NULL), 0);
 	cr_assert_eq(slab_slot_of(&local), 0);
 	cr_assert_neq(own, MAP_FAILED);
@@ -582,7 +598,7 @@ static void kmalloc_every_size_without_the_map(void)
 static void no_map_child(void *arg)
 {
 	(void)arg;
-	kslub_slab_slots_end = 0;	/* for good: slabs freed now keep their bytes */
+	kslub_slab_slots_lo = SLAB_SLOTS_NONE;	/* for good: slabs freed now keep their bytes */
 	kmalloc_every_size_without_the_map();
 	kmalloc_every_size_without_the_map();
 }
@@ -592,7 +608,7 @@ static void no_map_double_free_child(void *arg)
 	void *p;
 
 	(void)arg;
-	kslub_slab_slots_end = 0;
+	kslub_slab_slots_lo = SLAB_SLOTS_NONE;
 	p = kslub_kmalloc(48, KSLUB_GFP_KERNEL);
 	kslub_kfree(p);
 	kslub_kfree(p);	/* must not return */
