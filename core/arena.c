@@ -17,22 +17,28 @@
 #include "internal.h"
 #include "topology.h"
 
+#include <sys/resource.h>
+
 uint8_t kslub_section_map[NR_SECTIONS];
 uint8_t *kslub_slab_slots;
 unsigned long kslub_slab_slots_lo = SLAB_SLOTS_NONE;
 
-/* At start, before any arena: the map's 256 MiB, read-only, so that it is
+/* At start, before any arena: the map's 64 MiB, read-only, so that it is
  * neither memory nor committed (a read maps the zero page), and left out of
  * core dumps.  Its window is centred on the map itself: mappings go down
- * from there (or up, in the legacy layout), the arenas with them.  Where
- * the address space is limited (ulimit -v) it may fail: kfree then finds
- * every cache by its struct page. */
+ * from there (or up, in the legacy layout), the arenas with them.  Not
+ * under an address space limit (ulimit -v) of less than 16 times its size,
+ * where it would take room the program needs: kfree then finds every cache
+ * by its struct page, as it does if the reservation fails. */
 void slab_slots_reserve(void)
 {
 	unsigned long pfn, lo;
+	struct rlimit as;
 	void *map;
 
 	if (kslub_slab_slots_lo != SLAB_SLOTS_NONE)
+		return;
+	if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY && as.rlim_cur / 16 < SLAB_SLOTS_PAGES)
 		return;
 	map = os_reserve(SLAB_SLOTS_PAGES);
 	if (!map)

@@ -231,21 +231,21 @@ struct arena {
 };
 
 /* The slab slot map: a byte for each page of a window of the address space
- * (SLAB_SLOTS_PAGES pages from kslub_slab_slots_lo: 1 TiB, around where
+ * (SLAB_SLOTS_PAGES pages from kslub_slab_slots_lo: 256 GiB, around where
  * the first mappings went, so where the arenas go), the kmalloc slot of
  * the cache whose slab holds the page when that slab has the cache's
  * preferred order, else 0.  kfree reads this byte where it would read the
  * page's struct page: an arena's 8 MiB take 2 KiB, 64 pages to a line,
  * where the memmap gives a page a line of its own; and the byte's index is
  * the page number less lo, with no test of the section map before it.  The
- * map is 256 MiB of address space reserved read-only at start, so a byte of
+ * map is 64 MiB of address space reserved read-only at start, so a byte of
  * any page in the window reads 0 (the kernel's zero page) and costs no
  * memory; the part of an arena is made writable when the arena is mapped.
  * With no map (it could not be reserved) lo is 2^63, so that no page
  * number is in the window; an arena outside the window has no bytes.  kfree
  * then goes by the struct page.  A byte is set after its slab is made and
  * cleared before it is freed, like PG_slab. */
-#define SLAB_SLOTS_PAGES (1UL << 28)
+#define SLAB_SLOTS_PAGES (1UL << 26)
 #define SLAB_SLOTS_NONE (1UL << 63)
 extern uint8_t *kslub_slab_slots __attribute__((visibility("hidden")));
 extern unsigned long kslub_slab_slots_lo __attribute__((visibility("hidden")));

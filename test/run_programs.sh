@@ -165,9 +165,9 @@ select k % 10, count(*), max(length(v)) from t group by k % 10;
 name=stress
 if [[ -x $builddir/test/stress ]]; then
 	run stress "$builddir/test/stress" libc 4 20000
-	# 4 GB of address space: too little for the slot map's 32 GiB, so
-	# kfree finds every cache by the struct page
-	run stress-ulimit sh -c 'ulimit -v 4000000 && exec "$0" libc 4 20000' "$builddir/test/stress"
+	# 400 MB of address space: too little to spare the slot map's 64 MiB,
+	# so kfree finds every cache by the struct page
+	run stress-ulimit sh -c 'ulimit -v 400000 && exec "$0" libc 4 20000' "$builddir/test/stress"
 	# threads on two nodes, moving between them, freeing across them
 	name=stress-numa
 	run stress-numa env HWLOC_SYNTHETIC="node:2 core:1 pu:1" "$builddir/test/stress" libc 4 20000
