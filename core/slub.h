@@ -16,10 +16,11 @@
  * A free pointer is stored as ptr ^ random ^ swab(obj_addr), obj_addr the
  * address of the object that holds it, random the process's key
  * (kslub_freelist_random; the kernel keeps one a cache, s->random: one for
- * all lets malloc decode with no line of the cache read).  The kernel swaps the address of the
- * slot, obj_addr + s->offset; s->offset is the same for every object of the
- * cache, so both tell the slots apart alike, and with the object's address
- * kfree computes the key without adding the offset first.
+ * all lets malloc decode with no line of the cache read).  The kernel swaps
+ * the address of the slot, obj_addr + s->offset; s->offset is the same for
+ * every object of the cache, so both tell the slots apart alike, and with
+ * the object's address kfree computes the key without adding the offset
+ * first.
  *
  * kfree tells a double free by the slot: a free object's decodes to NULL or
  * to an object of its slab, a live object's holds 0 (wiped on allocation)
@@ -230,9 +231,10 @@ static always_inline bool in_slab_at(unsigned long start, unsigned long addr, un
 	return (addr ^ start) <= mask;
 }
 
-/* Past the sheaf: slab_free_slow, with the slab found from x's page (the
- * fast path reads no struct page). */
-static noinline void slab_free_cpu(struct kmem_cache *s, void *x)
+/* Past the sheaf: slab_free_slow, with the slab found from x's page, which
+ * the fast path does not read.  Not inlined: slab_free_at keeps its
+ * registers. */
+static noinline void slab_free_slow_addr(struct kmem_cache *s, void *x)
 {
 	slab_free_slow(s, page_slab(compound_head(virt_to_page(x))), x);
 }
@@ -274,7 +276,7 @@ static always_inline void slab_free_at(struct kmem_cache *s, void *x, const char
 	}
 	if (likely(sheaf_push_at(s, c, x, key, offset)))
 		return;
-	slab_free_cpu(s, x);
+	slab_free_slow_addr(s, x);
 }
 
 /* offset: s->offset, or 0 from kfree's fast path, which knows it is 0 */
