@@ -401,9 +401,9 @@ _Static_assert(offsetof(struct slab_sheaf, objects) == 16, "sheaf_pop_at and she
 struct kmem_cache_cpu {
 	void **freelist;		/* next free object, private to the thread */
 	/* the slab we allocate from (frozen), by its address, 0 for none: a
-	 * free compares the start of the object's slab (the address with its
-	 * offset in the slab taken off) with it and reads no struct page.
-	 * cpu_slab() gives the struct slab, cpu_slab_set() sets it. */
+	 * free tells an object of it from the object's address and the slab's
+	 * mask (in_slab_at), with no struct page read.  cpu_slab() gives the
+	 * struct slab, cpu_slab_set() sets it. */
 	unsigned long slab_addr;
 	struct slab *partial;		/* frozen partially free slabs */
 	unsigned long sheaf;		/* freed objects, last in first out: see cpu_sheaf */
