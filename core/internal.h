@@ -171,7 +171,6 @@ struct page {
 			unsigned long large_zero;	/* at offset 8: 0 */
 			unsigned long nr_pages;		/* pages handed out */
 			unsigned int large_order;	/* order asked for, or -1 for exact */
-			unsigned int large_clean;	/* handed out with no page resident */
 		};
 	};
 	unsigned long pad1[3];

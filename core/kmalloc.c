@@ -420,7 +420,6 @@ static void *large_setup(struct page *page, size_t size, bool zeroed, gfp_t gfp,
 
 	page->nr_pages = DIV_ROUND_UP(size, PAGE_SIZE);
 	page->large_order = (unsigned int)order;
-	page->large_clean = zeroed;
 	__atomic_store_n(&page->flags, PG_large, __ATOMIC_RELEASE);
 	if ((gfp & KSLUB_GFP_ZERO) && !zeroed)
 		memset(p, 0, page->nr_pages * PAGE_SIZE);
@@ -659,13 +658,9 @@ static bool large_grow(struct page *page, size_t new_size)
 }
 
 /* A large block this big that must move to grow moves its pages with
- * mremap rather than being copied, when the block it goes to has no page
- * resident (large_target_clean): the old block is left empty, so it is
- * freed clean (not resident), and no byte is copied.  Into resident pages
- * it is copied: a move would throw them away, and both blocks would be
- * faulted in again later (a page fault costs about four times the copy of
- * a page here).  Smaller ones are copied: the syscall and a mapping of
- * their own would cost more. */
+ * mremap rather than being copied: the old block is left empty, so it is
+ * freed clean (not resident), and no byte is copied.  Smaller ones are
+ * copied: the syscall and a mapping of their own would cost more. */
 #define LARGE_MOVE_MIN (64 * PAGE_SIZE)
 
 /* Move the pages of large block p (ks bytes) to the large block dst and free
@@ -687,18 +682,6 @@ static bool large_move(const void *p, void *dst, size_t ks)
 	page->nr_pages = 0;
 	free_pages_range(page, nr, false);
 	return true;
-}
-
-/* A block of the buddy handed out with no page resident: a move there
- * loses nothing, where a move into resident pages would throw them away. */
-static bool large_target_clean(const void *dst)
-{
-	struct page *page;
-
-	if (section_type(dst) != SECTION_ARENA)
-		return true;	/* a direct mapping: fresh, or kept with its pages, which large_move refuses */
-	page = compound_head(virt_to_page(dst));
-	return (page->flags & PG_large) && page->large_clean;
 }
 
 void *krealloc_internal(const void *p, size_t new_size, gfp_t gfp, const char *func)
@@ -753,8 +736,7 @@ void *krealloc_internal(const void *p, size_t new_size, gfp_t gfp, const char *f
 	}
 	if (!ret)
 		return NULL;
-	if (type == SECTION_ARENA && ks >= LARGE_MOVE_MIN && new_size > ks && large_target_clean(ret) &&
-	    large_move(p, ret, ks)) {
+	if (type == SECTION_ARENA && ks >= LARGE_MOVE_MIN && new_size > ks && large_move(p, ret, ks)) {
 		if (gfp & KSLUB_GFP_ZERO)
 			memset((char *)ret + ks, 0, new_size - ks);
 		return ret;

@@ -10,7 +10,6 @@
  * alignment of power-of-two sizes, ARCH_KMALLOC_MINALIGN = 8 on x86-64.
  */
 #include <criterion/criterion.h>
-#include <sys/resource.h>
 #include <criterion/parameterized.h>
 
 #include <errno.h>
@@ -708,50 +707,6 @@ Test(kmalloc, krealloc_moves_the_pages_of_a_big_block_that_cannot_grow_in_place)
 	validate_kmalloc_caches();
 }
 
-static long minor_faults(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return ru.ru_minflt;
-}
-
-/* A block that must move to grow goes to resident free pages when there are
- * some (the buddy hands them out first); it is copied there, not moved: a
- * move would throw those pages away and leave the old ones empty, to be
- * faulted in again. */
-Test(kmalloc, krealloc_copies_into_resident_pages_rather_than_moving_over_them)
-{
-	char *d, *p, *q, *after;
-	unsigned long before;
-	long faults;
-
-	d = kmalloc(1 * MiB, GFP_KERNEL);
-	cr_assert_not_null(d);
-	fill(d, 1 * MiB, 7);
-	p = filled(256 * KiB, 8);
-	after = kmalloc(256 * KiB, GFP_KERNEL);	/* in the way, if p is last */
-	cr_assert(p && after);
-	kfree(d);	/* 1 MiB of resident free pages */
-	before = os_moves();
-	faults = minor_faults();
-	q = krealloc(p, 512 * KiB, GFP_KERNEL);
-	cr_assert_not_null(q);
-	if (q == p) {
-		kfree(after);
-		kfree(q);
-		cr_skip_test("the block grew in place");
-	}
-	memset(q + 256 * KiB, 9, 256 * KiB);
-	faults = minor_faults() - faults;
-	cr_assert_eq(os_moves(), before, "the block was moved over resident pages");
-	cr_assert_eq(check(q, 256 * KiB, 8), 256 * KiB, "the copy changed the contents");
-	cr_assert_lt(faults, 16, "%ld page faults: the block did not go to the resident pages", faults);
-	kfree(after);
-	kfree(q);
-	validate_kmalloc_caches();
-}
-
 /* A 3-page block on a 16 KiB boundary that grows in place to 8 pages is a
  * power of two not aligned to its size: freeing it must not put it on the
  * page list of order 3, from which the next slab of order 3 would come out
@@ -856,17 +811,10 @@ Test(kmalloc, with_kslub_thp_a_big_direct_mapping_asks_for_huge_pages_unless_zer
 	kfree(p);
 }
 
-/* No resident free pages: every freed block is purged at once, so every
- * block krealloc takes is clean and a move loses nothing. */
-static void no_dirty_pages(void)
-{
-	setenv("KSLUB_DIRTY_MAX", "0", 1);
-}
-
 /* Each block mremap moves into an arena may split the arena's mapping for
  * good: past 16384 such moves into the arenas mapped, krealloc copies, so
  * that the process keeps far below vm.max_map_count. */
-Test(kmalloc, krealloc_stops_moving_pages_before_the_mappings_run_out, .init = no_dirty_pages)
+Test(kmalloc, krealloc_stops_moving_pages_before_the_mappings_run_out)
 {
 	enum { CAP = 16384, ROUNDS = CAP + 2000 };
 	unsigned long before = os_moves(), moves;
