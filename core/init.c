@@ -33,7 +33,9 @@
 int kslub_initialized;
 int kslub_nr_node_ids = 1;
 struct kslub_thread kslub_thread_empty;
-static struct kslub_thread kslub_thread_dead = { .state = THREAD_DEAD };
+/* in .bss, set at start: an initialiser would put its 17 KB in .data,
+ * pages of the library file that the loader makes resident */
+static struct kslub_thread kslub_thread_dead;
 __thread struct kslub_thread *kslub_current __attribute__((tls_model("initial-exec"))) = &kslub_thread_empty;
 
 struct list_head kslub_threads = LIST_HEAD_INIT(kslub_threads);
@@ -142,6 +144,7 @@ noinline void kslub_init_slow(void)
 		return;
 	}
 	__atomic_store_n(&init_tid, gettid_raw(), __ATOMIC_RELAXED);
+	kslub_thread_dead.state = THREAD_DEAD;	/* before the thread key exists */
 
 	kslub_options_init();
 	kslub_nr_node_ids = 1;
