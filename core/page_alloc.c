@@ -91,27 +91,25 @@ static inline unsigned long page_index(const struct page *page)
 	return (unsigned long)(page - (const struct page *)((unsigned long)page_arena(page) + ARENA_MEMMAP_OFFSET));
 }
 
-/* flags: PG_dirty when the block may hold resident pages (so not zeros);
- * dirty: how many, at most the block's size.  A dirty block that merged with
- * clean buddies counts only its own pages, so the purge rules see what is
- * resident, not the size of what it merged into. */
+/* dirty: the block's pages that may be resident, at most its size; the
+ * block is PG_dirty (not known to read as zeros) when there are any.  A
+ * dirty block that merged with clean buddies counts only its own pages, so
+ * the purge rules see what is resident, not the size of what it merged
+ * into. */
 static inline void add_to_free_list(struct zone *zone, struct page *page, unsigned int order,
-				    unsigned long flags, unsigned long dirty, uint64_t freed_at)
+				    unsigned long dirty, uint64_t freed_at)
 {
 	unsigned long nr = 1UL << order;
 
-	if (!(flags & PG_dirty))
-		dirty = 0;
-	else if (dirty > nr)
-		dirty = nr;
-	page->flags = PG_buddy | flags;
+	VM_BUG_ON(dirty > nr);
+	page->flags = PG_buddy | (dirty ? PG_dirty : 0);
 	page->order = order;
 	page->nr_dirty = (unsigned int)dirty;
 	page->freed_at = freed_at;
 	/* dirty blocks on a list of their own, the last freed first, to be
 	 * reused while warm and purged oldest first with no clean block to
 	 * walk past */
-	if (flags & PG_dirty) {
+	if (dirty) {
 		list_add(&page->buddy_list, &zone->free_area[order].free_list);
 		zone->nr_dirty += dirty;
 	} else {
@@ -133,8 +131,7 @@ static inline void del_from_free_list(struct zone *zone, struct page *page, unsi
 	zone->free_area[order].nr_free--;
 	zone->nr_free_pages -= nr;
 	arena->nr_free -= nr;
-	if (page->flags & PG_dirty)
-		zone->nr_dirty -= page->nr_dirty;
+	zone->nr_dirty -= page->nr_dirty;	/* 0 for a clean block */
 	page->flags &= PG_dirty;
 }
 
@@ -159,7 +156,6 @@ static void free_one_page(struct zone *zone, struct page *page, unsigned int ord
 {
 	struct arena *arena = page_arena(page);
 	unsigned long idx = page_index(page);
-
 	unsigned long nr_dirty = dirty ? 1UL << order : 0;
 
 	VM_BUG_ON(idx & ((1UL << order) - 1));
@@ -173,17 +169,14 @@ static void free_one_page(struct zone *zone, struct page *page, unsigned int ord
 		/* an allocated page's flags change without zone->lock, but never to PG_buddy */
 		if (!(READ_ONCE(buddy->flags) & PG_buddy) || buddy->order != order)
 			break;
-		if (buddy->flags & PG_dirty) {
-			dirty = PG_dirty;
-			nr_dirty += buddy->nr_dirty;
-		}
+		nr_dirty += buddy->nr_dirty;	/* 0 for a clean one */
 		del_from_free_list(zone, buddy, order);
 		buddy->flags = 0;
 		page += (long)combined_idx - (long)idx;
 		idx = combined_idx;
 		order++;
 	}
-	add_to_free_list(zone, page, order, dirty, nr_dirty, now);
+	add_to_free_list(zone, page, order, nr_dirty, now);
 	if (arena->nr_free == arena->usable) {
 		zone->nr_empty_arenas++;
 		if (zone->nr_empty_arenas > (unsigned long)kslub_opt(OPT_RETAIN_ARENAS) && to_unmap && !*to_unmap)
@@ -208,7 +201,7 @@ static void zone_add_arena(struct zone *zone, struct arena *arena)
 			order = MAX_ORDER - 1;
 		while (i + (1UL << order) > ARENA_PAGES)
 			order--;
-		add_to_free_list(zone, &memmap[i], order, 0, 0, 0);
+		add_to_free_list(zone, &memmap[i], order, 0, 0);
 		i += 1UL << order;
 	}
 	zone->nr_empty_arenas++;
@@ -239,7 +232,7 @@ static void arena_release(struct zone *zone, struct arena *arena, struct arena *
 /* expand: split a block of order high down to order low, freeing the upper
  * halves, each with its share of the block's nr_dirty pages. */
 static inline void expand(struct zone *zone, struct page *page, unsigned int low, unsigned int high,
-			  unsigned long dirty, unsigned long nr_dirty, uint64_t freed_at)
+			  unsigned long nr_dirty, uint64_t freed_at)
 {
 	unsigned int order = high;
 	unsigned long size = 1UL << high;
@@ -247,7 +240,7 @@ static inline void expand(struct zone *zone, struct page *page, unsigned int low
 	while (high > low) {
 		high--;
 		size >>= 1;
-		add_to_free_list(zone, &page[size], high, dirty, dirty_share(nr_dirty, size, order), freed_at);
+		add_to_free_list(zone, &page[size], high, dirty_share(nr_dirty, size, order), freed_at);
 	}
 }
 
@@ -297,7 +290,7 @@ static struct page *rmqueue_smallest(struct zone *zone, unsigned int order, unsi
 	freed_at = page->freed_at;
 	nr_dirty = page->nr_dirty;
 	del_from_free_list(zone, page, o);
-	expand(zone, page, order, o, *dirty, nr_dirty, freed_at);
+	expand(zone, page, order, o, nr_dirty, freed_at);
 	page->flags = 0;
 	if (zone_resident_pages(zone) > zone->peak_resident)
 		zone->peak_resident = zone_resident_pages(zone);
@@ -609,14 +602,13 @@ static struct page *buddy_block_holding(struct page *page, unsigned long idx)
 /* Put the pages [from, to) of one free block back as the largest aligned
  * pieces, with the block's state (kernel: break_down_buddy_pages). */
 static void free_area_add_range(struct zone *zone, struct page *page, unsigned long from, unsigned long to,
-				unsigned long dirty, unsigned long nr_dirty, unsigned int block_order, uint64_t freed_at)
+				unsigned long nr_dirty, unsigned int block_order, uint64_t freed_at)
 {
 	page += from - page_index(page);
 	while (from < to) {
 		unsigned int order = largest_aligned_order(from, to);
 
-		add_to_free_list(zone, page, order, dirty, dirty_share(nr_dirty, 1UL << order, block_order),
-				 freed_at);
+		add_to_free_list(zone, page, order, dirty_share(nr_dirty, 1UL << order, block_order), freed_at);
 		from += 1UL << order;
 		page += 1UL << order;
 	}
@@ -643,13 +635,13 @@ bool take_pages_off_buddy(struct page *page, unsigned long nr)
 		struct page *head = buddy_block_holding(page + (i - idx), i);
 		unsigned int order = head->order;
 		unsigned long start = page_index(head), stop = start + (1UL << order);
-		unsigned long dirty = head->flags & PG_dirty, nr_dirty = head->nr_dirty;
+		unsigned long nr_dirty = head->nr_dirty;
 		uint64_t freed_at = head->freed_at;
 
 		del_from_free_list(zone, head, order);
 		head->flags = 0;
-		free_area_add_range(zone, head, start, idx > start ? idx : start, dirty, nr_dirty, order, freed_at);
-		free_area_add_range(zone, head, end < stop ? end : stop, stop, dirty, nr_dirty, order, freed_at);
+		free_area_add_range(zone, head, start, idx > start ? idx : start, nr_dirty, order, freed_at);
+		free_area_add_range(zone, head, end < stop ? end : stop, stop, nr_dirty, order, freed_at);
 		i = stop;
 	}
 	for (i = 0; i < nr; i++)

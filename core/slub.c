@@ -216,12 +216,12 @@ static inline void dec_slabs_node(struct kmem_cache *s, int node, int objects)
 /* Names the slab's pages in the slot map (slot 0: none). */
 static void slab_set_slot(struct slab *slab, unsigned int order, unsigned int slot)
 {
-	uint8_t *map = addr_slab_slot(slab_address(slab));
+	unsigned long i = slab_slot_index(slab_address(slab));
 
-	if (!slab_slot_mapped(slab_address(slab)))
+	if (i >= SLAB_SLOTS_PAGES)
 		return;	/* no map, or an arena outside its window */
-	for (unsigned long i = 0; i < (1UL << order); i++)
-		__atomic_store_n(&map[i], (uint8_t)slot, __ATOMIC_RELEASE);
+	for (unsigned long n = 0; n < (1UL << order); n++)
+		__atomic_store_n(&kslub_slab_slots[i + n], (uint8_t)slot, __ATOMIC_RELEASE);
 }
 
 static struct slab *allocate_slab(struct kmem_cache *s, gfp_t gfp, int node)
@@ -1101,8 +1101,9 @@ noinline void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *x)
 }
 
 /* ---- reports of misuse ------------------------------------------------------- */
-/* Reports and aborts.  Not declared noreturn so that the fast path can
- * reach it by a tail call. */
+/* Reports and aborts; for kmalloc_boot_cache (kfree's slot 0) it frees x
+ * by its struct page instead.  Not declared noreturn so that the fast path
+ * can reach it by a tail call. */
 noinline __attribute__((cold)) void kslub_bad_object_free(struct kmem_cache *s, const void *x, const char *func)
 {
 	struct slab *slab;
