@@ -89,6 +89,25 @@ int kslub_current_node(void)
 static int numa_state;		/* 0 not yet, 1 done (whatever was found) */
 static bool constructors_ran;
 
+/* Every live thread's inline sheaf paths off, once nodes came online (under
+ * the slab mutex): from then on frees and allocations reach the sheaves by
+ * free_to_pcs and alloc_from_pcs, which keep each sheaf to one node. */
+static void sheaf_limits_reset_all(void)
+{
+	struct kslub_thread *t;
+	struct kmem_cache *s;
+
+	spin_lock(&kslub_threads_lock);
+	list_for_each_entry(t, &kslub_threads, list) {
+		list_for_each_entry(s, &kslub_slab_caches, list) {
+			struct kmem_cache_cpu *c = (struct kmem_cache_cpu *)((char *)t + s->cpu_offset);
+
+			cpu_sheaf_limits_set(s, c, READ_ONCE(c->slab_addr) != 0);
+		}
+	}
+	spin_unlock(&kslub_threads_lock);
+}
+
 static void kslub_numa_init(void)
 {
 	int nr;
@@ -108,6 +127,7 @@ static void kslub_numa_init(void)
 		/* binding now: the memory already touched stays where it is */
 		__atomic_store_n(&kslub_nr_node_ids, node + 1, __ATOMIC_RELEASE);
 	}
+	sheaf_limits_reset_all();
 	spin_unlock(&kslub_slab_mutex);
 	page_alloc_bind_arenas();
 	if (kslub_opt(OPT_VERBOSE))
@@ -169,7 +189,8 @@ noinline void kslub_init_slow(void)
 
 /* The states of exited threads, kept for the next threads (a CPU's per-cpu
  * data outlives the tasks that ran on it).  A flushed state's slots are all
- * empty again, NULL in every field, and its page lists are empty: the next
+ * empty again, with no cpu slab and no sheaf (their sheaf limits those of a
+ * slot with no cpu slab), and its page lists are empty: the next
  * thread takes it without clearing 16 KiB or calling the page allocator.
  * Under kslub_threads_lock; kslub_trim gives them back. */
 #define THREAD_STATES_KEPT 8

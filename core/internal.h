@@ -405,10 +405,22 @@ struct kmem_cache_cpu {
 	 * mask (in_slab_at), with no struct page read.  cpu_slab() gives the
 	 * struct slab, cpu_slab_set() sets it. */
 	unsigned long slab_addr;
-	struct slab *partial;		/* frozen partially free slabs */
 	unsigned long sheaf;		/* freed objects, last in first out: see cpu_sheaf */
+	/* What the inline sheaf paths may do, set with the cpu slab
+	 * (cpu_sheaf_limits_set), so that each tests one field: a pop takes
+	 * an object when the sheaf's count field (objects + 1) is above
+	 * pop_floor, a push goes on while the sheaf holds fewer than
+	 * push_limit objects.  All 0 in a thread's empty slot. */
+	uint16_t pop_floor;
+	uint16_t unused16;
+	unsigned int push_limit;
+	struct slab *partial;		/* frozen partially free slabs */
+	unsigned long unused[3];	/* a slot is a cache line */
 };
-_Static_assert(sizeof(struct kmem_cache_cpu) == 32, "cpu slot is 32 bytes");
+_Static_assert(sizeof(struct kmem_cache_cpu) == 64, "cpu slot is one cache line");
+
+/* A pop_floor no count field reaches (it has 16 bits). */
+#define SHEAF_POP_NEVER 0xffffU
 
 /* The kernel's c->slab. */
 static inline struct slab *cpu_slab(const struct kmem_cache_cpu *c)
@@ -416,11 +428,6 @@ static inline struct slab *cpu_slab(const struct kmem_cache_cpu *c)
 	unsigned long addr = __atomic_load_n(&c->slab_addr, __ATOMIC_RELAXED);
 
 	return addr ? page_slab(virt_to_page((void *)addr)) : NULL;
-}
-
-static inline void cpu_slab_set(struct kmem_cache_cpu *c, struct slab *slab)
-{
-	__atomic_store_n(&c->slab_addr, slab ? (unsigned long)slab_address(slab) : 0, __ATOMIC_RELAXED);
 }
 
 /* kmem_cache_cpu->sheaf is 0 for no sheaf, else the sheaf's address shifted
@@ -537,6 +544,29 @@ extern kslub_lock_t kslub_threads_lock;
 extern int kslub_initialized;
 
 void kslub_init_slow(void);
+
+/* The inline sheaf paths of c, from whether the thread has a cpu slab of s:
+ * with one, pops and pushes up to the sheaf's capacity; with none, the
+ * thread is still taking its first objects of s (alloc_first takes its
+ * pops the long way) or only frees them, and pushes batch its frees up to
+ * sheaf_consumer.  On a machine of several nodes neither is inline: s's
+ * push bounds are 0 and pops go by alloc_from_pcs, which looks at the node.
+ * Another thread sets them only while nodes come online. */
+static inline void cpu_sheaf_limits_set(const struct kmem_cache *s, struct kmem_cache_cpu *c, bool has_slab)
+{
+	bool one_node = __atomic_load_n(&kslub_nr_node_ids, __ATOMIC_ACQUIRE) == 1;
+
+	__atomic_store_n(&c->push_limit, has_slab ? READ_ONCE(s->sheaf_push_cap) : READ_ONCE(s->sheaf_push_max),
+			 __ATOMIC_RELAXED);
+	__atomic_store_n(&c->pop_floor, has_slab && one_node ? 1 : SHEAF_POP_NEVER, __ATOMIC_RELAXED);
+}
+
+/* Sets the kernel's c->slab, and with it what the inline sheaf paths may do. */
+static inline void cpu_slab_set(const struct kmem_cache *s, struct kmem_cache_cpu *c, struct slab *slab)
+{
+	__atomic_store_n(&c->slab_addr, slab ? (unsigned long)slab_address(slab) : 0, __ATOMIC_RELAXED);
+	cpu_sheaf_limits_set(s, c, slab != NULL);
+}
 static always_inline void kslub_ensure_init(void)
 {
 	if (unlikely(!__atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE)))

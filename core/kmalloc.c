@@ -72,6 +72,8 @@ void create_kmalloc_caches(void)
 		s = kmem_cache_create_flags(name, size, 0, 0, NULL, true);
 		if (!s)
 			kslub_fatal(NULL, NULL, "cannot create %s", name);
+		if (s->cpu_offset > UINT16_MAX)
+			kslub_fatal(NULL, NULL, "%s: cpu offset %u past malloc's table", name, s->cpu_offset);
 		/* kmalloc_freelist_pop and kfree's slot map rely on it */
 		if (s->offset != 0 || s->ctor || s->red_left_pad)
 			kslub_fatal(NULL, NULL, "%s: free pointer not at offset 0, or a left red zone", name);
@@ -86,8 +88,11 @@ void create_kmalloc_caches(void)
 		/* malloc's table: kmalloc-16 from size 0, kmalloc-8 never */
 		if (size >= 16) {
 			for (unsigned int sz = size == 16 ? 0 : kmalloc_sizes[i - 1] + 1;
-			     sz <= size && sz <= KMALLOC_SMALL_MAX; sz++)
+			     sz <= size && sz <= KMALLOC_SMALL_MAX; sz++) {
 				__atomic_store_n(&kmalloc_tables.index_small[sz], (uint8_t)slot, __ATOMIC_RELEASE);
+				__atomic_store_n(&kmalloc_tables.cpu_offset_small[sz], (uint16_t)s->cpu_offset,
+						 __ATOMIC_RELEASE);
+			}
 		}
 		slot++;
 	}

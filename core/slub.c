@@ -509,7 +509,7 @@ static void *get_partial_node(struct kmem_cache *s, struct kmem_cache_node *n, s
 		void *t = acquire_slab(s, n, slab, object == NULL);
 
 		if (!object) {
-			cpu_slab_set(c, slab);
+			cpu_slab_set(s, c, slab);
 			object = t;
 		} else {
 			put_cpu_partial(s, slab, 0);
@@ -752,6 +752,9 @@ static bool free_to_pcs(struct kmem_cache *s, struct kmem_cache_cpu *c, void *x,
 			return false;
 		/* whole before it is seen, by a fork child or a report */
 		set_cpu_sheaf(c, sheaf, 0);
+		/* a thread that only frees has set no cpu slab: its pushes
+		 * go inline from now on */
+		cpu_sheaf_limits_set(s, c, c->slab_addr != 0);
 	}
 	if (unlikely(sheaf->node != node)) {
 		/* the thread has moved: the old node's objects go back */
@@ -809,7 +812,7 @@ void flush_cpu_slab(struct kmem_cache *s, struct kmem_cache_cpu *c)
 	if (slab) {
 		void *freelist = c->freelist;
 
-		cpu_slab_set(c, NULL);
+		cpu_slab_set(s, c, NULL);
 		c->freelist = NULL;
 		deactivate_slab(s, slab, freelist);
 	}
@@ -910,7 +913,7 @@ redo:
 	if (unlikely(slab_nid(slab) != node)) {
 		/* the thread has moved to another node (kernel: node_match) */
 		freelist = c->freelist;
-		cpu_slab_set(c, NULL);
+		cpu_slab_set(s, c, NULL);
 		c->freelist = NULL;
 		deactivate_slab(s, slab, freelist);
 		goto new_slab;
@@ -921,12 +924,12 @@ redo:
 	/* get_freelist may unfreeze the slab, and a free can then freeze it for
 	 * another thread: it must not be our cpu slab meanwhile, or a fork child
 	 * would flush it twice */
-	cpu_slab_set(c, NULL);
+	cpu_slab_set(s, c, NULL);
 	barrier();
 	freelist = get_freelist(s, slab);	/* frees by other threads */
 	if (!freelist)
 		goto new_slab;			/* it was full, and is unfrozen now */
-	cpu_slab_set(c, slab);
+	cpu_slab_set(s, c, slab);
 load_freelist:
 	c->freelist = get_freepointer(s, freelist);
 	return freelist;
@@ -949,7 +952,7 @@ new_slab:
 		c->freelist = slab_local_head(s, slab);
 		slab_set_local_head(s, slab, NULL);
 		barrier();	/* the compiler must not set the cpu slab first */
-		cpu_slab_set(c, slab);
+		cpu_slab_set(s, c, slab);
 		goto redo;
 	}
 	freelist = get_partial(s, node, c, gfp);
@@ -962,7 +965,7 @@ new_slab:
 	slab->freelist = NULL;
 	slab->inuse = slab->objects;
 	slab->frozen = 1;
-	cpu_slab_set(c, slab);
+	cpu_slab_set(s, c, slab);
 	goto load_freelist;
 }
 

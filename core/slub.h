@@ -82,6 +82,19 @@ static always_inline void *freelist_pop(const struct kmem_cache *s, struct kmem_
 	return object;
 }
 
+/* p, known not NULL, in the return register: where kmalloc_cpu_pop's two
+ * pops join, gcc would otherwise hold each in another register and join
+ * them at a move and a return, two instructions more from the freelist. */
+static always_inline void *ret_reg(void *p)
+{
+#if defined(__x86_64__)
+	__asm__("" : "+a"(p));
+#endif
+	if (!p)
+		__builtin_unreachable();
+	return p;
+}
+
 /* The same for a kmalloc cache: no constructor, so the free pointer is at
  * offset 0 (create_kmalloc_caches checks it). */
 static always_inline void *kmalloc_freelist_pop(struct kmem_cache_cpu *c)
@@ -93,7 +106,7 @@ static always_inline void *kmalloc_freelist_pop(struct kmem_cache_cpu *c)
 	/* the key is the process's: no line of the cache is read */
 	c->freelist = freelist_ptr(NULL, *object, (unsigned long)object);
 	*object = NULL;
-	return object;
+	return ret_reg(object);
 }
 
 /* ---- the thread's sheaf --------------------------------------------------
@@ -108,7 +121,8 @@ static always_inline void *kmalloc_freelist_pop(struct kmem_cache_cpu *c)
  *
  * sheaf_pop_at: the object freed last, or NULL.  offset: s->offset, or 0
  * for a kmalloc cache.  A thread with no sheaf, and the empty thread, whose
- * slots the boot cache's is one of, have c->sheaf == 0.  The long way
+ * slots the boot cache's is one of, have c->sheaf == 0; c->pop_floor
+ * (cpu_sheaf_limits_set) sends the others the long way.  The long way
  * (slab_alloc_refill) takes a thread with no cpu slab, which is still taking
  * its first objects of the cache (alloc_first counts a pop from the sheaf as
  * one of them, so that a thread that reuses one object gets a slab of its
@@ -118,13 +132,14 @@ static always_inline void *kmalloc_freelist_pop(struct kmem_cache_cpu *c)
 static always_inline void *sheaf_pop_at(struct kmem_cache_cpu *c, unsigned long offset)
 {
 	unsigned long v = c->sheaf;
-	unsigned long n = (uint16_t)v;	/* objects + 1 */
+	unsigned long n;
 	void *object;
 
-	/* kslub_nr_node_ids by a plain load, which gcc tests in memory: it
-	 * changes once, under the slab mutex, while nodes come online */
-	if (unlikely(n <= 1 || !c->slab_addr || kslub_nr_node_ids != 1))
+	/* pop_floor is 1, or SHEAF_POP_NEVER for the long way: one compare
+	 * of the count field in place */
+	if (unlikely((uint16_t)v <= c->pop_floor))
 		return NULL;	/* no object, or the long way */
+	n = (uint16_t)v;	/* objects + 1 */
 	/* objects[n - 2], 16 + 8 * (n - 2) bytes into the sheaf */
 	object = *(void **)((v >> SHEAF_COUNT_BITS) + 8 * n);
 	if (!object)
@@ -132,7 +147,7 @@ static always_inline void *sheaf_pop_at(struct kmem_cache_cpu *c, unsigned long 
 	/* read before it is uncounted, for a fork child */
 	__atomic_store_n(&c->sheaf, v - 1, __ATOMIC_RELEASE);
 	*(void **)((char *)object + offset) = NULL;	/* wipe_freepointer */
-	return object;
+	return ret_reg(object);
 }
 
 static always_inline void *sheaf_pop(const struct kmem_cache *s, struct kmem_cache_cpu *c)
@@ -141,19 +156,19 @@ static always_inline void *sheaf_pop(const struct kmem_cache *s, struct kmem_cac
 }
 
 /* Push x, whose free pointer slot is at x + offset, on c's sheaf when it
- * holds fewer than s->sheaf_push_cap objects (the capacity) in a thread with
- * a cpu slab of the cache, s->sheaf_push_max (sheaf_consumer) in one with
- * none (a consumer's sheaf only batches its frees); both are 0 on a machine
- * of several nodes.  False otherwise, or with no sheaf yet, whose count
- * wraps to the largest: free_to_pcs then flushes or makes the sheaf.  key:
- * the encoded NULL free pointer of x, which marks it free. */
-static always_inline bool sheaf_push_at(const struct kmem_cache *s, struct kmem_cache_cpu *c, void *x,
-					unsigned long key, unsigned long offset)
+ * holds fewer than c->push_limit objects: s->sheaf_push_cap (the capacity)
+ * in a thread with a cpu slab of the cache, s->sheaf_push_max
+ * (sheaf_consumer) in one with none (a consumer's sheaf only batches its
+ * frees); 0 on a machine of several nodes and in a slot never used
+ * (cpu_sheaf_limits_set).  False otherwise, or with no sheaf yet, whose
+ * count wraps to the largest: free_to_pcs then flushes or makes the sheaf.
+ * key: the encoded NULL free pointer of x, which marks it free. */
+static always_inline bool sheaf_push_at(struct kmem_cache_cpu *c, void *x, unsigned long key, unsigned long offset)
 {
 	unsigned long v = c->sheaf;
 	unsigned int size = (unsigned int)(uint16_t)v - 1;
 
-	if (unlikely(size >= (c->slab_addr ? s->sheaf_push_cap : s->sheaf_push_max)))
+	if (unlikely(size >= c->push_limit))
 		return false;
 	*(unsigned long *)((char *)x + offset) = key;
 	/* objects[size], 16 + 8 * size bytes into the sheaf */
@@ -274,7 +289,7 @@ static always_inline void slab_free_at(struct kmem_cache *s, void *x, const char
 		c->freelist = x;
 		return;
 	}
-	if (likely(sheaf_push_at(s, c, x, key, offset)))
+	if (likely(sheaf_push_at(c, x, key, offset)))
 		return;
 	slab_free_slow_addr(s, x);
 }
@@ -298,9 +313,13 @@ extern uint8_t kmalloc_size_index[KSLUB_KMALLOC_MAX_CACHE_SIZE / KMALLOC_MIN_SIZ
  * bytes (malloc): sizes 0 to 16 give kmalloc-16, kmalloc-8 is never chosen
  * (a byte a size: 17 lines, and no relocation at load); cpu_offset[slot] is
  * kmalloc_caches[slot]->cpu_offset, so that a pop from the sheaf reads no
- * line of the cache. */
+ * line of the cache; cpu_offset_small[size] is cpu_offset[index_small[size]],
+ * for malloc and kmalloc, whose pops need the slot's cpu offset alone (one
+ * load less: the slot is looked up again on the way to a refill). */
 #define KMALLOC_SMALL_MAX 1024
 struct kmalloc_tables {
+	/* first: gcc adds a field's offset to the index before it scales it */
+	uint16_t cpu_offset_small[KMALLOC_SMALL_MAX + 1 + 3];
 	uint8_t index_small[KMALLOC_SMALL_MAX + 1 + 7];
 	uint32_t cpu_offset[NR_KMALLOC_SLOTS];
 };
@@ -329,19 +348,32 @@ static always_inline struct kmem_cache *kmalloc_cache_indexed(size_t size)
 	return __atomic_load_n(&kmalloc_caches[kmalloc_slot(size)], __ATOMIC_ACQUIRE);
 }
 
-/* An object of the kmalloc cache in slot from the thread's sheaf, else from
- * its cpu freelist; NULL when both are empty.  Both are reached by the
- * slot's cpu offset, with no line of the cache read.  kmalloc and malloc
- * share it. */
-static always_inline void *kmalloc_slot_pop(unsigned long slot)
+/* An object of the kmalloc cache whose slot in each thread is cpu_offset
+ * bytes in, from the thread's sheaf, else from its cpu freelist; NULL when
+ * both are empty.  No line of the cache is read.  kmalloc and malloc share
+ * it. */
+static always_inline void *kmalloc_cpu_pop(unsigned long cpu_offset)
 {
-	/* plain loads: set before the slot is published (acquire above) */
-	struct kmem_cache_cpu *c = (struct kmem_cache_cpu *)((char *)kslub_current + kmalloc_tables.cpu_offset[slot]);
+	struct kmem_cache_cpu *c = (struct kmem_cache_cpu *)((char *)kslub_current + cpu_offset);
 	void *object = sheaf_pop_at(c, 0);
 
 	if (likely(object))
 		return object;
 	return kmalloc_freelist_pop(c);
+}
+
+/* The cpu offset of the kmalloc cache for a size of 0 to 1 KiB (kmalloc-16
+ * up to 16 bytes); 0, the boot cache's empty slot, before the caches exist.
+ * Published after the cache is whole. */
+static always_inline unsigned long kmalloc_cpu_offset_small(size_t size)
+{
+	return __atomic_load_n(&kmalloc_tables.cpu_offset_small[size], __ATOMIC_ACQUIRE);
+}
+
+/* plain loads: set before the slot is published (acquire in kmalloc_slot) */
+static always_inline unsigned long kmalloc_cpu_offset(unsigned long slot)
+{
+	return kmalloc_tables.cpu_offset[slot];
 }
 
 /* Sizes 9 to 1 KiB take malloc's table by size (the same caches: from 9
@@ -350,16 +382,16 @@ static always_inline void *kmalloc_inline(size_t size, gfp_t gfp)
 {
 	/* __GFP_ZERO and every size above the caches go the slow way */
 	if (likely(!(gfp & KSLUB_GFP_ZERO))) {
-		unsigned long slot;
+		unsigned long cpu_offset;
 		void *object;
 
 		if (likely(size - 9 <= KMALLOC_SMALL_MAX - 9))
-			slot = __atomic_load_n(&kmalloc_tables.index_small[size], __ATOMIC_ACQUIRE);
+			cpu_offset = kmalloc_cpu_offset_small(size);
 		else if (size - 1 < KSLUB_KMALLOC_MAX_CACHE_SIZE)
-			slot = kmalloc_slot(size);
+			cpu_offset = kmalloc_cpu_offset(kmalloc_slot(size));
 		else
 			return kmalloc_slow(size, gfp);
-		object = kmalloc_slot_pop(slot);
+		object = kmalloc_cpu_pop(cpu_offset);
 		if (likely(object))
 			return object;
 	}

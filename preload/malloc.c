@@ -60,16 +60,18 @@ static noinline void *malloc_slow(size_t size, gfp_t gfp)
 	return p;
 }
 
-/* The thread's freelist and sheaf of the cache in slot are empty: once
- * kslub runs, straight on to slab_alloc_refill with the cache of the slot
- * malloc found (it sets errno when it fails), with no second look-up by
+/* The thread's freelist and sheaf of the cache for size (up to the kmalloc
+ * caches) are empty: once kslub runs, straight on to slab_alloc_refill with
+ * that cache (it sets errno when it fails), with no second look-up of the
  * size in kmalloc_slow.  Before, malloc_slow starts kslub; the slot may
- * hold the boot cache even if kslub has started since it was read, so s is
- * compared with it too (by address: the cache's lines may be cold).  size
- * comes first, so that malloc keeps it where it came, in the first
- * argument's register. */
-static noinline void *malloc_refill(size_t size, unsigned long slot, gfp_t gfp)
+ * hold the boot cache even if kslub has started since malloc read its cpu
+ * offset, so s is compared with it too (by address: the cache's lines may
+ * be cold).  size comes first, so that malloc keeps it where it came, in
+ * the first argument's register. */
+static noinline void *malloc_refill(size_t size, gfp_t gfp)
 {
+	unsigned long slot = size <= KMALLOC_SMALL_MAX ? __atomic_load_n(&kmalloc_tables.index_small[size], __ATOMIC_ACQUIRE)
+						       : kmalloc_slot(size);
 	struct kmem_cache *s = __atomic_load_n(&kmalloc_caches[slot], __ATOMIC_ACQUIRE);
 
 	if (likely(s != &kmalloc_boot_cache && __atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE)))
@@ -77,25 +79,25 @@ static noinline void *malloc_refill(size_t size, unsigned long slot, gfp_t gfp)
 	return malloc_slow(size, gfp);
 }
 
-/* kmalloc_inline for malloc: one table load from size to slot up to 1 KiB
- * (sizes 0 to 16 take kmalloc-16, with no clamp), kmalloc's above, then the
- * kmalloc pop. */
+/* kmalloc_inline for malloc: one table load from size to the cache's cpu
+ * offset up to 1 KiB (sizes 0 to 16 take kmalloc-16, with no clamp),
+ * kmalloc's slot above, then the kmalloc pop. */
 static always_inline void *malloc_inline(size_t size, gfp_t gfp)
 {
 	if (likely(!(gfp & KSLUB_GFP_ZERO))) {
-		unsigned long slot;
+		unsigned long cpu_offset;
 		void *object;
 
 		if (likely(size <= KMALLOC_SMALL_MAX))
-			slot = __atomic_load_n(&kmalloc_tables.index_small[size], __ATOMIC_ACQUIRE);
+			cpu_offset = kmalloc_cpu_offset_small(size);
 		else if (size <= KSLUB_KMALLOC_MAX_CACHE_SIZE)
-			slot = kmalloc_slot(size);
+			cpu_offset = kmalloc_cpu_offset(kmalloc_slot(size));
 		else
 			return malloc_slow(size, gfp);
-		object = kmalloc_slot_pop(slot);
+		object = kmalloc_cpu_pop(cpu_offset);
 		if (likely(object))
 			return object;
-		return malloc_refill(size, slot, gfp);
+		return malloc_refill(size, gfp);
 	}
 	return malloc_slow(size, gfp);
 }

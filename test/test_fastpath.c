@@ -192,9 +192,9 @@ Test(fastpath, slab_order_and_node_follow_from_the_mask_and_the_arena)
 }
 
 /* malloc's table: every size from 0 to 1 KiB gives the slot of kmalloc's
- * cache for it, kmalloc-16 below 16 bytes, and the slot's cpu offset is the
- * cache's; kmalloc caches keep the free pointer at 0.  Slot 0 stays the boot
- * cache's, whose cpu slot no cache has. */
+ * cache for it, kmalloc-16 below 16 bytes, and the slot's cpu offset and the
+ * size's (cpu_offset_small) are the cache's; kmalloc caches keep the free
+ * pointer at 0.  Slot 0 stays the boot cache's, whose cpu slot no cache has. */
 Test(fastpath, kmalloc_index_small_gives_the_kmalloc_cache_of_every_size)
 {
 	for (size_t size = 0; size <= KMALLOC_SMALL_MAX; size++) {
@@ -205,6 +205,9 @@ Test(fastpath, kmalloc_index_small_gives_the_kmalloc_cache_of_every_size)
 		cr_assert_eq(s, want, "size %zu: %s, kmalloc takes %s", size, s->name, want->name);
 		cr_assert_eq(kmalloc_tables.cpu_offset[slot], s->cpu_offset, "%s: cpu offset %u, the table says %u",
 			     s->name, s->cpu_offset, kmalloc_tables.cpu_offset[slot]);
+		cr_assert_eq(kmalloc_tables.cpu_offset_small[size], s->cpu_offset,
+			     "size %zu: cpu offset %u (%s), malloc's table says %u", size, s->cpu_offset, s->name,
+			     kmalloc_tables.cpu_offset_small[size]);
 		cr_assert_eq(s->offset, 0, "%s: free pointer at %u", s->name, s->offset);
 		cr_assert_null(s->ctor);
 	}

@@ -704,7 +704,7 @@ static void two_nodes_body(void *arg)
 	static void *p0[4096], *p1[4096];
 	struct kmem_cache *s;
 	struct kslub_cache_info info;
-	unsigned int ps, n;
+	unsigned int ps, n, nr_slabs;
 	void *q;
 
 	(void)arg;
@@ -713,6 +713,18 @@ static void two_nodes_body(void *arg)
 	unsetenv("KSLUB_NUMA");
 	kslub_kfree(kslub_kmalloc(1, KSLUB_GFP_KERNEL));
 	check(kslub_nr_node_ids == 2, "%d nodes", kslub_nr_node_ids);
+	/* kslub's start set cpu slabs (of the caches of caches) while it had
+	 * one node; the nodes that came online after turned every inline
+	 * sheaf path of the thread off */
+	nr_slabs = 0;
+	list_for_each_entry(s, &kslub_slab_caches, list) {
+		struct kmem_cache_cpu *c = this_cpu_ptr(s);
+
+		nr_slabs += c->slab_addr != 0;
+		check((c->pop_floor == SHEAF_POP_NEVER || (c->pop_floor == 0 && !c->slab_addr)) && c->push_limit == 0,
+		      "%s: pops over %u, pushes below %u with two nodes", s->name, c->pop_floor, c->push_limit);
+	}
+	check(nr_slabs > 0, "no cpu slab was set at start");
 	s = kslub_kmem_cache_create("sheaf-numa", 64, 0, 0, NULL);
 	check(s != NULL, "cache");
 	/* whole slabs, so that no cpu freelist is left over */
