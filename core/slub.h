@@ -427,6 +427,30 @@ static always_inline struct slab *virt_to_slab(const void *x)
 	return page_slab(compound_head(page));
 }
 
+/* The size of x's object when x is the start of a live object of a kmalloc
+ * slab of its cache's preferred order, found and checked as kfree finds and
+ * checks it (kfree_inline); 0 for every other pointer, whose callers (realloc,
+ * malloc_usable_size) go their long way, which also reports a bad one. */
+static always_inline size_t kmalloc_live_size(const void *x)
+{
+	unsigned long i = slab_slot_index(x), addr = (unsigned long)x, mask, key, fp;
+	struct kmem_cache *s;
+
+	if (unlikely(i >= SLAB_SLOTS_PAGES))
+		return 0;
+	/* slot 0 is the boot cache's: mask and starts_below 0 fail the test */
+	s = __atomic_load_n(&kmalloc_caches[__atomic_load_n(&kslub_slab_slots[i], __ATOMIC_ACQUIRE)],
+			    __ATOMIC_ACQUIRE);
+	mask = s->oo_mask;
+	if (unlikely((addr & mask) * s->div_magic >= s->oo_starts_below))
+		return 0;
+	key = kslub_freelist_random ^ __builtin_bswap64(addr);
+	fp = *(const unsigned long *)x;
+	if (unlikely(fp == key || (fp ^ key ^ addr) <= mask))
+		return 0;	/* free */
+	return s->object_size;
+}
+
 /* kfree: the slot map names the kmalloc cache of the object's slab when
  * that slab has the cache's preferred order (see kslub_slab_slots); the
  * cache then holds the mask and starts_below of the checks and its free

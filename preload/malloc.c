@@ -213,8 +213,16 @@ static void *realloc_common(void *p, size_t size, const char *func)
 	return q;
 }
 
+/* A kmalloc object that stays where it is (the size fits, and is not below
+ * half of it, where realloc_common moves it to give memory back) is known
+ * from the slot map, as kfree knows it, with no struct page read: strings
+ * that grow a few bytes at a time mostly stay. */
 KSLUB_API void *realloc(void *p, size_t size)
 {
+	size_t old = kmalloc_live_size(p);
+
+	if (likely(old && size <= old && size >= old / 2))
+		return p;
 	return realloc_common(p, size, "realloc");
 }
 
@@ -291,8 +299,13 @@ KSLUB_API void *pvalloc(size_t size)
 /* ---- glibc's extras ---------------------------------------------------------------- */
 KSLUB_API size_t malloc_usable_size(void *p)
 {
+	size_t size;
+
 	if (!p)
 		return 0;
+	size = kmalloc_live_size(p);
+	if (likely(size))
+		return size;
 	return ksize_internal(p, "malloc_usable_size");
 }
 

@@ -841,6 +841,31 @@ static void realloc_of_freed_pointer_growing(void)
 	free(opaque(p));
 }
 
+/* the same size: realloc would keep a live object where it is */
+static void realloc_of_freed_pointer_same_size(void)
+{
+	void *p = opaque(malloc(100));
+
+	free(p);
+	p = realloc(opaque(p), 100);
+	free(opaque(p));
+}
+
+static void realloc_of_interior_pointer(void)
+{
+	char *p = opaque(malloc(100));
+
+	p = realloc(opaque(p + 16), 80);
+	free(opaque(p));
+}
+
+static void usable_size_of_interior_pointer(void)
+{
+	char *p = opaque(malloc(100));
+
+	malloc_usable_size(opaque(p + 16));
+}
+
 static void delete_twice(void)
 {
 	void *p = _Znwm(40);
@@ -882,6 +907,12 @@ Test(preload, realloc_of_a_freed_pointer_aborts)
 {
 	expect_abort(realloc_of_freed_pointer, "realloc(): double free");
 	expect_abort(realloc_of_freed_pointer_growing, "realloc(): double free");
+	expect_abort(realloc_of_freed_pointer_same_size, "realloc(): double free");
+}
+
+Test(preload, realloc_of_an_interior_pointer_aborts)
+{
+	expect_abort(realloc_of_interior_pointer, "realloc(): invalid pointer: not the start of an object");
 }
 
 Test(preload, operator_delete_twice_aborts_naming_operator_delete)
@@ -892,6 +923,7 @@ Test(preload, operator_delete_twice_aborts_naming_operator_delete)
 Test(preload, malloc_usable_size_of_a_foreign_pointer_aborts)
 {
 	expect_abort(usable_size_of_stack_pointer, "malloc_usable_size(): invalid pointer");
+	expect_abort(usable_size_of_interior_pointer, "malloc_usable_size(): invalid pointer: not the start of an object");
 }
 
 /* ---- threads and fork ---------------------------------------------------------- */
