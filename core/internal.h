@@ -389,9 +389,12 @@ static inline unsigned int oo_objects(struct kmem_cache_order_objects x) { retur
  * encoded NULL free pointer, so that freeing it again is reported. */
 struct slab_sheaf {
 	unsigned int capacity;
-	int node;			/* the node of every object in it */
-	int busy;			/* objects[] and the count change together (seen by a fork child) */
-	unsigned int pad;		/* the header stays 16 bytes: a sheaf fills a kmalloc size */
+	short node;			/* the node of every object in it */
+	short busy;			/* objects[] and the count change together (seen by a fork child) */
+	/* objects[-1], always NULL: what a pop of the last object reads as
+	 * the next top (sheaf_pop_at); the header stays 16 bytes, so that a
+	 * sheaf fills a kmalloc size */
+	void *bottom;
 	void *objects[];		/* [0 .. count - 1] are free, the last freed last */
 };
 #define SHEAF_MAX_CAPACITY 1000	/* the sheaf still fits the largest kmalloc cache */
@@ -406,6 +409,11 @@ struct kmem_cache_cpu {
 	 * struct slab, cpu_slab_set() sets it. */
 	unsigned long slab_addr;
 	unsigned long sheaf;		/* freed objects, last in first out: see cpu_sheaf */
+	/* the sheaf's last object (objects[count - 1]), NULL with none: a
+	 * pop hands it out read from this line, and only the next top is
+	 * read from the sheaf, off the way of the object's address.  Every
+	 * change of the count sets it (set_cpu_sheaf and the inline paths). */
+	void *sheaf_top;
 	/* What the inline sheaf paths may do, set with the cpu slab
 	 * (cpu_sheaf_limits_set), so that each tests one field: a pop takes
 	 * an object when the sheaf's count field (objects + 1) is above
@@ -415,7 +423,7 @@ struct kmem_cache_cpu {
 	uint16_t unused16;
 	unsigned int push_limit;
 	struct slab *partial;		/* frozen partially free slabs */
-	unsigned long unused[3];	/* a slot is a cache line */
+	unsigned long unused[2];	/* a slot is a cache line */
 };
 _Static_assert(sizeof(struct kmem_cache_cpu) == 64, "cpu slot is one cache line");
 
@@ -452,6 +460,7 @@ static inline unsigned int cpu_sheaf_size(unsigned long v)
 /* Released: the objects stored are seen before the count that covers them. */
 static inline void set_cpu_sheaf(struct kmem_cache_cpu *c, struct slab_sheaf *sheaf, unsigned int size)
 {
+	WRITE_ONCE(c->sheaf_top, sheaf && size ? sheaf->objects[size - 1] : NULL);
 	__atomic_store_n(&c->sheaf, sheaf ? (unsigned long)sheaf << SHEAF_COUNT_BITS | (size + 1) : 0,
 			 __ATOMIC_RELEASE);
 }

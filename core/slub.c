@@ -719,8 +719,9 @@ static struct slab_sheaf *alloc_sheaf(struct kmem_cache *s, int node)
 		return NULL;
 	}
 	sheaf->capacity = capacity;
-	sheaf->node = node;
+	sheaf->node = (short)node;
 	sheaf->busy = 0;
+	sheaf->bottom = NULL;
 	return sheaf;
 }
 
@@ -733,7 +734,7 @@ void release_cpu_sheaf(struct kmem_cache *s, struct kmem_cache_cpu *c)
 	if (!sheaf)
 		return;
 	pcs_flush_all(s, c);
-	WRITE_ONCE(c->sheaf, 0);
+	WRITE_ONCE(c->sheaf, 0);	/* pcs_flush_all left the top NULL */
 	barrier();
 	__slab_free(object_slab(sheaf)->slab_cache, object_slab(sheaf), sheaf, sheaf, 1, false);
 }
@@ -759,7 +760,7 @@ static bool free_to_pcs(struct kmem_cache *s, struct kmem_cache_cpu *c, void *x,
 	if (unlikely(sheaf->node != node)) {
 		/* the thread has moved: the old node's objects go back */
 		pcs_flush_all(s, c);
-		sheaf->node = node;
+		sheaf->node = (short)node;
 	}
 	size = cpu_sheaf_size(c->sheaf);
 	if (unlikely(size >= (c->slab_addr ? sheaf->capacity : s->sheaf_consumer))) {
@@ -794,7 +795,7 @@ static always_inline void *alloc_from_pcs(struct kmem_cache *s, struct kmem_cach
 	if (unlikely(sheaf->node != node)) {
 		/* the thread has moved (refill_alloc's node_match) */
 		pcs_flush_all(s, c);
-		sheaf->node = node;
+		sheaf->node = (short)node;
 		return NULL;
 	}
 	object = sheaf->objects[size - 1];

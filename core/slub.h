@@ -140,10 +140,12 @@ static always_inline void *sheaf_pop_at(struct kmem_cache_cpu *c, unsigned long 
 	if (unlikely((uint16_t)v <= c->pop_floor))
 		return NULL;	/* no object, or the long way */
 	n = (uint16_t)v;	/* objects + 1 */
-	/* objects[n - 2], 16 + 8 * (n - 2) bytes into the sheaf */
-	object = *(void **)((v >> SHEAF_COUNT_BITS) + 8 * n);
+	object = c->sheaf_top;	/* objects[n - 2] */
 	if (!object)
 		__builtin_unreachable();	/* no test of it in the caller */
+	/* the next top, objects[n - 3], 16 + 8 * (n - 3) bytes into the
+	 * sheaf: the header's bottom, NULL, under the last object */
+	c->sheaf_top = *(void **)((v >> SHEAF_COUNT_BITS) + 8 * n - 8);
 	/* read before it is uncounted, for a fork child */
 	__atomic_store_n(&c->sheaf, v - 1, __ATOMIC_RELEASE);
 	*(void **)((char *)object + offset) = NULL;	/* wipe_freepointer */
@@ -173,6 +175,7 @@ static always_inline bool sheaf_push_at(struct kmem_cache_cpu *c, void *x, unsig
 	*(unsigned long *)((char *)x + offset) = key;
 	/* objects[size], 16 + 8 * size bytes into the sheaf */
 	*(void **)((v >> SHEAF_COUNT_BITS) + 16 + 8 * (unsigned long)size) = x;
+	c->sheaf_top = x;
 	/* stored before it is counted, for a fork child */
 	__atomic_store_n(&c->sheaf, v + 1, __ATOMIC_RELEASE);
 	return true;

@@ -157,6 +157,7 @@ Test(sheaf, random_frees_land_in_the_sheaf_and_come_back_last_in_first_out)
 			kslub_kmem_cache_free(s, objs[k]);
 			cr_assert_eq(sheaf_size(s), i + 1, "free %u did not go to the sheaf", i);
 			cr_assert_eq(my_sheaf(s)->objects[i], objs[k]);
+			cr_assert_eq(this_cpu_ptr(s)->sheaf_top, objs[k], "the slot's top is not the last freed");
 			cr_assert(object_is_free(s, virt_to_slab(objs[k]), objs[k]), "an object in the sheaf looks live");
 		}
 		/* in use for their slabs, free for the count */
@@ -169,6 +170,8 @@ Test(sheaf, random_frees_land_in_the_sheaf_and_come_back_last_in_first_out)
 			void *p = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
 
 			cr_assert_eq(p, objs[order[i]], "allocation %d is not the object freed %d-th", 19 - i, i);
+			cr_assert_eq(this_cpu_ptr(s)->sheaf_top, i ? objs[order[i - 1]] : NULL,
+				     "after allocation %d the slot's top is not the sheaf's", 19 - i);
 			if (!ctor)
 				cr_assert_eq(*(void **)p, NULL, "the free pointer slot was not wiped");
 			else
@@ -626,6 +629,7 @@ Test(sheaf, flush_thread_empties_the_sheaf)
 	cr_assert_eq(info.num_slabs, 2, "the sheaf keeps the first slab in use");
 	kslub_flush_thread();
 	cr_assert_null(my_sheaf(s));
+	cr_assert_null(this_cpu_ptr(s)->sheaf_top, "a top is left with no sheaf");
 	kslub_kmem_cache_shrink(s);
 	kslub_cache_info(s, &info);
 	cr_assert_eq(info.num_slabs, 1, "%lu slabs after the flush", info.num_slabs);
