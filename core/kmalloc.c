@@ -33,6 +33,7 @@ struct kmem_cache *kmalloc_caches[NR_KMALLOC_SLOTS] = {
  * alloc_cache_slot). */
 uint8_t kmalloc_size_index[KSLUB_KMALLOC_MAX_CACHE_SIZE / KMALLOC_MIN_SIZE];
 struct kmalloc_tables kmalloc_tables;
+uint16_t kmalloc_cpu_offsets_16[KSLUB_KMALLOC_MAX_CACHE_SIZE / 16];
 
 /* The kmalloc sizes: the kernel's (8, 16, 32, 64, 96, 128, 192, 256, 512,
  * 1k ... 8k) with about four steps in between each power of two from 32 up,
@@ -85,6 +86,13 @@ void create_kmalloc_caches(void)
 		for (unsigned int sz = i ? kmalloc_sizes[i - 1] + 1 : 1; sz <= size; sz += KMALLOC_MIN_SIZE)
 			__atomic_store_n(&kmalloc_size_index[(sz - 1) >> KMALLOC_SHIFT_LOW], (uint8_t)slot,
 					 __ATOMIC_RELEASE);
+		/* by 16 bytes: kmalloc-8 shares (0, 16] with kmalloc-16, which
+		 * comes after it and takes the entry */
+		if (size % 16 == 0) {
+			for (unsigned int sz = i ? kmalloc_sizes[i - 1] + 1 : 1; sz <= size; sz += 16)
+				__atomic_store_n(&kmalloc_cpu_offsets_16[(sz - 1) >> 4], (uint16_t)s->cpu_offset,
+						 __ATOMIC_RELEASE);
+		}
 		/* malloc's table: kmalloc-16 from size 0, kmalloc-8 never */
 		if (size >= 16) {
 			for (unsigned int sz = size == 16 ? 0 : kmalloc_sizes[i - 1] + 1;

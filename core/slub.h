@@ -327,6 +327,12 @@ struct kmalloc_tables {
 	uint32_t cpu_offset[NR_KMALLOC_SLOTS];
 };
 extern struct kmalloc_tables kmalloc_tables __attribute__((visibility("hidden")));
+/* kmalloc_cpu_offsets_16[(size - 1) / 16]: the cpu offset for a size from 9
+ * up to the largest cache, one load where kmalloc_size_index and cpu_offset
+ * take two (every kmalloc size from 16 up is a multiple of 16, so 16 sizes
+ * in a row share a cache); malloc uses it above 1 KiB.  An array of its
+ * own: gcc would add a field's offset to the index before it scales it. */
+extern uint16_t kmalloc_cpu_offsets_16[KSLUB_KMALLOC_MAX_CACHE_SIZE / 16] __attribute__((visibility("hidden")));
 /* What slot 0 holds for good (see kmalloc.c); hidden, so that its address
  * is a lea, not a load from the GOT. */
 extern struct kmem_cache kmalloc_boot_cache __attribute__((visibility("hidden")));
@@ -379,8 +385,15 @@ static always_inline unsigned long kmalloc_cpu_offset(unsigned long slot)
 	return kmalloc_tables.cpu_offset[slot];
 }
 
+/* The same for a size from 9 to KMALLOC_MAX_CACHE_SIZE (below, kmalloc-8). */
+static always_inline unsigned long kmalloc_cpu_offset_16(size_t size)
+{
+	return __atomic_load_n(&kmalloc_cpu_offsets_16[(size - 1) >> 4], __ATOMIC_ACQUIRE);
+}
+
 /* Sizes 9 to 1 KiB take malloc's table by size (the same caches: from 9
- * bytes up kmalloc-8 is never the one), the others kmalloc_size_index. */
+ * bytes up kmalloc-8 is never the one), the larger the table by 16 bytes,
+ * 1 to 8 bytes kmalloc_size_index. */
 static always_inline void *kmalloc_inline(size_t size, gfp_t gfp)
 {
 	/* __GFP_ZERO and every size above the caches go the slow way */
@@ -390,7 +403,9 @@ static always_inline void *kmalloc_inline(size_t size, gfp_t gfp)
 
 		if (likely(size - 9 <= KMALLOC_SMALL_MAX - 9))
 			cpu_offset = kmalloc_cpu_offset_small(size);
-		else if (size - 1 < KSLUB_KMALLOC_MAX_CACHE_SIZE)
+		else if (size - 9 <= KSLUB_KMALLOC_MAX_CACHE_SIZE - 9)
+			cpu_offset = kmalloc_cpu_offset_16(size);
+		else if (size - 1 < 8)
 			cpu_offset = kmalloc_cpu_offset(kmalloc_slot(size));
 		else
 			return kmalloc_slow(size, gfp);

@@ -80,8 +80,8 @@ static noinline void *malloc_refill(size_t size, gfp_t gfp)
 }
 
 /* kmalloc_inline for malloc: one table load from size to the cache's cpu
- * offset up to 1 KiB (sizes 0 to 16 take kmalloc-16, with no clamp),
- * kmalloc's slot above, then the kmalloc pop. */
+ * offset, by the size up to 1 KiB (sizes 0 to 16 take kmalloc-16, with no
+ * clamp), by 16 bytes above, then the kmalloc pop. */
 static always_inline void *malloc_inline(size_t size, gfp_t gfp)
 {
 	if (likely(!(gfp & KSLUB_GFP_ZERO))) {
@@ -91,7 +91,7 @@ static always_inline void *malloc_inline(size_t size, gfp_t gfp)
 		if (likely(size <= KMALLOC_SMALL_MAX))
 			cpu_offset = kmalloc_cpu_offset_small(size);
 		else if (size <= KSLUB_KMALLOC_MAX_CACHE_SIZE)
-			cpu_offset = kmalloc_cpu_offset(kmalloc_slot(size));
+			cpu_offset = kmalloc_cpu_offset_16(size);
 		else
 			return malloc_slow(size, gfp);
 		object = kmalloc_cpu_pop(cpu_offset);

@@ -213,6 +213,14 @@ Test(fastpath, kmalloc_index_small_gives_the_kmalloc_cache_of_every_size)
 	}
 	cr_assert_eq(kmalloc_caches[0], &kmalloc_boot_cache);
 	cr_assert_eq(kmalloc_tables.cpu_offset[0], 0);
+	/* the table by 16 bytes, from 9 bytes to the largest cache */
+	for (size_t size = 9; size <= KSLUB_KMALLOC_MAX_CACHE_SIZE; size++) {
+		struct kmem_cache *s = kslub_kmalloc_cache(size);
+
+		cr_assert_eq(kmalloc_cpu_offsets_16[(size - 1) / 16], s->cpu_offset,
+			     "size %zu: cpu offset %u (%s), the table by 16 bytes says %u", size, s->cpu_offset,
+			     s->name, kmalloc_cpu_offsets_16[(size - 1) / 16]);
+	}
 	for (size_t size = 1; size <= KSLUB_KMALLOC_MAX_CACHE_SIZE; size++)
 		cr_assert_neq(kmalloc_size_index[(size - 1) >> KMALLOC_SHIFT_LOW], 0, "size %zu has the boot slot", size);
 	/* a new cache's slot is never 0 */
