@@ -191,7 +191,7 @@ noinline void kslub_init_slow(void)
  * data outlives the tasks that ran on it).  A flushed state's slots are all
  * empty again, with no cpu slab and no sheaf (their sheaf limits those of a
  * slot with no cpu slab), and its page lists are empty: the next
- * thread takes it without clearing 16 KiB or calling the page allocator.
+ * thread takes it without clearing 32 KiB or calling the page allocator.
  * Under kslub_threads_lock; kslub_trim gives them back. */
 #define THREAD_STATES_KEPT 8
 static struct list_head thread_states_free = LIST_HEAD_INIT(thread_states_free);
