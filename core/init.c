@@ -43,11 +43,13 @@ kslub_lock_t kslub_threads_lock = KSLUB_LOCK_INIT;
 
 static pthread_key_t thread_key;
 static int init_state;		/* 0 not started, 1 starting, 2 done */
-static pid_t init_tid;
+/* Set in the thread that starts kslub while it does: its own calls into
+ * the allocator meanwhile go on, where other threads wait. */
+static __thread bool kslub_starting __attribute__((tls_model("initial-exec")));
 
 static pid_t gettid_raw(void)
 {
-	return (pid_t)syscall(SYS_gettid);
+	return (pid_t)os_syscall3(SYS_gettid, 0, 0, 0);
 }
 
 /* A thread that runs on another node now takes its pages from that node: its
@@ -157,13 +159,13 @@ noinline void kslub_init_slow(void)
 
 	if (!__atomic_compare_exchange_n(&init_state, &expected, 1, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 		/* the starting thread's own calls into the page allocator */
-		if (__atomic_load_n(&init_tid, __ATOMIC_RELAXED) == gettid_raw())
+		if (kslub_starting)
 			return;
 		while (!__atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE))
 			sched_yield();
 		return;
 	}
-	__atomic_store_n(&init_tid, gettid_raw(), __ATOMIC_RELAXED);
+	kslub_starting = true;
 	kslub_thread_dead.state = THREAD_DEAD;	/* before the thread key exists */
 
 	kslub_options_init();
@@ -180,6 +182,7 @@ noinline void kslub_init_slow(void)
 
 	__atomic_store_n(&init_state, 2, __ATOMIC_RELEASE);
 	__atomic_store_n(&kslub_initialized, 1, __ATOMIC_RELEASE);
+	kslub_starting = false;
 	/* may allocate: only once kslub works */
 	pthread_setspecific(thread_key, kslub_current);
 	pthread_atfork(fork_prepare, fork_parent, fork_child);
@@ -225,8 +228,7 @@ struct kslub_thread *kslub_thread_get(void)
 
 	if (t->state != THREAD_EMPTY)
 		return t;
-	if (!__atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE) &&
-	    __atomic_load_n(&init_tid, __ATOMIC_RELAXED) != gettid_raw())
+	if (!__atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE) && !kslub_starting)
 		kslub_init_slow();
 	t = thread_state_reuse();
 	if (!t) {

@@ -22,6 +22,10 @@
 #include <stdint.h>
 #include <pthread.h>
 #include <sys/types.h>
+#if !defined(__x86_64__)
+#include <errno.h>
+#include <unistd.h>
+#endif
 
 /* ---- compiler helpers ------------------------------------------------------ */
 #define likely(x)   __builtin_expect(!!(x), 1)
@@ -585,6 +589,24 @@ struct kslub_thread *kslub_thread_get(void);	/* the caller's state, created if n
 void kslub_thread_flush(struct kslub_thread *t);
 uint64_t kslub_now_ms(void);
 int kslub_current_node(void);
+
+/* A system call of up to three arguments made here, not through libc: each
+ * libc function kslub calls at start maps its part of libc's text (64 KB
+ * around it, by the kernel's fault-around) into a process that may never
+ * need it.  -errno on failure, as the kernel returns it. */
+static inline long os_syscall3(long nr, long a, long b, long c)
+{
+#if defined(__x86_64__)
+	long ret;
+
+	__asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+	return ret;
+#else
+	long ret = syscall(nr, a, b, c);
+
+	return ret == -1 ? -(long)errno : ret;
+#endif
+}
 
 /* os.c */
 void *os_mmap_aligned(size_t size, size_t align);

@@ -94,6 +94,7 @@
 #include <stdlib.h>
 #include <sys/auxv.h>
 #include <sys/single_threaded.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 struct list_head kslub_slab_caches = LIST_HEAD_INIT(kslub_slab_caches);
@@ -1129,12 +1130,15 @@ static unsigned int nr_cpu_ids_cached;
 static unsigned int nr_cpu_ids(void)
 {
 	if (!nr_cpu_ids_cached) {
-		cpu_set_t set;
-		int n = 0;
+		/* the cpus this process may run on; by system call, not libc's
+		 * sched_getaffinity and CPU_COUNT (see os_syscall3) */
+		unsigned long set[1024 / (8 * sizeof(unsigned long))] = { 0 };
+		long bytes = os_syscall3(SYS_sched_getaffinity, 0, (long)sizeof(set), (long)set);
+		unsigned int n = 0;
 
-		if (sched_getaffinity(0, sizeof(set), &set) == 0)
-			n = CPU_COUNT(&set);
-		nr_cpu_ids_cached = n > 0 ? (unsigned int)n : 1;
+		for (long i = 0; i < bytes / (long)sizeof(set[0]); i++)
+			n += (unsigned int)__builtin_popcountl(set[i]);
+		nr_cpu_ids_cached = n > 0 ? n : 1;
 	}
 	return nr_cpu_ids_cached;
 }

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -532,6 +533,29 @@ Test(slub, min_order_tunable_gives_slabs_of_at_least_that_order, .init = min_ord
 	free(objs);
 	validate(s);
 	validate(k);
+	kmem_cache_destroy(s);
+}
+
+/* By default a slab should hold 4 * (fls(cpus) + 1) objects (the kernel's
+ * slub_min_objects rule), cpus those this process may run on: a cache of
+ * 1 KiB objects takes the smallest order that holds that many, at most 3. */
+Test(slub, default_min_objects_follows_the_cpus_the_process_may_use)
+{
+	cpu_set_t set;
+	unsigned int cpus, fls_cpus = 0, min_objects, order = 0;
+	struct kmem_cache *s;
+
+	cr_assert_eq(sched_getaffinity(0, sizeof(set), &set), 0);
+	cpus = (unsigned int)CPU_COUNT(&set);
+	while (cpus >> fls_cpus)
+		fls_cpus++;
+	min_objects = 4 * (fls_cpus + 1);
+	while (order < 3 && (PAGE << order) / 1024 < min_objects)
+		order++;
+	s = kmem_cache_create("test_default_min_objects", 1024, 0, 0, NULL);
+	cr_assert_not_null(s);
+	cr_assert_eq(cache_info(s).order, order, "%u cpus: slabs of 1 KiB objects of order %u, want %u (%u objects)",
+		     cpus, cache_info(s).order, order, min_objects);
 	kmem_cache_destroy(s);
 }
 
