@@ -823,32 +823,30 @@ static void free_of_interior_pointer_of_large_block(void)
 	free(opaque(p + 4096));
 }
 
-static void realloc_of_freed_pointer(void)
+/* realloc of a freed 100-byte object to size */
+static void realloc_freed_to(size_t size)
 {
 	void *p = opaque(malloc(100));
 
 	free(p);
-	p = realloc(opaque(p), 50);
+	p = realloc(opaque(p), size);
 	free(opaque(p));
+}
+
+static void realloc_of_freed_pointer(void)
+{
+	realloc_freed_to(50);
 }
 
 static void realloc_of_freed_pointer_growing(void)
 {
-	void *p = opaque(malloc(100));
-
-	free(p);
-	p = realloc(opaque(p), 5000);
-	free(opaque(p));
+	realloc_freed_to(5000);
 }
 
 /* the same size: realloc would keep a live object where it is */
 static void realloc_of_freed_pointer_same_size(void)
 {
-	void *p = opaque(malloc(100));
-
-	free(p);
-	p = realloc(opaque(p), 100);
-	free(opaque(p));
+	realloc_freed_to(100);
 }
 
 static void realloc_of_interior_pointer(void)
