@@ -232,6 +232,65 @@ static void *consumer(void *arg)
 	return NULL;
 }
 
+/* Threads whose first calls into kslub come together: one starts it, the
+ * others wait for it, and the starting thread's own calls into the
+ * allocator meanwhile go on (it knows itself by a thread-local flag). */
+#define STARTERS 4
+extern int kslub_initialized;
+static pthread_barrier_t starters_ready;
+
+static void *start_together(void *arg)
+{
+	void *p[64];
+
+	(void)arg;
+	pthread_barrier_wait(&starters_ready);
+	for (int i = 0; i < 64; i++) {
+		p[i] = kmalloc(16 + 48 * (size_t)i, GFP_KERNEL);
+		if (!p[i])
+			return (void *)1;
+		memset(p[i], i, 16 + 48 * (size_t)i);
+	}
+	for (int i = 0; i < 64; i++)
+		kfree(p[i]);
+	return NULL;
+}
+
+/* In a child, so that each round starts kslub anew. */
+static void start_together_round(void *arg)
+{
+	pthread_t t[STARTERS];
+
+	(void)arg;
+	pthread_barrier_init(&starters_ready, NULL, STARTERS);
+	for (int i = 0; i < STARTERS; i++)
+		if (pthread_create(&t[i], NULL, start_together, NULL))
+			_exit(2);
+	for (int i = 0; i < STARTERS; i++) {
+		void *ret;
+
+		pthread_join(t[i], &ret);
+		if (ret)
+			_exit(3);
+	}
+	if (!__atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE))
+		_exit(4);
+}
+
+Test(threads, threads_that_call_kslub_first_together_all_get_memory, .timeout = 120)
+{
+	static char err[4096];
+
+	cr_assert_eq(__atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE), 0, "kslub started before the test");
+	for (int round = 0; round < 30; round++) {
+		int status;
+
+		child_run(start_together_round, NULL, &status, NULL, 0, err, sizeof(err));
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "round %d: the child failed (status %#x): %s",
+			  round, status, err);
+	}
+}
+
 Test(threads, objects_freed_on_another_thread_are_all_accounted_for, .timeout = 120)
 {
 	pthread_t prod[NR_PRODUCERS], cons[NR_CONSUMERS];
