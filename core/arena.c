@@ -14,9 +14,10 @@
  * The slab slot map (see internal.h) is reserved here at start and made
  * writable an arena's part at a time.
  */
-#include "internal.h"
+#include "slub.h"
 #include "topology.h"
 
+#include <sys/mman.h>
 #include <sys/resource.h>
 
 uint8_t kslub_section_map[NR_SECTIONS];
@@ -40,9 +41,17 @@ void slab_slots_reserve(void)
 		return;
 	if (getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY && as.rlim_cur / 16 < SLAB_SLOTS_PAGES)
 		return;
-	map = os_reserve(SLAB_SLOTS_PAGES);
+	/* a page before the map for the copy of kmalloc_caches, writable */
+	map = os_reserve(SLAB_SLOTS_PAGES + PAGE_SIZE);
 	if (!map)
 		return;
+	if (!os_make_writable(map, PAGE_SIZE)) {
+		munmap(map, SLAB_SLOTS_PAGES + PAGE_SIZE);	/* address space only: not counted */
+		return;
+	}
+	map = (char *)map + PAGE_SIZE;
+	for (unsigned long slot = 0; slot < NR_SLAB_SLOT_CACHES; slot++)
+		((struct kmem_cache **)map - NR_SLAB_SLOT_CACHES)[slot] = &kmalloc_boot_cache;
 	pfn = (unsigned long)map >> PAGE_SHIFT;
 	/* a multiple of an arena's pages: an arena is in the window or out,
 	 * and its 2 KiB lie in one page of the map */

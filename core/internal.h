@@ -253,12 +253,27 @@ struct arena {
 #define SLAB_SLOTS_NONE (1UL << 63)
 extern uint8_t *kslub_slab_slots __attribute__((visibility("hidden")));
 extern unsigned long kslub_slab_slots_lo __attribute__((visibility("hidden")));
+/* The page before the map holds, at its end, a copy of kmalloc_caches (its
+ * NR_SLAB_SLOT_CACHES pointers, written with them): kfree reaches the cache
+ * from the map's address and the byte, with no second base address. */
+#define NR_SLAB_SLOT_CACHES 64
+struct kmem_cache;
+static always_inline struct kmem_cache *slab_slot_cache(const uint8_t *map, unsigned long slot)
+{
+	return __atomic_load_n(&((struct kmem_cache *const *)map - NR_SLAB_SLOT_CACHES)[slot], __ATOMIC_ACQUIRE);
+}
 /* The index of the byte of the page that holds addr: SLAB_SLOTS_PAGES or
- * more outside the window.  Acquire (no code on x86): the map's address and
- * pages are seen with lo, by a thread whose first call is a free. */
+ * more outside the window.  lo is read by the subtraction itself (a memory
+ * operand: an aligned word, written once): an address is in the window
+ * only once lo is published, after the map (with its copy of the caches)
+ * is whole, and a thread that frees an object of kslub's has seen them
+ * when it got the object. */
 static always_inline unsigned long slab_slot_index(const void *addr)
 {
-	return ((unsigned long)addr >> PAGE_SHIFT) - __atomic_load_n(&kslub_slab_slots_lo, __ATOMIC_ACQUIRE);
+	unsigned long i = (unsigned long)addr >> PAGE_SHIFT;
+
+	__asm__("sub %1, %0" : "+r"(i) : "m"(kslub_slab_slots_lo) : "cc");
+	return i;
 }
 /* The byte of the page that holds addr, which is in the window. */
 static always_inline uint8_t *addr_slab_slot(const void *addr)

@@ -56,6 +56,7 @@ static const unsigned int kmalloc_sizes[] = {
 	4672, 5456, 6544, 8192,
 };
 _Static_assert(sizeof(kmalloc_sizes) / sizeof(kmalloc_sizes[0]) <= NR_KMALLOC_SLOTS, "kmalloc slots");
+_Static_assert(NR_SLAB_SLOT_CACHES == NR_KMALLOC_SLOTS, "the slot map's copy of kmalloc_caches");
 
 void create_kmalloc_caches(void)
 {
@@ -83,6 +84,9 @@ void create_kmalloc_caches(void)
 		/* the slot whole before an index names it */
 		__atomic_store_n(&kmalloc_tables.cpu_offset[slot], s->cpu_offset, __ATOMIC_RELEASE);
 		__atomic_store_n(&kmalloc_caches[slot], s, __ATOMIC_RELEASE);
+		if (kslub_slab_slots)	/* the map's copy */
+			__atomic_store_n(&((struct kmem_cache **)kslub_slab_slots - NR_SLAB_SLOT_CACHES)[slot], s,
+					 __ATOMIC_RELEASE);
 		for (unsigned int sz = i ? kmalloc_sizes[i - 1] + 1 : 1; sz <= size; sz += KMALLOC_MIN_SIZE)
 			__atomic_store_n(&kmalloc_size_index[(sz - 1) >> KMALLOC_SHIFT_LOW], (uint8_t)slot,
 					 __ATOMIC_RELEASE);

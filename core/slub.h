@@ -452,13 +452,14 @@ static always_inline struct slab *virt_to_slab(const void *x)
 static always_inline size_t kmalloc_live_size(const void *x)
 {
 	unsigned long i = slab_slot_index(x), addr = (unsigned long)x, mask, key, fp;
+	const uint8_t *map;
 	struct kmem_cache *s;
 
 	if (unlikely(i >= SLAB_SLOTS_PAGES))
 		return 0;
 	/* slot 0 is the boot cache's: mask and starts_below 0 fail the test */
-	s = __atomic_load_n(&kmalloc_caches[__atomic_load_n(&kslub_slab_slots[i], __ATOMIC_ACQUIRE)],
-			    __ATOMIC_ACQUIRE);
+	map = kslub_slab_slots;
+	s = slab_slot_cache(map, __atomic_load_n(&map[i], __ATOMIC_ACQUIRE));
 	mask = s->oo_mask;
 	if (unlikely((addr & mask) * s->div_magic >= s->oo_starts_below))
 		return 0;
@@ -482,17 +483,19 @@ static always_inline size_t kmalloc_live_size(const void *x)
  * the map's window. */
 static always_inline void kfree_inline(const void *x, const char *func)
 {
-	unsigned long i = slab_slot_index(x), slot;
+	unsigned long i = slab_slot_index(x);
+	const uint8_t *map;
 	struct kmem_cache *s;
 
 	if (unlikely(i >= SLAB_SLOTS_PAGES))
 		return kfree_slow(x, func);	/* outside the map's window */
-	slot = __atomic_load_n(&kslub_slab_slots[i], __ATOMIC_ACQUIRE);
+	map = kslub_slab_slots;
 	/* slot 0 (large, another cache or order, not a slab) is the boot
 	 * cache's, whose mask and starts_below are 0: the first check fails
 	 * for every address, and kslub_bad_object_free hands the pointer to
-	 * kfree_slow.  No test of the slot here. */
-	s = __atomic_load_n(&kmalloc_caches[slot], __ATOMIC_ACQUIRE);
+	 * kfree_slow.  No test of the slot here.  The cache comes from the
+	 * map's copy of kmalloc_caches, addressed from the map's address. */
+	s = slab_slot_cache(map, __atomic_load_n(&map[i], __ATOMIC_ACQUIRE));
 	slab_free_at(s, (void *)x, func, 0, s->oo_mask, s->oo_starts_below);
 }
 

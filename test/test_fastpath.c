@@ -212,6 +212,10 @@ Test(fastpath, kmalloc_index_small_gives_the_kmalloc_cache_of_every_size)
 		cr_assert_null(s->ctor);
 	}
 	cr_assert_eq(kmalloc_caches[0], &kmalloc_boot_cache);
+	/* kfree takes the cache from the map's copy of kmalloc_caches */
+	for (unsigned long slot = 0; slot < NR_KMALLOC_SLOTS; slot++)
+		cr_assert_eq(slab_slot_cache(kslub_slab_slots, slot), kmalloc_caches[slot],
+			     "slot %lu: the map's copy differs from kmalloc_caches", slot);
 	cr_assert_eq(kmalloc_tables.cpu_offset[0], 0);
 	/* the table by 16 bytes, from 9 bytes to the largest cache */
 	for (size_t size = 9; size <= KSLUB_KMALLOC_MAX_CACHE_SIZE; size++) {
@@ -558,6 +562,10 @@ Test(fastpath, the_slot_map_covers_the_arenas_and_reads_0_outside_slabs)
 	/* slot 0 is the boot cache's, whose first check fails for every
 	 * address: kfree tests no slot, and a large block goes the slow way */
 	cr_assert_eq(kmalloc_caches[0], &kmalloc_boot_cache);
+	/* kfree takes the cache from the map's copy of kmalloc_caches */
+	for (unsigned long slot = 0; slot < NR_KMALLOC_SLOTS; slot++)
+		cr_assert_eq(slab_slot_cache(kslub_slab_slots, slot), kmalloc_caches[slot],
+			     "slot %lu: the map's copy differs from kmalloc_caches", slot);
 	cr_assert_eq(kmalloc_boot_cache.oo_mask, 0);
 	cr_assert_eq(kmalloc_boot_cache.oo_starts_below, 0);
 	x = kslub_kmalloc(3 * PAGE_SIZE, KSLUB_GFP_KERNEL);
