@@ -501,7 +501,7 @@ struct kmem_cache {
 	/* a slab of the preferred order's mask and starts_below: kfree's
 	 * checks when the arena's slot map names the cache */
 	unsigned long oo_starts_below;
-	unsigned int oo_mask;
+	unsigned long oo_mask;
 	unsigned int size;		/* object with metadata, the slot size */
 	/* in the first line, with what the fast paths read: free_to_pcs
 	 * reads it for every free to the sheaf past the inline push */

@@ -1297,7 +1297,7 @@ static int calculate_sizes(struct kmem_cache *s)
 		order--;
 	s->oo = oo_make((unsigned int)order, size);
 	s->min = oo_make(get_order(size), size);
-	s->oo_mask = (unsigned int)((PAGE_SIZE << order) - 1);
+	s->oo_mask = (PAGE_SIZE << order) - 1;
 	s->oo_starts_below = slab_starts_below(s, oo_objects(s->oo));
 	return oo_objects(s->oo) != 0;
 }

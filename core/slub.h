@@ -249,6 +249,24 @@ static always_inline bool in_slab_at(unsigned long start, unsigned long addr, un
 	return (addr ^ start) <= mask;
 }
 
+/* a & *m and a <= *m with *m a memory operand: slab_free_at reads the mask
+ * in each of its three uses, which saves the register copy of the address
+ * that an and with a register mask needs (x86's and overwrites its
+ * operand).  The mask does not change while the object lives. */
+static always_inline unsigned long and_mem(unsigned long a, const unsigned long *m)
+{
+	__asm__("and %1, %0" : "+r"(a) : "m"(*m) : "cc");
+	return a;
+}
+
+static always_inline bool le_mem(unsigned long a, const unsigned long *m)
+{
+	bool le;
+
+	__asm__("cmp %2, %1" : "=@ccbe"(le) : "r"(a), "m"(*m));
+	return le;
+}
+
 /* Past the sheaf: slab_free_slow, with the slab found from x's page, which
  * the fast path does not read.  Not inlined: slab_free_at keeps its
  * registers. */
@@ -268,10 +286,10 @@ static noinline void slab_free_slow_addr(struct kmem_cache *s, void *x)
  * c->slab_addr (in_slab_at): no struct page is read on the way to the
  * freelist or the sheaf. */
 static always_inline void slab_free_at(struct kmem_cache *s, void *x, const char *func,
-				       unsigned long offset, unsigned long mask, unsigned long starts_below)
+				       unsigned long offset, const unsigned long *maskp, unsigned long starts_below)
 {
 	unsigned long addr = (unsigned long)x;
-	unsigned long off = addr & mask;
+	unsigned long off = and_mem(addr, maskp);
 	unsigned long key, fp;
 	struct kmem_cache_cpu *c;
 
@@ -284,10 +302,10 @@ static always_inline void slab_free_at(struct kmem_cache *s, void *x, const char
 	/* no code: the store below addresses x + offset again, with no add */
 	if (!__builtin_constant_p(offset))
 		__asm__("" : "+r"(offset));
-	if (unlikely(fp == key || (fp ^ key ^ addr) <= mask))
+	if (unlikely(fp == key || le_mem(fp ^ key ^ addr, maskp)))
 		return kslub_bad_object_free(s, x, func);	/* already free */
 	c = this_cpu_ptr(s);
-	if (likely(in_slab_at(c->slab_addr, addr, mask))) {
+	if (likely(le_mem(addr ^ c->slab_addr, maskp))) {	/* in_slab_at */
 		*(unsigned long *)(addr + offset) = (unsigned long)c->freelist ^ key;
 		c->freelist = x;
 		return;
@@ -300,7 +318,7 @@ static always_inline void slab_free_at(struct kmem_cache *s, void *x, const char
 /* offset: s->offset, or 0 from kfree's fast path, which knows it is 0 */
 static always_inline void slab_free(struct kmem_cache *s, struct slab *slab, void *x, const char *func)
 {
-	slab_free_at(s, x, func, s->offset, slab->mask, slab->starts_below);
+	slab_free_at(s, x, func, s->offset, &slab->mask, slab->starts_below);
 }
 
 /* ---- kmalloc --------------------------------------------------------------- */
@@ -496,7 +514,7 @@ static always_inline void kfree_inline(const void *x, const char *func)
 	 * kfree_slow.  No test of the slot here.  The cache comes from the
 	 * map's copy of kmalloc_caches, addressed from the map's address. */
 	s = slab_slot_cache(map, __atomic_load_n(&map[i], __ATOMIC_ACQUIRE));
-	slab_free_at(s, (void *)x, func, 0, s->oo_mask, s->oo_starts_below);
+	slab_free_at(s, (void *)x, func, 0, &s->oo_mask, s->oo_starts_below);
 }
 
 #endif
