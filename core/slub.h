@@ -259,6 +259,16 @@ static always_inline unsigned long and_mem(unsigned long a, const unsigned long 
 	return a;
 }
 
+/* *a ^= b, and whether that made it 0: the xor's own flag, where
+ * a == b before a ^ b would take a compare more. */
+static always_inline bool xor_is_zero(unsigned long *a, unsigned long b)
+{
+	bool zero;
+
+	__asm__("xor %2, %0" : "+r"(*a), "=@ccz"(zero) : "r"(b));
+	return zero;
+}
+
 static always_inline bool le_mem(unsigned long a, const unsigned long *m)
 {
 	bool le;
@@ -302,7 +312,7 @@ static always_inline void slab_free_at(struct kmem_cache *s, void *x, const char
 	/* no code: the store below addresses x + offset again, with no add */
 	if (!__builtin_constant_p(offset))
 		__asm__("" : "+r"(offset));
-	if (unlikely(fp == key || le_mem(fp ^ key ^ addr, maskp)))
+	if (unlikely(xor_is_zero(&fp, key) || le_mem(fp ^ addr, maskp)))
 		return kslub_bad_object_free(s, x, func);	/* already free */
 	c = this_cpu_ptr(s);
 	if (likely(le_mem(addr ^ c->slab_addr, maskp))) {	/* in_slab_at */
