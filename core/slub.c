@@ -1292,6 +1292,14 @@ static int calculate_sizes(struct kmem_cache *s)
 	order = calculate_order(size);
 	if (order < 0)
 		return 0;
+	/* A kmalloc size whose slab of the chosen order leaves more than a
+	 * sixteenth unused takes the order above when that one does not:
+	 * 4368 (sqlite's 4 KiB pages with their header) is 7 to 32 KiB, 2 KiB
+	 * left, and 15 to 64 KiB, 16 bytes left. */
+	if (s->is_kmalloc && order + 1 < MAX_ORDER &&
+	    (PAGE_SIZE << order) % size > (PAGE_SIZE << order) / 16 &&
+	    (PAGE_SIZE << (order + 1)) % size <= (PAGE_SIZE << (order + 1)) / 16)
+		order++;
 	/* struct slab counts objects in 15 bits */
 	while (order > 0 && order_objects((unsigned int)order, size) > MAX_OBJS_PER_PAGE)
 		order--;
@@ -1528,13 +1536,13 @@ struct kmem_cache *kmem_cache_create_flags(const char *name, unsigned int size, 
 		err = -ENOMEM;
 		goto fail;
 	}
+	s->is_kmalloc = is_kmalloc;	/* calculate_sizes asks */
 	err = kmem_cache_open(s, name, size, align, flags, ctor);
 	if (err) {
 		spin_unlock(&kslub_slab_mutex);
 		kslub_kmem_cache_free(kmem_cache, s);
 		goto fail;
 	}
-	s->is_kmalloc = is_kmalloc;
 	list_add_tail(&s->list, &kslub_slab_caches);
 	spin_unlock(&kslub_slab_mutex);
 	return s;

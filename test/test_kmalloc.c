@@ -511,7 +511,7 @@ struct cache_case {
 
 /* The kernel's kmalloc sizes and, between them, about four steps for each
  * power of two, sized to fill their slabs; sqlite's page-cache entries
- * (1032 and 4368 bytes) waste a sixteenth and an eighth, not a quarter. */
+ * (1032, 4104 and 4368 bytes) waste a sixteenth at most, not a quarter. */
 ParameterizedTestParameters(kmalloc, a_size_is_served_by_the_kernels_kmalloc_cache)
 {
 	static struct cache_case cases[] = {
@@ -523,8 +523,8 @@ ParameterizedTestParameters(kmalloc, a_size_is_served_by_the_kernels_kmalloc_cac
 		{ 225, "kmalloc-256" },	  { 256, "kmalloc-256" },   { 257, "kmalloc-336" }, { 449, "kmalloc-512" },
 		{ 512, "kmalloc-512" },	  { 513, "kmalloc-672" },   { 1000, "kmalloc-1k" }, { 1024, "kmalloc-1k" },
 		{ 1025, "kmalloc-1088" }, { 1032, "kmalloc-1088" }, { 1089, "kmalloc-1168" }, { 2048, "kmalloc-2k" },
-		{ 2049, "kmalloc-2336" }, { 4096, "kmalloc-4k" },   { 4097, "kmalloc-4672" }, { 4368, "kmalloc-4672" },
-		{ 6545, "kmalloc-8k" },	  { 8192, "kmalloc-8k" },
+		{ 2049, "kmalloc-2336" }, { 4096, "kmalloc-4k" },   { 4097, "kmalloc-4368" }, { 4368, "kmalloc-4368" },
+		{ 4369, "kmalloc-4672" }, { 6545, "kmalloc-8k" },	  { 8192, "kmalloc-8k" },
 	};
 
 	return cr_make_param_array(struct cache_case, cases, sizeof(cases) / sizeof(cases[0]));
@@ -579,6 +579,23 @@ Test(kmalloc, every_kmalloc_cache_fills_its_slab)
 			     kslub_kmem_cache_name(s), info.objs_per_slab, info.size,
 			     slab_bytes - (size_t)info.objs_per_slab * info.size, slab_bytes);
 	}
+}
+
+/* kmalloc-4368 fills a slab of order 4 (15 objects, 16 bytes left) where
+ * slub_max_order's 32 KiB would leave 2 KiB; a cache of that size that a
+ * program makes keeps the order calculate_order gives it. */
+Test(kmalloc, only_a_kmalloc_size_goes_past_slub_max_order_to_fill_its_slab)
+{
+	struct kmem_cache *own = kmem_cache_create("own-4368", 4368, 0, 0, NULL);
+	struct kslub_cache_info info;
+
+	cr_assert_eq(kslub_cache_info(kslub_kmalloc_cache(4368), &info), 0);
+	cr_assert_eq(info.order, 4, "kmalloc-4368: order %u", info.order);
+	cr_assert_eq(info.objs_per_slab, 15);
+	cr_assert_not_null(own);
+	cr_assert_eq(kslub_cache_info(own, &info), 0);
+	cr_assert_eq(info.order, 3, "a program's cache of 4368 bytes: order %u", info.order);
+	kmem_cache_destroy(own);
 }
 
 Test(kmalloc, sizes_outside_the_kmalloc_caches_have_no_cache)

@@ -47,7 +47,7 @@ static const char *const kmalloc_names[] = {
 	"kmalloc-256",  "kmalloc-336",  "kmalloc-384",  "kmalloc-448",  "kmalloc-512",  "kmalloc-672",
 	"kmalloc-768",  "kmalloc-896",  "kmalloc-1k",   "kmalloc-1088", "kmalloc-1168", "kmalloc-1360",
 	"kmalloc-1552", "kmalloc-1808", "kmalloc-2k",   "kmalloc-2336", "kmalloc-2720", "kmalloc-3264",
-	"kmalloc-3632", "kmalloc-4k",   "kmalloc-4672", "kmalloc-5456", "kmalloc-6544", "kmalloc-8k",
+	"kmalloc-3632", "kmalloc-4k",   "kmalloc-4368", "kmalloc-4672", "kmalloc-5456", "kmalloc-6544", "kmalloc-8k",
 };
 
 /* ---- the child: keep LIVE of MADE objects of test_cache, then exit ---------------- */
