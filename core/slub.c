@@ -136,7 +136,8 @@ static bool free_to_own_partial(struct kmem_cache *s, struct slab *slab, void *h
 #define SINGLE_ALLOCS 16
 
 static void *alloc_single(struct kmem_cache *s, gfp_t gfp, int node);
-static void __slab_free(struct kmem_cache *s, struct slab *slab, void *head, void *tail, int cnt, bool can_freeze);
+static void __slab_free_loop(struct kmem_cache *s, struct slab *slab, void *head, void *tail, int cnt,
+			     bool can_freeze);
 
 /* ---- freelist and counters, changed together ----------------------------- */
 static always_inline unsigned __int128 fc_make(void *freelist, unsigned long counters)
@@ -176,6 +177,27 @@ struct slab_counters {
 		};
 	};
 };
+
+/* Alone in the process, the common case of a slab that stays on its list
+ * (frozen, or still partial after the free) is two loads and two stores,
+ * inline, without the retry loop and the registers it saves. */
+static always_inline void __slab_free(struct kmem_cache *s, struct slab *slab, void *head, void *tail, int cnt,
+				      bool can_freeze)
+{
+	if (__libc_single_threaded) {
+		void *prior = slab->freelist;
+		struct slab_counters new = { .counters = slab->counters };
+
+		if (likely(new.frozen || (prior && new.inuse != cnt))) {
+			set_freepointer(s, tail, prior);
+			new.inuse -= cnt;
+			slab->freelist = head;
+			slab->counters = new.counters;
+			return;
+		}
+	}
+	__slab_free_loop(s, slab, head, tail, cnt, can_freeze);
+}
 
 /* ---- node lists ------------------------------------------------------------ */
 enum { DEACTIVATE_TO_HEAD, DEACTIVATE_TO_TAIL };
@@ -634,8 +656,10 @@ static void sheaf_objects_to_slab(struct kmem_cache *s, struct kmem_cache_cpu *c
 		return;
 	}
 	/* a run goes by one cmpxchg even to a slab of our cpu-partial list: a
-	 * local list is walked, an object at a time, when the slab is unfrozen */
-	if (cnt == 1 && free_to_own_partial(s, slab, head, tail))
+	 * local list is walked, an object at a time, when the slab is unfrozen.
+	 * Alone in the process, __slab_free takes no atomic either, and needs
+	 * no walk of the list. */
+	if (cnt == 1 && !__libc_single_threaded && free_to_own_partial(s, slab, head, tail))
 		return;
 	__slab_free(s, slab, head, tail, cnt, can_freeze);
 }
@@ -646,34 +670,40 @@ static void sheaf_objects_to_slab(struct kmem_cache *s, struct kmem_cache_cpu *c
  * and each run of them goes back as one list, with one look for the slab
  * and one cmpxchg (kernel: build_detached_freelist).  A free here never
  * reaches a sheaf, nor allocates. */
+#define SHEAF_FLUSH_CHUNK 64	/* objects whose lines are asked for at once */
 static noinline void sheaf_flush_main(struct kmem_cache *s, struct kmem_cache_cpu *c, unsigned int nr,
 				      bool can_freeze)
 {
 	struct slab_sheaf *sheaf = cpu_sheaf(c->sheaf);
 	unsigned int size = cpu_sheaf_size(c->sheaf);
-	struct slab *slab, *next_slab = NULL;
+	struct slab *slabs[SHEAF_FLUSH_CHUNK];
 
 	WRITE_ONCE(sheaf->busy, 1);
 	barrier();
-	/* the objects are of slabs all over the heap, whose lines the loop
-	 * below would wait for one after the other: ask for them all first */
-	for (unsigned int i = 0; i < nr; i++) {
-		__builtin_prefetch(cache_object_slab(s, sheaf->objects[i]), 1);
-		__builtin_prefetch(sheaf->objects[i], 1);
-	}
-	if (nr)
-		next_slab = cache_object_slab(s, sheaf->objects[0]);
-	for (unsigned int i = 0; i < nr;) {
-		void *head = sheaf->objects[i], *tail = head;
-		int cnt = 1;
+	for (unsigned int done = 0; done < nr; done += SHEAF_FLUSH_CHUNK) {
+		void **objects = sheaf->objects + done;
+		unsigned int n = min_t(unsigned int, nr - done, SHEAF_FLUSH_CHUNK);
 
-		slab = next_slab;
-		while (++i < nr && (next_slab = cache_object_slab(s, sheaf->objects[i])) == slab) {
-			set_freepointer(s, tail, sheaf->objects[i]);
-			tail = sheaf->objects[i];
-			cnt++;
+		/* the objects are of slabs all over the heap, whose lines the
+		 * loop below would wait for one after the other: ask for them
+		 * all first, and keep the slabs found */
+		for (unsigned int i = 0; i < n; i++) {
+			slabs[i] = cache_object_slab(s, objects[i]);
+			__builtin_prefetch(slabs[i], 1);
+			__builtin_prefetch(objects[i], 1);
 		}
-		sheaf_objects_to_slab(s, c, slab, head, tail, cnt, can_freeze);
+		for (unsigned int i = 0; i < n;) {
+			struct slab *slab = slabs[i];
+			void *head = objects[i], *tail = head;
+			int cnt = 1;
+
+			while (++i < n && slabs[i] == slab) {
+				set_freepointer(s, tail, objects[i]);
+				tail = objects[i];
+				cnt++;
+			}
+			sheaf_objects_to_slab(s, c, slab, head, tail, cnt, can_freeze);
+		}
 	}
 	memmove(sheaf->objects, sheaf->objects + nr, (size - nr) * sizeof(void *));
 	set_cpu_sheaf(c, sheaf, size - nr);	/* a report reads it */
@@ -1027,7 +1057,8 @@ out:
  * pointers, back to their slab by cmpxchg of the slab's freelist and
  * counters; can_freeze: a full slab becomes the calling thread's, on its
  * cpu-partial list. */
-static void __slab_free(struct kmem_cache *s, struct slab *slab, void *head, void *tail, int cnt, bool can_freeze)
+static noinline void __slab_free_loop(struct kmem_cache *s, struct slab *slab, void *head, void *tail, int cnt,
+				      bool can_freeze)
 {
 	struct kmem_cache_node *n = NULL;
 	struct slab_counters new;
