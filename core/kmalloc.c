@@ -217,11 +217,15 @@ static struct huge_header *huge_grow(struct huge_header *h, size_t old, size_t t
 
 static bool huge_cache_put(struct huge_header *h, size_t map_size, uint64_t freed_at);
 
-/* A cached mapping made exactly total bytes long, or NULL: the one closest
- * in size, the smallest that is long enough if any.  A longer one is cut at
- * the first ARENA_SIZE boundary after total and what lies beyond stays in
- * the cache, pages and all; a shorter one grows, in place or moved. */
-static struct huge_header *huge_cache_get(size_t total)
+/* A cached mapping at least total bytes long (*mapped bytes), or NULL: the
+ * one closest in size, the smallest that is long enough if any.  A longer
+ * one is cut at the first ARENA_SIZE boundary after total and what lies
+ * beyond stays in the cache, pages and all; the pages between total and
+ * that boundary stay with the block when they are at most a quarter of it
+ * (room to grow into, and no page unmapped only to be faulted in again by
+ * the next large request), else go back to the OS.  A shorter one grows,
+ * in place or moved. */
+static struct huge_header *huge_cache_get(size_t total, size_t *mapped)
 {
 	struct huge_cached old[HUGE_CACHE_NR], got = { 0 };
 	unsigned int n, best = HUGE_CACHE_NR;
@@ -255,8 +259,11 @@ static struct huge_header *huge_cache_get(size_t total)
 		if (keep >= got.map_size || got.map_size - keep <= KMALLOC_LARGE_MAX ||
 		    !huge_cache_put((struct huge_header *)((char *)h + keep), got.map_size - keep, got.freed_at))
 			keep = got.map_size;
-		if (keep > total)
-			os_munmap((char *)h + total, keep - total);
+		if (keep - total <= total / 4) {
+			*mapped = keep;
+			return h;
+		}
+		os_munmap((char *)h + total, keep - total);
 	} else if (got.map_size < total) {
 		struct huge_header *nh = huge_grow(h, got.map_size, total, ARENA_SIZE);
 
@@ -270,6 +277,7 @@ static struct huge_header *huge_cache_get(size_t total)
 		os_munmap(h, total);
 		return NULL;
 	}
+	*mapped = total;
 	return h;
 }
 
@@ -328,12 +336,13 @@ static void *kmalloc_huge(size_t size, size_t align, gfp_t gfp)
 	size_t total, map_align = max_t(size_t, ARENA_SIZE, align);
 	struct huge_header *h = NULL;
 	bool reused = false;
+	size_t mapped = 0;
 
 	if (size > PTRDIFF_MAX - off - ARENA_SIZE)
 		return errno = ENOMEM, NULL;
 	total = ALIGN(off + size, PAGE_SIZE);
 	if (align <= PAGE_SIZE) {
-		h = huge_cache_get(total);
+		h = huge_cache_get(total, &mapped);
 		reused = h != NULL;
 	}
 	if (!h)
@@ -353,6 +362,8 @@ static void *kmalloc_huge(size_t size, size_t align, gfp_t gfp)
 		if (kslub_opt(OPT_THP) && !(gfp & KSLUB_GFP_ZERO))
 			os_hugepage(h, total);
 	}
+	if (reused)
+		total = mapped;
 	h->magic = HUGE_MAGIC;
 	h->map_size = total;
 	h->size = total - off;

@@ -453,11 +453,40 @@ Test(kmalloc, a_kept_mapping_is_cut_and_its_tail_kept)
 
 	q = kmalloc(10 * MiB, GFP_KERNEL);
 	cr_assert_eq(q, p, "the freed 40 MiB mapping serves the 10 MiB request");
+	cr_assert_lt(ksize(q), 11 * MiB, "6 MiB up to the boundary, more than a quarter, went back");
 	r = kmalloc(20 * MiB, GFP_KERNEL);
 	/* the header page of q is at q - 4 KiB; 10 MiB + 4 KiB ends below 16 MiB */
 	cr_assert_eq(r, p + 16 * MiB, "the 20 MiB request takes the kept tail");
 	cr_assert_eq(r[0], 0x5a, "the tail kept its pages");
 	cr_assert_eq(r[20 * MiB - 1], 0x5a, "the tail kept its pages");
+	kfree(q);
+	kfree(r);
+	validate_kmalloc_caches();
+}
+
+/* The pages between the end of the request and the arena boundary stay
+ * with the block, pages and all, when they are at most a quarter of it. */
+Test(kmalloc, a_cut_mapping_keeps_a_slack_of_up_to_a_quarter)
+{
+	char *p = freed_mapping(40 * MiB, 0x5a), *q, *r;
+
+	q = kmalloc(30 * MiB, GFP_KERNEL);
+	cr_assert_eq(q, p, "the freed 40 MiB mapping serves the 30 MiB request");
+	/* the header page of q is at q - 4 KiB: the block ends at p + 28 MiB */
+	cr_assert_eq(ksize(q), 32 * MiB - 4096, "the 2 MiB up to the boundary stay with the block");
+	cr_assert_eq(q[32 * MiB - 4096 - 1], 0x5a, "with their pages");
+	memset(q, 1, ksize(q));
+	/* the 8 MiB tail, kept on its own, serves 6 MiB: 2 MiB of slack is
+	 * more than a quarter */
+	r = kmalloc(6 * MiB, GFP_KERNEL);
+	cr_assert_eq(r, p + 32 * MiB, "the 6 MiB request takes the kept tail");
+	cr_assert_lt(ksize(r), 7 * MiB, "the slack of more than a quarter went back");
+	memset(r, 2, 6 * MiB);
+	/* shrinking gives the slack back */
+	q = krealloc(q, 29 * MiB, GFP_KERNEL);
+	cr_assert_eq(q, p);
+	cr_assert_lt(ksize(q), 30 * MiB);
+	cr_assert_eq(q[29 * MiB - 1], 1);
 	kfree(q);
 	kfree(r);
 	validate_kmalloc_caches();
