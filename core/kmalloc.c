@@ -418,7 +418,10 @@ static void *huge_realloc(struct huge_header *h, size_t new_size)
 	if (new_size > PTRDIFF_MAX - off - ARENA_SIZE)
 		return errno = ENOMEM, NULL;
 	total = ALIGN(off + new_size, PAGE_SIZE);
-	if (total == h->map_size)
+	/* a shrink gives the pages past new_size back when that frees more
+	 * than a quarter of the mapping (as large_shrink does); less is kept,
+	 * as room a growing buffer will want again */
+	if (total <= h->map_size && h->map_size - total <= h->map_size / 4)
 		return h->user;
 	if (total < h->map_size) {
 		section_map_set((char *)h + total, h->map_size - total, SECTION_NONE, SECTION_NONE);

@@ -482,11 +482,17 @@ Test(kmalloc, a_cut_mapping_keeps_a_slack_of_up_to_a_quarter)
 	cr_assert_eq(r, p + 32 * MiB, "the 6 MiB request takes the kept tail");
 	cr_assert_lt(ksize(r), 7 * MiB, "the slack of more than a quarter went back");
 	memset(r, 2, 6 * MiB);
-	/* shrinking gives the slack back */
-	q = krealloc(q, 29 * MiB, GFP_KERNEL);
+	/* growing or shrinking within a quarter keeps the mapping as it is */
+	q = krealloc(q, 31 * MiB, GFP_KERNEL);
 	cr_assert_eq(q, p);
-	cr_assert_lt(ksize(q), 30 * MiB);
-	cr_assert_eq(q[29 * MiB - 1], 1);
+	cr_assert_eq(ksize(q), 32 * MiB - 4096, "a realloc within the slack keeps it");
+	q = krealloc(q, 25 * MiB, GFP_KERNEL);
+	cr_assert_eq(ksize(q), 32 * MiB - 4096, "a shrink of less than a quarter keeps the pages");
+	/* a shrink of more than a quarter gives the pages back */
+	q = krealloc(q, 20 * MiB, GFP_KERNEL);
+	cr_assert_eq(q, p);
+	cr_assert_lt(ksize(q), 21 * MiB);
+	cr_assert_eq(q[20 * MiB - 1], 1);
 	kfree(q);
 	kfree(r);
 	validate_kmalloc_caches();
