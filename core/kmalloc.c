@@ -121,6 +121,16 @@ KSLUB_API struct kmem_cache *kslub_kmalloc_cache(size_t size)
 	return kmalloc_cache_indexed(size);
 }
 
+/* Whether a block keeps the room past the used part of it: when that room
+ * is less than a quarter of the block (bytes or pages).  A realloc that
+ * would free less keeps it, as room a growing buffer will want again, and a
+ * freed mapping cut down for a smaller request keeps it too: pages given
+ * back would be faulted in again by the next large block. */
+static inline bool keeps_slack(unsigned long used, unsigned long block)
+{
+	return block - used < block / 4;
+}
+
 /* ---- direct mappings ("vmalloc") -------------------------------------------- */
 #define HUGE_MAGIC 0x6b736c7562687567UL
 struct huge_header {
@@ -221,10 +231,8 @@ static bool huge_cache_put(struct huge_header *h, size_t map_size, uint64_t free
  * one closest in size, the smallest that is long enough if any.  A longer
  * one is cut at the first ARENA_SIZE boundary after total and what lies
  * beyond stays in the cache, pages and all; the pages between total and
- * that boundary stay with the block when they are at most a quarter of it
- * (room to grow into, and no page unmapped only to be faulted in again by
- * the next large request), else go back to the OS.  A shorter one grows,
- * in place or moved. */
+ * that boundary stay with the block as its slack (keeps_slack), or go back
+ * to the OS.  A shorter one grows, in place or moved. */
 static struct huge_header *huge_cache_get(size_t total, size_t *mapped)
 {
 	struct huge_cached old[HUGE_CACHE_NR], got = { 0 };
@@ -259,7 +267,7 @@ static struct huge_header *huge_cache_get(size_t total, size_t *mapped)
 		if (keep >= got.map_size || got.map_size - keep <= KMALLOC_LARGE_MAX ||
 		    !huge_cache_put((struct huge_header *)((char *)h + keep), got.map_size - keep, got.freed_at))
 			keep = got.map_size;
-		if (keep - total <= total / 4) {
+		if (keeps_slack(total, keep)) {
 			*mapped = keep;
 			return h;
 		}
@@ -336,7 +344,7 @@ static void *kmalloc_huge(size_t size, size_t align, gfp_t gfp)
 	size_t total, map_align = max_t(size_t, ARENA_SIZE, align);
 	struct huge_header *h = NULL;
 	bool reused = false;
-	size_t mapped = 0;
+	size_t mapped = 0;	/* total, or more with a cut mapping's slack */
 
 	if (size > PTRDIFF_MAX - off - ARENA_SIZE)
 		return errno = ENOMEM, NULL;
@@ -345,12 +353,14 @@ static void *kmalloc_huge(size_t size, size_t align, gfp_t gfp)
 		h = huge_cache_get(total, &mapped);
 		reused = h != NULL;
 	}
-	if (!h)
+	if (!h) {
 		h = os_mmap_aligned(total, map_align);
+		mapped = total;
+	}
 	if (!h)
 		return NULL;
-	if ((((unsigned long)h + total - 1) >> ARENA_SHIFT) >= NR_SECTIONS) {
-		os_munmap(h, total);
+	if ((((unsigned long)h + mapped - 1) >> ARENA_SHIFT) >= NR_SECTIONS) {
+		os_munmap(h, mapped);
 		return errno = ENOMEM, NULL;
 	}
 	if (!reused) {
@@ -362,15 +372,13 @@ static void *kmalloc_huge(size_t size, size_t align, gfp_t gfp)
 		if (kslub_opt(OPT_THP) && !(gfp & KSLUB_GFP_ZERO))
 			os_hugepage(h, total);
 	}
-	if (reused)
-		total = mapped;
 	h->magic = HUGE_MAGIC;
-	h->map_size = total;
-	h->size = total - off;
+	h->map_size = mapped;
+	h->size = mapped - off;
 	h->user = (char *)h + off;
 	if (reused && (gfp & KSLUB_GFP_ZERO))
 		memset(h->user, 0, h->size);
-	section_map_set(h, total, SECTION_HUGE_HEAD, SECTION_HUGE_TAIL);
+	section_map_set(h, mapped, SECTION_HUGE_HEAD, SECTION_HUGE_TAIL);
 	return h->user;
 }
 
@@ -418,10 +426,7 @@ static void *huge_realloc(struct huge_header *h, size_t new_size)
 	if (new_size > PTRDIFF_MAX - off - ARENA_SIZE)
 		return errno = ENOMEM, NULL;
 	total = ALIGN(off + new_size, PAGE_SIZE);
-	/* a shrink gives the pages past new_size back when that frees more
-	 * than a quarter of the mapping (as large_shrink does); less is kept,
-	 * as room a growing buffer will want again */
-	if (total <= h->map_size && h->map_size - total <= h->map_size / 4)
+	if (total <= h->map_size && keeps_slack(total, h->map_size))
 		return h->user;
 	if (total < h->map_size) {
 		section_map_set((char *)h + total, h->map_size - total, SECTION_NONE, SECTION_NONE);
@@ -654,15 +659,13 @@ KSLUB_API size_t kslub_ksize(const void *p)
 	return ksize_internal(p, "ksize");
 }
 
-/* Shrink a large block in place: its tail pages go back to the buddy. */
-/* Give back the pages past new_size when that frees a quarter of the block
- * or more; a smaller shrink keeps them, as the room a growing buffer (see
- * krealloc_internal) will want again. */
+/* Shrink a large block in place: its tail pages go back to the buddy,
+ * unless the block keeps them as its slack (keeps_slack). */
 static void large_shrink(struct page *page, size_t new_size)
 {
 	unsigned long nr = DIV_ROUND_UP(new_size, PAGE_SIZE);
 
-	if (nr && nr + page->nr_pages / 4 <= page->nr_pages) {
+	if (nr && !keeps_slack(nr, page->nr_pages)) {
 		free_pages_range(page + nr, page->nr_pages - nr, true);
 		page->nr_pages = nr;
 	}

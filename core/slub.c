@@ -178,23 +178,23 @@ struct slab_counters {
 	};
 };
 
-/* Alone in the process, the common case of a slab that stays on its list
- * (frozen, or still partial after the free) is two loads and two stores,
- * inline, without the retry loop and the registers it saves. */
+/* The kernel's __slab_free.  Its common case, a slab that stays on its list
+ * (frozen, or still partial after the free), is one try of
+ * cmpxchg_double_slab inline (plain loads and stores while the process
+ * has one thread); a slab that changes list, or a lost race, goes on to
+ * __slab_free_loop, which tries again from the start. */
 static always_inline void __slab_free(struct kmem_cache *s, struct slab *slab, void *head, void *tail, int cnt,
 				      bool can_freeze)
 {
-	if (__libc_single_threaded) {
-		void *prior = slab->freelist;
-		struct slab_counters new = { .counters = slab->counters };
+	void *prior = READ_ONCE(slab->freelist);
+	unsigned long counters = READ_ONCE(slab->counters);
+	struct slab_counters new = { .counters = counters };
 
-		if (likely(new.frozen || (prior && new.inuse != cnt))) {
-			set_freepointer(s, tail, prior);
-			new.inuse -= cnt;
-			slab->freelist = head;
-			slab->counters = new.counters;
+	if (likely(new.frozen || (prior && new.inuse != cnt))) {
+		set_freepointer(s, tail, prior);
+		new.inuse -= cnt;
+		if (likely(cmpxchg_double_slab(slab, prior, counters, head, new.counters)))
 			return;
-		}
 	}
 	__slab_free_loop(s, slab, head, tail, cnt, can_freeze);
 }
@@ -1053,10 +1053,11 @@ out:
 	return object;
 }
 
-/* The kernel's __slab_free: cnt objects, head .. tail linked by free
+/* __slab_free's whole way: cnt objects, head .. tail linked by free
  * pointers, back to their slab by cmpxchg of the slab's freelist and
- * counters; can_freeze: a full slab becomes the calling thread's, on its
- * cpu-partial list. */
+ * counters, under the node's list lock when the slab changes list;
+ * can_freeze: a full slab becomes the calling thread's, on its cpu-partial
+ * list. */
 static noinline void __slab_free_loop(struct kmem_cache *s, struct slab *slab, void *head, void *tail, int cnt,
 				      bool can_freeze)
 {

@@ -288,9 +288,14 @@ Test(kmalloc, krealloc_shrinks_in_place_and_grows_back)
 {
 	char *p = filled(100 * KiB, 1), *q;
 
+	/* less than a quarter of the block: its pages stay, as slack */
+	q = krealloc(p, 80 * KiB, GFP_KERNEL);
+	cr_assert_eq(q, p, "shrinking a large block moved it");
+	cr_assert_eq(ksize(q), 100 * KiB, "a shrink of less than a quarter gave pages back");
+	/* more: the pages past the new size go back to the buddy */
 	q = krealloc(p, 50 * KiB, GFP_KERNEL);
 	cr_assert_eq(q, p, "shrinking a large block moved it");
-	cr_assert_geq(ksize(q), 50 * KiB);
+	cr_assert_eq(ksize(q), 52 * KiB, "a shrink of half kept the pages past the new size");
 	cr_assert_eq(check(q, 50 * KiB, 1), 50 * KiB);
 	q = krealloc(q, 90 * KiB, GFP_KERNEL);
 	cr_assert_not_null(q);
@@ -425,22 +430,23 @@ static char *freed_mapping(size_t size, int c)
 }
 
 /* A freed direct mapping is kept, pages and all, for the next large request,
- * cut to its size; kslub_trim (malloc_trim) gives the kept mappings back. */
+ * cut to its size (11 MiB of a 16 MiB block: 5 MiB, more than a quarter, is
+ * no slack to keep); kslub_trim (malloc_trim) gives the kept mappings back. */
 Test(kmalloc, a_freed_mapping_is_reused_and_trim_unmaps_it)
 {
 	char *p = freed_mapping(20 * MiB, 0x5a), *q, *r;
 
-	q = kmalloc(12 * MiB, GFP_KERNEL);
-	cr_assert_eq(q, p, "the freed 20 MiB mapping serves the 12 MiB request");
-	cr_assert_geq(ksize(q), 12 * MiB);
-	cr_assert_lt(ksize(q), 13 * MiB, "cut to the size asked");
-	memset(q, 1, 12 * MiB);
-	r = kmalloc(30 * MiB, GFP_KERNEL);	/* nothing kept: a new mapping */
+	q = kmalloc(11 * MiB, GFP_KERNEL);
+	cr_assert_eq(q, p, "the freed 20 MiB mapping serves the 11 MiB request");
+	cr_assert_geq(ksize(q), 11 * MiB);
+	cr_assert_lt(ksize(q), 12 * MiB, "cut to the size asked");
+	memset(q, 1, 11 * MiB);
+	r = kmalloc(30 * MiB, GFP_KERNEL);	/* the kept 4 MiB tail, grown */
 	cr_assert_not_null(r);
 	memset(r, 2, 30 * MiB);
 	kfree(q);
 	kfree(r);
-	cr_assert_geq(kslub_trim(), 42 * MiB, "trim unmaps both kept mappings");
+	cr_assert_geq(kslub_trim(), 41 * MiB, "trim unmaps both kept mappings");
 	cr_assert_lt(kslub_trim(), 1 * MiB, "nothing left to unmap");
 	validate_kmalloc_caches();
 }
@@ -465,7 +471,7 @@ Test(kmalloc, a_kept_mapping_is_cut_and_its_tail_kept)
 }
 
 /* The pages between the end of the request and the arena boundary stay
- * with the block, pages and all, when they are at most a quarter of it. */
+ * with the block, pages and all, when they are less than a quarter of it. */
 Test(kmalloc, a_cut_mapping_keeps_a_slack_of_up_to_a_quarter)
 {
 	char *p = freed_mapping(40 * MiB, 0x5a), *q, *r;
@@ -476,12 +482,12 @@ Test(kmalloc, a_cut_mapping_keeps_a_slack_of_up_to_a_quarter)
 	cr_assert_eq(ksize(q), 32 * MiB - 4096, "the 2 MiB up to the boundary stay with the block");
 	cr_assert_eq(q[32 * MiB - 4096 - 1], 0x5a, "with their pages");
 	memset(q, 1, ksize(q));
-	/* the 8 MiB tail, kept on its own, serves 6 MiB: 2 MiB of slack is
+	/* the 8 MiB tail, kept on its own, serves 5 MiB: 3 MiB of slack is
 	 * more than a quarter */
-	r = kmalloc(6 * MiB, GFP_KERNEL);
-	cr_assert_eq(r, p + 32 * MiB, "the 6 MiB request takes the kept tail");
-	cr_assert_lt(ksize(r), 7 * MiB, "the slack of more than a quarter went back");
-	memset(r, 2, 6 * MiB);
+	r = kmalloc(5 * MiB, GFP_KERNEL);
+	cr_assert_eq(r, p + 32 * MiB, "the 5 MiB request takes the kept tail");
+	cr_assert_lt(ksize(r), 6 * MiB, "the slack of more than a quarter went back");
+	memset(r, 2, 5 * MiB);
 	/* growing or shrinking within a quarter keeps the mapping as it is */
 	q = krealloc(q, 31 * MiB, GFP_KERNEL);
 	cr_assert_eq(q, p);
