@@ -627,7 +627,8 @@ static inline long os_syscall3(long nr, long a, long b, long c)
 void *os_mmap_aligned(size_t size, size_t align);
 void *os_mmap(size_t size);
 int os_munmap(void *addr, size_t size);
-void os_purge(void *addr, size_t size);
+struct iovec;
+void os_purge_batch(struct iovec *iov, unsigned int n);
 void *os_mremap(void *old, size_t old_size, size_t new_size, void *fixed);
 bool os_move_pages(void *old, void *dst, size_t size);
 void os_hugepage(void *addr, size_t size);

@@ -8,10 +8,13 @@
 
 #include <errno.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 unsigned long kslub_os_mmaps;	/* successful mappings */
 unsigned long kslub_os_munmaps;	/* unmappings */
-unsigned long kslub_os_purges;	/* madvise calls that gave pages back */
+unsigned long kslub_os_purges;	/* ranges given back by madvise or process_madvise */
 unsigned long kslub_os_mapped;	/* bytes mapped now */
 unsigned long kslub_os_moves;	/* blocks moved by mremap instead of copied */
 
@@ -94,14 +97,44 @@ void *os_mmap_aligned(size_t size, size_t align)
 	return start;
 }
 
-/* The pages are free: give them back, keep the range mapped.  MADV_DONTNEED
- * makes the next touch a zero page, which lets callers skip a memset. */
-void os_purge(void *addr, size_t size)
+/* The pages of n free ranges go back, the ranges stay mapped.  MADV_DONTNEED
+ * makes the next touch a zero page, which lets callers skip a memset.
+ *
+ * From Linux 6.15 process_madvise takes MADV_DONTNEED for the caller's own
+ * process (PIDFD_SELF_THREAD, no descriptor): the whole batch in one call,
+ * with one TLB flush where a madvise each flushes each time.  On the
+ * project's VM, batches of 64 gave back 65536 separate 4 KiB pages in 39 ms
+ * where a madvise each took 96 ms (see test/bench/RESULTS.md).  A kernel that does not know the
+ * call, the pid or the advice for it, and a seccomp filter that refuses
+ * it, make the first try fail at once: from then on a madvise each.
+ * kslub_os_purges counts the ranges given back. */
+#define PIDFD_SELF_THREAD (-10000)
+#ifndef SYS_process_madvise
+#define SYS_process_madvise 440
+#endif
+static int process_madvise_ok = 1;	/* 0 once the kernel refused it */
+
+void os_purge_batch(struct iovec *iov, unsigned int n)
 {
 	int saved = errno;
+	unsigned int done = 0;
 
-	if (madvise(addr, size, MADV_DONTNEED) == 0)
-		__atomic_fetch_add(&kslub_os_purges, 1, __ATOMIC_RELAXED);
+	if (n > 1 && READ_ONCE(process_madvise_ok)) {
+		long ret = syscall(SYS_process_madvise, PIDFD_SELF_THREAD, iov, n, MADV_DONTNEED, 0);
+
+		if (ret >= 0) {
+			/* the ranges it went through (all, unless it stopped) */
+			for (size_t bytes = (size_t)ret; done < n && bytes >= iov[done].iov_len; done++)
+				bytes -= iov[done].iov_len;
+		} else if (errno == ENOSYS || errno == EINVAL || errno == EBADF || errno == EPERM ||
+			   errno == ESRCH) {
+			WRITE_ONCE(process_madvise_ok, 0);
+		}
+	}
+	__atomic_fetch_add(&kslub_os_purges, done, __ATOMIC_RELAXED);
+	for (; done < n; done++)
+		if (madvise(iov[done].iov_base, iov[done].iov_len, MADV_DONTNEED) == 0)
+			__atomic_fetch_add(&kslub_os_purges, 1, __ATOMIC_RELAXED);
 	errno = saved;
 }
 

@@ -35,6 +35,7 @@
 #include "topology.h"
 
 #include <errno.h>
+#include <sys/uio.h>
 #include <time.h>
 
 static struct zone zone_storage[MAX_NUMNODES];
@@ -651,7 +652,8 @@ bool take_pages_off_buddy(struct page *page, unsigned long nr)
 }
 
 /*
- * Purge: take dirty blocks off the lists, oldest first, madvise them without
+ * Purge: take dirty blocks off the lists, oldest first, give them back in
+ * batches (os_purge_batch: MADV_DONTNEED, one call a batch) without
  * the lock, and put them back clean.  With all, every dirty block goes;
  * otherwise only those free for at least KSLUB_PURGE_DELAY ms, and only until
  * the zone is back at half of KSLUB_DIRTY_MAX.  Called with zone->lock held;
@@ -665,6 +667,7 @@ static void zone_purge_locked(struct zone *zone, uint64_t now, bool all)
 
 	while (zone->nr_dirty > target) {
 		struct page *batch[PURGE_BATCH];
+		struct iovec iov[PURGE_BATCH];
 		int n = 0;
 
 		for (int o = MAX_ORDER - 1; o >= 0 && n < PURGE_BATCH; o--) {
@@ -686,8 +689,11 @@ static void zone_purge_locked(struct zone *zone, uint64_t now, bool all)
 		if (!n)
 			break;
 		spin_unlock(&zone->lock);
-		for (int i = 0; i < n; i++)
-			os_purge(page_address(batch[i]), PAGE_SIZE << batch[i]->order);
+		for (int i = 0; i < n; i++) {
+			iov[i].iov_base = page_address(batch[i]);
+			iov[i].iov_len = PAGE_SIZE << batch[i]->order;
+		}
+		os_purge_batch(iov, (unsigned int)n);
 		spin_lock(&zone->lock);
 		for (int i = 0; i < n; i++) {
 			zone->nr_purged += 1UL << batch[i]->order;
