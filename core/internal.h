@@ -262,6 +262,15 @@ static always_inline struct kmem_cache *slab_slot_cache(const uint8_t *map, unsi
 {
 	return __atomic_load_n(&((struct kmem_cache *const *)map - NR_SLAB_SLOT_CACHES)[slot], __ATOMIC_ACQUIRE);
 }
+/* Before that copy, the caches' cpu offsets (kmalloc_tables.cpu_offset,
+ * written with it): kfree finds the thread's slot of the cache the same
+ * way, and reads the slot, not the cache.  Slot 0's is the empty cpu slot
+ * 0 of every thread. */
+static always_inline unsigned int slab_slot_cpu_offset(const uint8_t *map, unsigned long slot)
+{
+	return __atomic_load_n(&((const uint32_t *)((struct kmem_cache *const *)map - NR_SLAB_SLOT_CACHES) -
+				 NR_SLAB_SLOT_CACHES)[slot], __ATOMIC_ACQUIRE);
+}
 /* The index of the byte of the page that holds addr: SLAB_SLOTS_PAGES or
  * more outside the window.  lo is read by the subtraction itself (a memory
  * operand: an aligned word, written once): an address is in the window
@@ -441,8 +450,16 @@ struct kmem_cache_cpu {
 	uint16_t pop_floor;
 	uint16_t unused16;
 	unsigned int push_limit;
-	struct slab *partial;		/* frozen partially free slabs */
-	unsigned long unused[2];	/* a slot is a cache line */
+	/* kfree's checks for an object of a slab of the cache's preferred
+	 * order, copied from its kmem_cache (oo_mask, div_magic,
+	 * oo_starts_below) into each thread's slot of a kmalloc cache, so that
+	 * kfree reads this line and no line of the cache.  All 0 in a slot not
+	 * filled (kmalloc_cpu_fill): the first check then fails for every
+	 * address and the free goes the long way, kfree_slow, which fills it.
+	 * The kernel's c->partial is in struct kslub_thread (cpu_partial). */
+	unsigned long oo_mask;
+	uint64_t div_magic;
+	unsigned long oo_starts_below;
 };
 _Static_assert(sizeof(struct kmem_cache_cpu) == 64, "cpu slot is one cache line");
 
@@ -545,6 +562,9 @@ enum kslub_thread_state {
 
 struct kslub_thread {
 	struct kmem_cache_cpu cpu[KSLUB_MAX_CACHES];	/* first: cpu_offset stays small */
+	/* each slot's frozen partially free slabs (the kernel's c->partial),
+	 * off the slot's line: see cpu_partial */
+	struct slab *cpu_partial[KSLUB_MAX_CACHES];
 	struct per_cpu_pages pcp;
 	unsigned char nr_single[KSLUB_MAX_CACHES];	/* objects taken single, per cache (alloc_first) */
 	struct list_head list;		/* kslub_threads */
@@ -560,6 +580,14 @@ extern struct kslub_thread kslub_thread_empty;
 static always_inline struct kmem_cache_cpu *this_cpu_ptr(struct kmem_cache *s)
 {
 	return (struct kmem_cache_cpu *)((char *)kslub_current + s->cpu_offset);
+}
+
+/* The kernel's c->partial of s's slot c: in the same thread's state. */
+static always_inline struct slab **cpu_partial(const struct kmem_cache *s, struct kmem_cache_cpu *c)
+{
+	struct kslub_thread *t = (struct kslub_thread *)((char *)c - s->cpu_offset);
+
+	return &t->cpu_partial[s->index];
 }
 
 /* ---- shared globals and functions ------------------------------------------------ */

@@ -87,9 +87,12 @@ void create_kmalloc_caches(void)
 		/* the slot whole before an index names it */
 		__atomic_store_n(&kmalloc_tables.cpu_offset[slot], s->cpu_offset, __ATOMIC_RELEASE);
 		__atomic_store_n(&kmalloc_caches[slot], s, __ATOMIC_RELEASE);
-		if (kslub_slab_slots)	/* the map's copy */
+		if (kslub_slab_slots) {	/* the map's copies */
+			__atomic_store_n(&((uint32_t *)((struct kmem_cache **)kslub_slab_slots - NR_SLAB_SLOT_CACHES) -
+					   NR_SLAB_SLOT_CACHES)[slot], s->cpu_offset, __ATOMIC_RELEASE);
 			__atomic_store_n(&((struct kmem_cache **)kslub_slab_slots - NR_SLAB_SLOT_CACHES)[slot], s,
 					 __ATOMIC_RELEASE);
+		}
 		for (unsigned int sz = i ? kmalloc_sizes[i - 1] + 1 : 1; sz <= size; sz += KMALLOC_MIN_SIZE)
 			__atomic_store_n(&kmalloc_size_index[(sz - 1) >> KMALLOC_SHIFT_LOW], (uint8_t)slot,
 					 __ATOMIC_RELEASE);
@@ -517,10 +520,34 @@ static struct page *large_block_holding(const void *x)
 noinline void kfree_slow(const void *x, const char *func)
 {
 	struct slab *slab = virt_to_slab(x);
+	struct kmem_cache *s;
 
 	if (!slab)
 		return kfree_nonslab(x, func);
-	slab_free(slab->slab_cache, slab, (void *)x, func);
+	s = slab->slab_cache;
+	if (s->kmalloc_slot && !READ_ONCE(this_cpu_ptr(s)->oo_starts_below))
+		kmalloc_cpu_fill(s);	/* the next free of s goes kfree's short way */
+	slab_free(s, slab, (void *)x, func);
+}
+
+/* kfree's copies of s's checks in the calling thread's slot of s (see
+ * struct kmem_cache_cpu), for a kmalloc cache; only the thread writes them,
+ * and only while it is live: the empty state is shared and stays 0.  At
+ * the thread's first kfree of each cache (kfree_slow), not as it starts:
+ * no line of its state is written for a cache it never frees to, and a
+ * state kept for the next thread keeps them. */
+void kmalloc_cpu_fill(const struct kmem_cache *s)
+{
+	struct kmem_cache_cpu *c;
+
+	if (kslub_current->state != THREAD_LIVE || !s->kmalloc_slot)
+		return;
+	c = (struct kmem_cache_cpu *)((char *)kslub_current + s->cpu_offset);
+	WRITE_ONCE(c->oo_mask, s->oo_mask);
+	WRITE_ONCE(c->div_magic, s->div_magic);
+	/* last: with it 0 the first check fails whatever the others hold
+	 * (a free from a signal handler that lands in between) */
+	__atomic_store_n(&c->oo_starts_below, s->oo_starts_below, __ATOMIC_RELEASE);
 }
 
 /* Everything kfree gets that is not a slab object, NULL and ZERO_SIZE_PTR

@@ -375,7 +375,7 @@ static void *take_local(struct kmem_cache *s, struct slab *slab, int *count, voi
  * slab is not (found) there; then the kernel's __slab_free does it. */
 static bool free_to_own_partial(struct kmem_cache *s, struct slab *slab, void *head, void *tail)
 {
-	struct slab *p = this_cpu_ptr(s)->partial;
+	struct slab *p = *cpu_partial(s, this_cpu_ptr(s));
 	struct slab_counters counters;
 
 	if (!p)
@@ -439,9 +439,9 @@ static void unfreeze_partials_list(struct kmem_cache *s, struct slab *partial_sl
 
 static void unfreeze_partials(struct kmem_cache *s, struct kmem_cache_cpu *c)
 {
-	struct slab *partial_slab = c->partial;
+	struct slab *partial_slab = *cpu_partial(s, c);
 
-	c->partial = NULL;
+	*cpu_partial(s, c) = NULL;
 	if (partial_slab)
 		unfreeze_partials_list(s, partial_slab);
 }
@@ -451,7 +451,7 @@ static void unfreeze_partials(struct kmem_cache *s, struct kmem_cache_cpu *c)
 static void put_cpu_partial(struct kmem_cache *s, struct slab *slab, int drain)
 {
 	struct kmem_cache_cpu *c = this_cpu_ptr(s);
-	struct slab *oldslab = c->partial, *slab_to_unfreeze = NULL;
+	struct slab *oldslab = *cpu_partial(s, c), *slab_to_unfreeze = NULL;
 	int slabs = 0;
 
 	if (oldslab) {
@@ -467,7 +467,7 @@ static void put_cpu_partial(struct kmem_cache *s, struct slab *slab, int drain)
 	slab->local = 0;
 	slab->next = oldslab;
 	barrier();	/* linked before it is visible, for a fork child */
-	c->partial = slab;
+	*cpu_partial(s, c) = slab;
 	if (slab_to_unfreeze)
 		unfreeze_partials_list(s, slab_to_unfreeze);
 }
@@ -967,18 +967,18 @@ load_freelist:
 	return freelist;
 
 new_slab:
-	while (unlikely(c->partial && slab_nid(c->partial) != node)) {
+	while (unlikely(*cpu_partial(s, c) && slab_nid(*cpu_partial(s, c)) != node)) {
 		/* a slab of the node the thread left goes back to that node */
-		slab = c->partial;
-		c->partial = slab->next;
+		slab = *cpu_partial(s, c);
+		*cpu_partial(s, c) = slab->next;
 		slab->next = NULL;
 		unfreeze_partials_list(s, slab);
 	}
-	if (c->partial) {
+	if (*cpu_partial(s, c)) {
 		/* off the list before it is the cpu slab: a fork child that sees
 		 * the slot halfway loses the slab, never holds it twice */
-		slab = c->partial;
-		c->partial = slab->next;
+		slab = *cpu_partial(s, c);
+		*cpu_partial(s, c) = slab->next;
 		/* our local frees there are the new cpu freelist: they are
 		 * counted in inuse like one already */
 		c->freelist = slab_local_head(s, slab);
@@ -1821,7 +1821,7 @@ void kslub_cache_count(struct kmem_cache *s, struct kslub_cache_info *info, unsi
 			free_objs += count_freelist(s, slab, READ_ONCE(c->freelist));
 			free_objs += slab->objects - slab->inuse;
 		}
-		for (slab = READ_ONCE(c->partial); slab; slab = slab->next) {
+		for (slab = READ_ONCE(*cpu_partial(s, c)); slab; slab = slab->next) {
 			info->cpu_slabs++;
 			free_objs += slab->objects - slab->inuse;
 			free_objs += count_freelist(s, slab, slab_local_head(s, slab));
@@ -1962,7 +1962,7 @@ KSLUB_API long kslub_validate_slab_cache(struct kmem_cache *s)
 				errors++;
 			}
 		}
-		for (slab = c->partial; slab; slab = slab->next) {
+		for (slab = *cpu_partial(s, c); slab; slab = slab->next) {
 			if (!slab->frozen) {
 				kslub_dprintf(2, "kslub: %s: cpu partial slab %p is not frozen\n", s->name,
 					      slab_address(slab));

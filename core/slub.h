@@ -369,6 +369,7 @@ void *kmalloc_slow(size_t size, gfp_t gfp);
 void *kmalloc_large_node(size_t size, gfp_t gfp, int node);
 void kfree_nonslab(const void *x, const char *func);
 void kfree_slow(const void *x, const char *func);
+void kmalloc_cpu_fill(const struct kmem_cache *s);
 void *kmalloc_aligned(size_t size, size_t align, gfp_t gfp);
 void *krealloc_internal(const void *p, size_t new_size, gfp_t gfp, const char *func);
 size_t ksize_internal(const void *p, const char *func);
@@ -500,31 +501,47 @@ static always_inline size_t kmalloc_live_size(const void *x)
 
 /* kfree: the slot map names the kmalloc cache of the object's slab when
  * that slab has the cache's preferred order (see kslub_slab_slots); the
- * cache then holds the mask and starts_below of the checks and its free
+ * thread's slot of that cache then holds copies of the mask and
+ * starts_below of the checks (struct kmem_cache_cpu), and the cache's free
  * pointer is at offset 0.  kfree reads a byte of the map, indexed by the
- * page number less the window's start, and no struct page (the kernel reads the page's and the
- * head's): a program with thousands of slabs keeps their bytes in a few
- * lines, where their struct pages are a line each.  Every other pointer
- * goes to kfree_slow: an object of another cache or of a smaller slab, a
- * block not in a slab, a foreign pointer, NULL (outside the window, or in
- * it with its byte 0: no slab is in the first page), any address outside
- * the map's window. */
+ * page number less the window's start, the cache's cpu offset beside the
+ * map, and the thread's slot, which it reads anyway: no struct page (the
+ * kernel reads the page's and the head's) and no line of the cache.  A
+ * program with thousands of slabs keeps their bytes in a few lines, where
+ * their struct pages are a line each.  Every other pointer goes to
+ * kfree_slow: an object of another cache or of a smaller slab, a block not
+ * in a slab, a foreign pointer, NULL (outside the window, or in it with its
+ * byte 0: no slab is in the first page), any address outside the map's
+ * window, and every free by a thread whose slot has no copies yet (all 0:
+ * the first check fails), which kfree_slow gives it. */
 static always_inline void kfree_inline(const void *x, const char *func)
 {
-	unsigned long i = slab_slot_index(x);
+	unsigned long i = slab_slot_index(x), addr = (unsigned long)x, slot, key, fp;
 	const uint8_t *map;
-	struct kmem_cache *s;
+	struct kmem_cache_cpu *c;
 
 	if (unlikely(i >= SLAB_SLOTS_PAGES))
 		return kfree_slow(x, func);	/* outside the map's window */
 	map = kslub_slab_slots;
-	/* slot 0 (large, another cache or order, not a slab) is the boot
-	 * cache's, whose mask and starts_below are 0: the first check fails
-	 * for every address, and kslub_bad_object_free hands the pointer to
-	 * kfree_slow.  No test of the slot here.  The cache comes from the
-	 * map's copy of kmalloc_caches, addressed from the map's address. */
-	s = slab_slot_cache(map, __atomic_load_n(&map[i], __ATOMIC_ACQUIRE));
-	slab_free_at(s, (void *)x, func, 0, &s->oo_mask, s->oo_starts_below);
+	/* slot 0 (large, another cache or order, not a slab) is cpu slot 0,
+	 * every thread's empty one, whose copies are 0: no test of the slot */
+	slot = __atomic_load_n(&map[i], __ATOMIC_ACQUIRE);
+	c = (struct kmem_cache_cpu *)((char *)kslub_current + slab_slot_cpu_offset(map, slot));
+	if (unlikely(and_mem(addr, &c->oo_mask) * c->div_magic >= c->oo_starts_below))
+		return kfree_slow(x, func);	/* not the start of an object, or no copies */
+	/* freepointer_is_free, with the compares on the stored value */
+	key = kslub_freelist_random ^ __builtin_bswap64(addr);
+	fp = *(const unsigned long *)x;
+	if (unlikely(xor_is_zero(&fp, key) || le_mem(fp ^ addr, &c->oo_mask)))
+		return kfree_slow(x, func);	/* already free: reported there */
+	if (likely(le_mem(addr ^ c->slab_addr, &c->oo_mask))) {	/* in_slab_at */
+		*(unsigned long *)x = (unsigned long)c->freelist ^ key;
+		c->freelist = (void **)x;
+		return;
+	}
+	if (likely(sheaf_push_at(c, (void *)x, key, 0)))
+		return;
+	slab_free_slow_addr(slab_slot_cache(map, slot), (void *)x);
 }
 
 #endif

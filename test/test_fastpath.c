@@ -427,6 +427,92 @@ Test(fastpath, the_slot_map_names_the_kmalloc_cache_of_every_slab_page)
 	cr_assert_geq(caches, 30);
 }
 
+/* kfree reads its checks from the thread's slot of the cache, not from the
+ * cache: a thread's first kfree of each kmalloc cache puts them in its
+ * slot, the slot named by the map's cpu offsets; slot 0's and the shared
+ * empty state's stay 0, so that their first check fails for every address. */
+static void check_kfree_copies(const char *who)
+{
+	const uint8_t *map = kslub_slab_slots;
+
+	for (unsigned int slot = 1; slot < NR_KMALLOC_SLOTS; slot++)
+		if (kmalloc_caches[slot] != &kmalloc_boot_cache)
+			kslub_kfree(kslub_kmalloc(kmalloc_caches[slot]->object_size, KSLUB_GFP_KERNEL));
+
+	for (unsigned int slot = 1; slot < NR_KMALLOC_SLOTS; slot++) {
+		struct kmem_cache *s = kmalloc_caches[slot];
+		struct kmem_cache_cpu *c = this_cpu_ptr(s);
+
+		if (s == &kmalloc_boot_cache)
+			continue;
+		cr_assert_eq(slab_slot_cpu_offset(map, slot), s->cpu_offset, "%s: the map's cpu offset of slot %u",
+			     s->name, slot);
+		cr_assert_eq(c->oo_mask, s->oo_mask, "%s: %s's slot has mask %#lx", who, s->name, c->oo_mask);
+		cr_assert_eq(c->div_magic, s->div_magic, "%s: %s's slot", who, s->name);
+		cr_assert_eq(c->oo_starts_below, s->oo_starts_below, "%s: %s's slot", who, s->name);
+	}
+	{
+		struct kmem_cache_cpu *c0 =
+			(struct kmem_cache_cpu *)((char *)kslub_current + slab_slot_cpu_offset(map, 0));
+		struct kmem_cache_cpu *e = (struct kmem_cache_cpu *)((char *)&kslub_thread_empty +
+								      kmalloc_caches[1]->cpu_offset);
+
+		cr_assert_eq(c0->oo_mask | c0->div_magic | c0->oo_starts_below, 0, "%s: slot 0 has checks", who);
+		cr_assert_eq(e->oo_mask | e->div_magic | e->oo_starts_below, 0, "the empty state has checks");
+	}
+}
+
+static void *start_and_check_copies(void *arg)
+{
+	(void)arg;
+	check_kfree_copies("a new thread");
+	return NULL;
+}
+
+Test(fastpath, a_threads_first_kfree_of_each_kmalloc_cache_gives_its_slot_the_checks)
+{
+	pthread_t t;
+
+	kslub_kfree(kslub_kmalloc(1, KSLUB_GFP_KERNEL));	/* kslub starts */
+	check_kfree_copies("the first thread");
+	cr_assert_eq(pthread_create(&t, NULL, start_and_check_copies, NULL), 0);
+	pthread_join(t, NULL);
+}
+
+/* A slot whose checks are 0 (as in a thread that started before the cache
+ * was made) sends kfree the long way, which frees the object all the same
+ * and fills the slot; and with a slot's checks wrong, no free of a live
+ * object goes astray: it is freed by its struct page. */
+Test(fastpath, a_slot_without_kfrees_checks_frees_the_long_way_and_gets_them)
+{
+	struct kmem_cache *s = kslub_kmalloc_cache(64);
+	struct kslub_cache_info before, after;
+	struct kmem_cache_cpu *c;
+	void *x, *y;
+
+	kslub_kfree(kslub_kmalloc(64, KSLUB_GFP_KERNEL));	/* fills the slot */
+	x = kslub_kmalloc(64, KSLUB_GFP_KERNEL);
+	y = kslub_kmalloc(64, KSLUB_GFP_KERNEL);
+	cr_assert_not_null(x);
+	cr_assert_not_null(y);
+	c = this_cpu_ptr(s);
+	cr_assert_eq(c->oo_starts_below, s->oo_starts_below, "a kfree of kmalloc-64 did not fill the slot");
+	c->oo_mask = 0;
+	c->div_magic = 0;
+	c->oo_starts_below = 0;
+	cr_assert_eq(kslub_cache_info(s, &before), 0);
+	kslub_kfree(x);
+	cr_assert_eq(c->oo_mask, s->oo_mask, "kfree_slow did not fill the slot");
+	cr_assert_eq(c->div_magic, s->div_magic);
+	cr_assert_eq(c->oo_starts_below, s->oo_starts_below);
+	kslub_kfree(y);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	kslub_flush_thread();
+	cr_assert_eq(kslub_cache_info(s, &after), 0);
+	cr_assert_leq(after.active_objs + 2, before.active_objs, "%lu objects in use, %lu before two frees",
+		      after.active_objs, before.active_objs);
+}
+
 /* A free knows the cpu slab by its start address: an address is in it only
  * within it, whatever the orders of the two slabs. */
 Test(fastpath, the_cpu_slab_holds_only_its_own_addresses)
@@ -847,7 +933,7 @@ Test(fastpath, frees_to_our_own_cpu_partial_slab_go_on_its_local_list)
 		 * go on its local list */
 		for (unsigned int i = 0; i < per_slab; i++)
 			kslub_kmem_cache_free(s, objs[i]);
-		cr_assert_eq(this_cpu_ptr(s)->partial, slab0);
+		cr_assert_eq(*cpu_partial(s, this_cpu_ptr(s)), slab0);
 		cr_assert(slab0->frozen);
 		cr_assert_neq(slab0->local, 0, "no local frees");
 		cr_assert_eq(slab0->inuse, per_slab - 1, "local frees changed inuse");
@@ -872,7 +958,7 @@ Test(fastpath, frees_to_our_own_cpu_partial_slab_go_on_its_local_list)
 			kslub_kmem_cache_free(s, objs[i]);
 		cr_assert_neq(virt_to_slab(objs[per_slab])->local, 0);
 		kslub_kmem_cache_shrink(s);
-		cr_assert_null(this_cpu_ptr(s)->partial);
+		cr_assert_null(*cpu_partial(s, this_cpu_ptr(s)));
 		cr_assert_eq(kslub_validate_slab_cache(s), 0);
 		cr_assert_eq(active_objs(s), 3 * per_slab - 1 - per_slab / 2);
 		for (unsigned int i = 0; i < 3 * per_slab; i++)

@@ -271,7 +271,7 @@ Test(sheaf, a_flush_sends_a_run_of_one_slab_back_as_one_list)
 		kslub_kmem_cache_free(s, objs[i]);
 	}
 	cr_assert_eq(sheaf_size(s), cap - cap / 2 + 1);
-	cr_assert_eq(this_cpu_ptr(s)->partial, slab0, "the full slab was not frozen for us");
+	cr_assert_eq(*cpu_partial(s, this_cpu_ptr(s)), slab0, "the full slab was not frozen for us");
 	for (void *p = slab0->freelist; p; p = get_freepointer(s, p))
 		on_freelist++;
 	cr_assert_eq(on_freelist, cap / 2, "%u of the %u flushed objects on the slab's freelist", on_freelist,
@@ -364,7 +364,7 @@ Test(sheaf, capacity_0_turns_sheaves_off, .init = capacity_0)
 	for (unsigned int i = 0; i < 10; i++)
 		kslub_kmem_cache_free(s, objs[i]);
 	cr_assert_null(my_sheaf(s));
-	cr_assert_eq(this_cpu_ptr(s)->partial, slab0, "the full slab was not frozen for us");
+	cr_assert_eq(*cpu_partial(s, this_cpu_ptr(s)), slab0, "the full slab was not frozen for us");
 	cr_assert_neq(slab0->local, 0, "no local frees");
 	cr_assert_eq(active_objs(s), n - 10);
 	for (unsigned int i = 0; i < 10; i++)
@@ -475,7 +475,7 @@ static void *remote_free_thread(void *arg)
 		if (my_sheaf(r->s)->objects[i] != r->objs[r->to - r->sheaf_size + i])
 			r->ok = false;
 	r->active = active_objs(r->s);
-	r->had_partial = this_cpu_ptr(r->s)->partial != NULL;
+	r->had_partial = *cpu_partial(r->s, this_cpu_ptr(r->s)) != NULL;
 	if (r->flush) {
 		kslub_flush_thread();
 		r->ok &= my_sheaf(r->s) == NULL;
