@@ -21,10 +21,10 @@
  * share when one is split.  When a zone has more dirty pages than a
  * quarter of the pages it has in use (at least KSLUB_DIRTY_MAX / 8, at most
  * KSLUB_DIRTY_MAX), blocks that have been free for KSLUB_PURGE_DELAY ms are
- * purged with madvise(MADV_DONTNEED) by the next free into the zone; all of
- * them at once when there are four times too many and the zone would hold
- * more resident pages than at its peak of the last second
- * (zone_free_finish).
+ * purged with MADV_DONTNEED, a batch at a time (os_purge_batch), by the
+ * next free into the zone; all of them at once when there are four times
+ * too many and the zone would hold more resident pages than at its peak of
+ * the last second (zone_free_finish).
  * A clean block reads as zeros, which calloc uses.  An arena that is wholly
  * free is unmapped when the zone already keeps KSLUB_RETAIN_ARENAS of them.
  *
