@@ -101,40 +101,58 @@ void *os_mmap_aligned(size_t size, size_t align)
  * makes the next touch a zero page, which lets callers skip a memset.
  *
  * From Linux 6.15 process_madvise takes MADV_DONTNEED for the caller's own
- * process (PIDFD_SELF_THREAD, no descriptor): the whole batch in one call,
- * with one TLB flush where a madvise each flushes each time.  On the
- * project's VM, batches of 64 gave back 65536 separate 4 KiB pages in 39 ms
- * where a madvise each took 96 ms (see test/bench/RESULTS.md).  A kernel that does not know the
- * call, the pid or the advice for it, and a seccomp filter that refuses
- * it, make the first try fail at once: from then on a madvise each.
- * kslub_os_purges counts the ranges given back. */
+ * process (PIDFD_SELF_THREAD, no descriptor): a group of ranges in one
+ * call, with one TLB flush where a madvise each flushes each time.  On the
+ * project's VM, groups of 64 gave back 65536 separate 4 KiB pages in 39 ms
+ * where a madvise each took 96 ms (see test/bench/RESULTS.md).  A group
+ * holds PURGE_GROUP_BYTES at most (one range may be longer): a call holds
+ * the address space's lock for reading all along, and a thread that maps
+ * or unmaps meanwhile waits no longer than for one madvise of that size.
+ * A kernel that does not know the call, the pid or the advice for it, and
+ * a seccomp filter that refuses it, make the first try fail at once: from
+ * then on a madvise each.  kslub_os_purges counts the ranges given back. */
 #define PIDFD_SELF_THREAD (-10000)
 #ifndef SYS_process_madvise
 #define SYS_process_madvise 440
 #endif
+#define PURGE_GROUP_BYTES (2UL << 20)
 static int process_madvise_ok = 1;	/* 0 once the kernel refused it */
+
+/* The ranges of iov[0 .. n) that one process_madvise gave back: n, fewer if
+ * it stopped part way, 0 if it failed or is not to be had. */
+static unsigned int purge_group(struct iovec *iov, unsigned int n)
+{
+	unsigned int done = 0;
+	long ret;
+
+	if (n < 2 || !READ_ONCE(process_madvise_ok))
+		return 0;
+	ret = syscall(SYS_process_madvise, PIDFD_SELF_THREAD, iov, n, MADV_DONTNEED, 0);
+	if (ret >= 0) {
+		for (size_t bytes = (size_t)ret; done < n && bytes >= iov[done].iov_len; done++)
+			bytes -= iov[done].iov_len;
+	} else if (errno == ENOSYS || errno == EINVAL || errno == EBADF || errno == EPERM || errno == ESRCH) {
+		WRITE_ONCE(process_madvise_ok, 0);
+	}
+	return done;
+}
 
 void os_purge_batch(struct iovec *iov, unsigned int n)
 {
 	int saved = errno;
-	unsigned int done = 0;
 
-	if (n > 1 && READ_ONCE(process_madvise_ok)) {
-		long ret = syscall(SYS_process_madvise, PIDFD_SELF_THREAD, iov, n, MADV_DONTNEED, 0);
+	for (unsigned int i = 0; i < n;) {
+		unsigned int end = i + 1, done;
+		size_t bytes = iov[i].iov_len;
 
-		if (ret >= 0) {
-			/* the ranges it went through (all, unless it stopped) */
-			for (size_t bytes = (size_t)ret; done < n && bytes >= iov[done].iov_len; done++)
-				bytes -= iov[done].iov_len;
-		} else if (errno == ENOSYS || errno == EINVAL || errno == EBADF || errno == EPERM ||
-			   errno == ESRCH) {
-			WRITE_ONCE(process_madvise_ok, 0);
-		}
+		while (end < n && bytes + iov[end].iov_len <= PURGE_GROUP_BYTES)
+			bytes += iov[end++].iov_len;
+		done = purge_group(iov + i, end - i);
+		__atomic_fetch_add(&kslub_os_purges, done, __ATOMIC_RELAXED);
+		for (i += done; i < end; i++)
+			if (madvise(iov[i].iov_base, iov[i].iov_len, MADV_DONTNEED) == 0)
+				__atomic_fetch_add(&kslub_os_purges, 1, __ATOMIC_RELAXED);
 	}
-	__atomic_fetch_add(&kslub_os_purges, done, __ATOMIC_RELAXED);
-	for (; done < n; done++)
-		if (madvise(iov[done].iov_base, iov[done].iov_len, MADV_DONTNEED) == 0)
-			__atomic_fetch_add(&kslub_os_purges, 1, __ATOMIC_RELAXED);
 	errno = saved;
 }
 
