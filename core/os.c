@@ -100,9 +100,11 @@ void *os_mmap_aligned(size_t size, size_t align)
 /* The pages of n free ranges go back, the ranges stay mapped.  MADV_DONTNEED
  * makes the next touch a zero page, which lets callers skip a memset.
  *
- * From Linux 6.15 process_madvise takes MADV_DONTNEED for the caller's own
- * process (PIDFD_SELF_THREAD, no descriptor): a group of ranges in one
- * call, with one TLB flush where a madvise each flushes each time.  On the
+ * Since Linux 6.13 process_madvise takes any advice, MADV_DONTNEED too,
+ * for the caller's own process, which recent kernels name with no
+ * descriptor (PIDFD_SELF_THREAD; the project's 6.18 does): a group of
+ * ranges in one call, with one TLB flush where a madvise each flushes each
+ * time.  On the
  * project's VM, groups of 64 gave back 65536 separate 4 KiB pages in 39 ms
  * where a madvise each took 96 ms (see test/bench/RESULTS.md).  A group
  * holds PURGE_GROUP_BYTES at most (one range may be longer): a call holds

@@ -409,7 +409,7 @@ static size_t touch_big_blocks(void **blocks)
 }
 
 /* kslub gives a batch of ranges back with one process_madvise where the
- * kernel takes it (Linux 6.15 on), else with a madvise each: a kernel
+ * kernel takes it (recent kernels), else with a madvise each: a kernel
  * without the call, or a seccomp filter that refuses it, loses nothing. */
 static void refuse_process_madvise(int err)
 {
