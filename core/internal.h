@@ -657,6 +657,7 @@ void *os_mmap(size_t size);
 int os_munmap(void *addr, size_t size);
 struct iovec;
 void os_purge_batch(struct iovec *iov, unsigned int n);
+void os_process_madvise_off(void);
 void *os_mremap(void *old, size_t old_size, size_t new_size, void *fixed);
 bool os_move_pages(void *old, void *dst, size_t size);
 void os_hugepage(void *addr, size_t size);

@@ -7,6 +7,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -104,37 +105,86 @@ void *os_mmap_aligned(size_t size, size_t align)
  * for the caller's own process, which recent kernels name with no
  * descriptor (PIDFD_SELF_THREAD; the project's 6.18 does): a group of
  * ranges in one call, with one TLB flush where a madvise each flushes each
- * time.  On the
- * project's VM, groups of 64 gave back 65536 separate 4 KiB pages in 39 ms
- * where a madvise each took 96 ms (see test/bench/RESULTS.md).  A group
+ * time.  On the project's VM, groups of 64 gave back 65536 separate 4 KiB
+ * pages in 39 ms where a madvise each took 96 ms (see
+ * test/bench/RESULTS.md).  A group
  * holds PURGE_GROUP_BYTES at most (one range may be longer): a call holds
  * the address space's lock for reading all along, and a thread that maps
  * or unmaps meanwhile waits no longer than for one madvise of that size.
- * A kernel that does not know the call, the pid or the advice for it, and
- * a seccomp filter that refuses it, make the first try fail at once: from
- * then on a madvise each.  kslub_os_purges counts the ranges given back. */
+ * A kernel that does not know the call, the pid or the advice for it makes
+ * the first try fail at once: from then on a madvise each, as in a process
+ * under a seccomp filter (under_seccomp).  kslub_os_purges counts the
+ * ranges given back. */
 #define PIDFD_SELF_THREAD (-10000)
 #ifndef SYS_process_madvise
 #define SYS_process_madvise 440
 #endif
 #define PURGE_GROUP_BYTES (2UL << 20)
-static int process_madvise_ok = 1;	/* 0 once the kernel refused it */
+/* process_madvise: not looked at yet, to be used, or not (refused, or the
+ * process runs or may run under a seccomp filter) */
+enum { PM_UNKNOWN, PM_USE, PM_OFF };
+static int process_madvise_state = PM_UNKNOWN;
+
+/* A seccomp filter may kill the process for a system call it does not list
+ * (sshd's sandbox, a browser's renderer, systemd's SystemCallFilter=), and
+ * lists what glibc's malloc makes: madvise, never process_madvise.  So
+ * kslub makes it only in a process that runs under no filter, as
+ * /proc/self/status says at the first purge, and stops for good when the
+ * process asks for one through libc's prctl (preload/malloc.c calls
+ * os_process_madvise_off).  True when it cannot tell. */
+static bool under_seccomp(void)
+{
+	static const char key[] = "\nSeccomp:\t";
+	char buf[512];
+	unsigned int matched = 0;
+	bool found = false, under = true;
+	long fd = os_syscall3(SYS_openat, AT_FDCWD, (long)"/proc/self/status", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return true;
+	for (long got; !found && (got = os_syscall3(SYS_read, fd, (long)buf, sizeof(buf))) > 0;) {
+		for (long i = 0; i < got; i++) {
+			if (matched == sizeof(key) - 1) {
+				under = buf[i] != '0';
+				found = true;
+				break;
+			}
+			matched = buf[i] == key[matched] ? matched + 1 : buf[i] == key[0];
+		}
+	}
+	os_syscall3(SYS_close, fd, 0, 0);
+	return !found || under;
+}
+
+void os_process_madvise_off(void)
+{
+	WRITE_ONCE(process_madvise_state, PM_OFF);
+}
 
 /* The ranges of iov[0 .. n) that one process_madvise gave back: n, fewer if
  * it stopped part way, 0 if it failed or is not to be had. */
 static unsigned int purge_group(struct iovec *iov, unsigned int n)
 {
 	unsigned int done = 0;
+	int state = READ_ONCE(process_madvise_state);
 	long ret;
 
-	if (n < 2 || !READ_ONCE(process_madvise_ok))
+	if (n < 2 || state == PM_OFF)
 		return 0;
+	if (state == PM_UNKNOWN) {
+		state = under_seccomp() ? PM_OFF : PM_USE;
+		/* not over an off set meanwhile by a prctl */
+		__atomic_compare_exchange_n(&process_madvise_state, &(int){ PM_UNKNOWN }, state, false,
+					    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+		if (READ_ONCE(process_madvise_state) != PM_USE)
+			return 0;
+	}
 	ret = syscall(SYS_process_madvise, PIDFD_SELF_THREAD, iov, n, MADV_DONTNEED, 0);
 	if (ret >= 0) {
 		for (size_t bytes = (size_t)ret; done < n && bytes >= iov[done].iov_len; done++)
 			bytes -= iov[done].iov_len;
 	} else if (errno == ENOSYS || errno == EINVAL || errno == EBADF || errno == EPERM || errno == ESRCH) {
-		WRITE_ONCE(process_madvise_ok, 0);
+		os_process_madvise_off();
 	}
 	return done;
 }

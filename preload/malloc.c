@@ -2,7 +2,8 @@
 /*
  * malloc.c - the C library's allocation functions on top of kmalloc: the only
  * file that defines malloc and its family, glibc's __libc_ aliases, and C++'s
- * operator new and delete (by their mangled names, with no libstdc++ needed).
+ * operator new and delete (by their mangled names, with no libstdc++ needed);
+ * and prctl, to see a program put itself under a seccomp filter.
  * `LD_PRELOAD=libkslub.so program` puts these in front of glibc's.
  *
  * What C programs rely on, beyond kmalloc:
@@ -34,8 +35,11 @@
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Smallest object malloc hands out: 16-byte alignment for every result. */
@@ -313,6 +317,26 @@ KSLUB_API int malloc_trim(size_t pad)
 {
 	(void)pad;
 	return kslub_trim() > 0;
+}
+
+/* prctl, passed on to the kernel as glibc's does, with one thing seen on
+ * the way: a program that is about to put itself under a seccomp filter
+ * (PR_SET_NO_NEW_PRIVS comes first for one that is not privileged) may be
+ * killed by it for a system call it does not list, and kslub then gives
+ * pages back with madvise alone, as glibc's malloc does
+ * (os_process_madvise_off). */
+KSLUB_API int prctl(int option, ...)
+{
+	unsigned long arg[4];
+	va_list ap;
+
+	va_start(ap, option);
+	for (int i = 0; i < 4; i++)
+		arg[i] = va_arg(ap, unsigned long);
+	va_end(ap);
+	if (option == PR_SET_NO_NEW_PRIVS || option == PR_SET_SECCOMP)
+		os_process_madvise_off();
+	return (int)syscall(SYS_prctl, option, arg[0], arg[1], arg[2], arg[3]);
 }
 
 /* glibc's tunables do not apply to kslub: accepted and ignored. */

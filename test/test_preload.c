@@ -27,6 +27,7 @@
 
 #include "slub.h"
 #include "child.h"
+#include "seccomp.h"
 
 /* The misuse below is on purpose. */
 #pragma GCC diagnostic ignored "-Wfree-nonheap-object"
@@ -626,6 +627,107 @@ Test(preload, malloc_trim_gives_memory_back)
 		free(p[i]);
 	cr_assert_eq(malloc_trim(0), 1, "16 MiB were freed: trim releases some");
 	cr_assert_eq(mallopt(M_ARENA_MAX, 1), 1, "mallopt accepts and ignores");
+}
+
+/* ---- purges and seccomp -------------------------------------------------------- */
+
+static size_t rss_now(void)
+{
+	unsigned long size = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (!f || fscanf(f, "%lu %lu", &size, &resident) != 2)
+		_exit(90);
+	fclose(f);
+	return resident * PAGE;
+}
+
+/* 128 blocks of 128 KiB touched, every other one freed (so that a purge
+ * has ranges apart from each other, which go by process_madvise where the
+ * kernel takes it), then the rest, then malloc_trim: the child exits with
+ * a code of its own unless the pages come back and read as zeros. */
+static void purge_round(void)
+{
+	enum { N = 128, SZ = 128 * 1024 };
+	static unsigned char *p[N];
+	size_t before = rss_now(), full;
+
+	for (int i = 0; i < N; i++) {
+		p[i] = opaque(malloc(SZ));
+		if (!p[i])
+			_exit(91);
+		memset(p[i], i + 1, SZ);
+	}
+	full = rss_now();
+	if (full < before + N * (size_t)SZ / 2)
+		_exit(92);
+	/* after each half: a few pages of kslub's own (a new arena's memmap)
+	 * may stay, not a group of ranges (up to 2 MiB); the second half's
+	 * blocks merge with the first's, and their purge would hide one */
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = pass; i < N; i += 2)
+			free(p[i]);
+		malloc_trim(0);
+		if (rss_now() > before + (1 - pass) * (N / 2) * (size_t)SZ + MiB)
+			_exit(93);
+	}
+	for (int i = 0; i < N; i++) {
+		unsigned char *q = opaque(malloc(SZ));
+
+		for (size_t j = 0; j < SZ; j += PAGE)
+			if (q[j])
+				_exit(94);	/* given back, but not emptied */
+		p[i] = q;
+	}
+	for (int i = 0; i < N; i++)
+		free(p[i]);
+	malloc_trim(0);
+}
+
+/* A program that puts itself under a seccomp filter through libc's prctl
+ * (sshd's sandbox does) after kslub gave pages back with process_madvise:
+ * a filter that kills for every call it does not list must not see one. */
+static void purge_then_sandbox_then_purge(void)
+{
+	purge_round();
+	if (seccomp_answer(NR_PROCESS_MADVISE, SECCOMP_RET_KILL_PROCESS, true))
+		_exit(95);
+	purge_round();
+}
+
+Test(preload, a_program_that_sandboxes_itself_is_not_killed_by_a_purge)
+{
+	struct child c;
+
+	run_child(purge_then_sandbox_then_purge, &c);
+	cr_assert(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0,
+		  "the child ended with status 0x%x (signal %d, exit %d), stderr: %s", c.status,
+		  WIFSIGNALED(c.status) ? WTERMSIG(c.status) : 0, WIFEXITED(c.status) ? WEXITSTATUS(c.status) : -1,
+		  c.err);
+}
+
+/* A kernel that refuses process_madvise (here a filter put in place by
+ * raw system calls, which kslub does not see, answers ENOSYS as a kernel
+ * without the call does): the ranges go back by madvise, and nothing is
+ * lost. */
+static void purge_then_refuse_then_purge(void)
+{
+	purge_round();
+	if (seccomp_answer(NR_PROCESS_MADVISE, SECCOMP_RET_ERRNO | ENOSYS, false))
+		_exit(95);
+	purge_round();
+	purge_round();
+}
+
+Test(preload, a_kernel_that_refuses_process_madvise_gets_the_pages_back_by_madvise)
+{
+	struct child c;
+
+	run_child(purge_then_refuse_then_purge, &c);
+	cr_assert(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0,
+		  "the child ended with status 0x%x (signal %d, exit %d), stderr: %s", c.status,
+		  WIFSIGNALED(c.status) ? WTERMSIG(c.status) : 0, WIFEXITED(c.status) ? WEXITSTATUS(c.status) : -1,
+		  c.err);
 }
 
 Test(preload, mallinfo_counts_bytes_in_use_and_free)
