@@ -684,6 +684,18 @@ static void purge_round(void)
 	malloc_trim(0);
 }
 
+/* fn must let the child exit 0 (purge_round's own codes say what failed). */
+static void expect_clean_exit(void (*fn)(void))
+{
+	struct child c;
+
+	run_child(fn, &c);
+	cr_assert(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0,
+		  "the child ended with status 0x%x (signal %d, exit %d), stderr: %s", c.status,
+		  WIFSIGNALED(c.status) ? WTERMSIG(c.status) : 0, WIFEXITED(c.status) ? WEXITSTATUS(c.status) : -1,
+		  c.err);
+}
+
 /* A program that puts itself under a seccomp filter through libc's prctl
  * (sshd's sandbox does) after kslub gave pages back with process_madvise:
  * a filter that kills for every call it does not list must not see one. */
@@ -697,13 +709,7 @@ static void purge_then_sandbox_then_purge(void)
 
 Test(preload, a_program_that_sandboxes_itself_is_not_killed_by_a_purge)
 {
-	struct child c;
-
-	run_child(purge_then_sandbox_then_purge, &c);
-	cr_assert(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0,
-		  "the child ended with status 0x%x (signal %d, exit %d), stderr: %s", c.status,
-		  WIFSIGNALED(c.status) ? WTERMSIG(c.status) : 0, WIFEXITED(c.status) ? WEXITSTATUS(c.status) : -1,
-		  c.err);
+	expect_clean_exit(purge_then_sandbox_then_purge);
 }
 
 /* A kernel that refuses process_madvise (here a filter put in place by
@@ -721,13 +727,7 @@ static void purge_then_refuse_then_purge(void)
 
 Test(preload, a_kernel_that_refuses_process_madvise_gets_the_pages_back_by_madvise)
 {
-	struct child c;
-
-	run_child(purge_then_refuse_then_purge, &c);
-	cr_assert(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0,
-		  "the child ended with status 0x%x (signal %d, exit %d), stderr: %s", c.status,
-		  WIFSIGNALED(c.status) ? WTERMSIG(c.status) : 0, WIFEXITED(c.status) ? WEXITSTATUS(c.status) : -1,
-		  c.err);
+	expect_clean_exit(purge_then_refuse_then_purge);
 }
 
 Test(preload, mallinfo_counts_bytes_in_use_and_free)
