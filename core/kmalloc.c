@@ -124,16 +124,6 @@ KSLUB_API struct kmem_cache *kslub_kmalloc_cache(size_t size)
 	return kmalloc_cache_indexed(size);
 }
 
-/* Whether a block keeps the room past the used part of it: when that room
- * is less than a quarter of the block (bytes or pages).  A realloc that
- * would free less keeps it, as room a growing buffer will want again, and a
- * freed mapping cut down for a smaller request keeps it too: pages given
- * back would be faulted in again by the next large block. */
-static inline bool keeps_slack(unsigned long used, unsigned long block)
-{
-	return block - used < block / 4;
-}
-
 /* ---- direct mappings ("vmalloc") -------------------------------------------- */
 #define HUGE_MAGIC 0x6b736c7562687567UL
 struct huge_header {

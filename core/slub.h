@@ -474,6 +474,31 @@ static always_inline struct slab *virt_to_slab(const void *x)
 	return page_slab(compound_head(page));
 }
 
+/* Whether a block keeps the room past the used part of it: when that room
+ * is less than a quarter of the block (bytes or pages).  A realloc that
+ * would free less keeps it, as room a growing buffer will want again, and a
+ * freed mapping cut down for a smaller request keeps it too: pages given
+ * back would be faulted in again by the next large block. */
+static inline bool keeps_slack(unsigned long used, unsigned long block)
+{
+	return 4 * (block - used) < block;	/* a block with no room keeps it too */
+}
+
+/* The pages of the live large block (a block of the page allocator handed
+ * out by kmalloc) that starts at x; 0 for every other pointer, which goes
+ * the long way (ksize_internal), where a bad one is reported. */
+static always_inline unsigned long large_live_pages(const void *x)
+{
+	struct page *page;
+
+	if (section_type(x) != SECTION_ARENA)
+		return 0;
+	page = compound_head(virt_to_page(x));
+	if (!(READ_ONCE(page->flags) & PG_large) || page_address(page) != x)
+		return 0;
+	return page->nr_pages;
+}
+
 /* The size of x's object when x is the start of a live object of a kmalloc
  * slab of its cache's preferred order, found and checked as kfree finds and
  * checks it (kfree_inline); 0 for every other pointer, whose callers (realloc,

@@ -467,6 +467,40 @@ Test(preload, realloc_shrinking_below_half_moves_to_a_smaller_class)
 	free(q);
 }
 
+/* A large block stays where it is while the size fits it and what it would
+ * free is less than a quarter of it (its slack); past that it gives its tail
+ * pages back, and a size above it moves or grows it. */
+Test(preload, realloc_within_a_large_block_stays_and_keeps_its_slack)
+{
+	unsigned char *p = malloc(10000), *q;
+	size_t block = malloc_usable_size(p);
+
+	cr_assert_eq(block, 3 * 4096, "10000 bytes take a large block of 3 pages");
+	fill(p, 10000, 9);
+	for (size_t n = 8193; n <= block; n += 409) {
+		q = realloc(p, n);
+		cr_assert_eq(q, p, "realloc(%zu) of a 3-page block stays", n);
+		cr_assert_eq(malloc_usable_size(q), block, "and keeps its pages");
+	}
+	q = realloc(p, block + 1);
+	cr_assert_geq(malloc_usable_size(q), block + 1);
+	check_fill(q, 10000, 9);
+	free(q);
+
+	p = malloc(64 * 4096);
+	block = malloc_usable_size(p);
+	cr_assert_eq(block, 64 * 4096);
+	fill(p, 48 * 4096, 4);
+	q = realloc(p, 49 * 4096);
+	cr_assert_eq(q, p);
+	cr_assert_eq(malloc_usable_size(q), block, "15 pages of slack are kept");
+	q = realloc(p, 48 * 4096);
+	cr_assert_eq(q, p);
+	cr_assert_eq(malloc_usable_size(q), 48 * 4096, "16 pages, a quarter, go back");
+	check_fill(q, 48 * 4096, 4);
+	free(q);
+}
+
 Test(preload, realloc_growing_a_mapped_block_keeps_it_usable)
 {
 	unsigned long before = READ_ONCE(kslub_os_mmaps);
@@ -951,6 +985,17 @@ static void realloc_of_freed_pointer_same_size(void)
 	realloc_freed_to(100);
 }
 
+/* realloc of a freed large block (pages from the buddy) to its own size:
+ * a live one would stay where it is */
+static void realloc_of_freed_large_block(void)
+{
+	void *p = opaque(malloc(20000));
+
+	free(p);
+	p = realloc(opaque(p), 20000);
+	free(opaque(p));
+}
+
 static void realloc_of_interior_pointer(void)
 {
 	char *p = opaque(malloc(100));
@@ -1008,6 +1053,7 @@ Test(preload, realloc_of_a_freed_pointer_aborts)
 	expect_abort(realloc_of_freed_pointer, "realloc(): double free");
 	expect_abort(realloc_of_freed_pointer_growing, "realloc(): double free");
 	expect_abort(realloc_of_freed_pointer_same_size, "realloc(): double free");
+	expect_abort(realloc_of_freed_large_block, "realloc(): invalid pointer: memory is free");
 }
 
 Test(preload, realloc_of_an_interior_pointer_aborts)
