@@ -711,10 +711,13 @@ static bool large_grow(struct page *page, size_t new_size)
 	return true;
 }
 
-/* A large block this big that must move to grow moves its pages with
- * mremap rather than being copied: the old block is left empty, so it is
- * freed clean (not resident), and no byte is copied.  Smaller ones are
- * copied: the syscall and a mapping of their own would cost more. */
+/* A large block this big that must move to grow into a clean block (no
+ * page resident) moves its pages there with mremap rather than being
+ * copied: the old block is left empty, so it is freed clean, and no byte is
+ * copied.  Into a block with resident pages (freed not long ago) it is
+ * copied: mremap would throw those pages away, and the growth would fault
+ * them in again.  Smaller ones are always copied: the syscall and a mapping
+ * of their own would cost more. */
 #define LARGE_MOVE_MIN (64 * PAGE_SIZE)
 
 /* Move the pages of large block p (ks bytes) to the large block dst and free
@@ -736,6 +739,26 @@ static bool large_move(const void *p, void *dst, size_t ks)
 	page->nr_pages = 0;
 	free_pages_range(page, nr, false);
 	return true;
+}
+
+/* Large block p (ks bytes, at least LARGE_MOVE_MIN) moved to a new large
+ * block of size bytes: its pages moved when that block is clean,
+ * else copied (see LARGE_MOVE_MIN). */
+static void *large_realloc_move(const void *p, size_t ks, size_t size, gfp_t gfp, const char *func)
+{
+	struct page *page;
+	bool zeroed;
+	void *ret;
+
+	page = alloc_pages_exact_node(-1, gfp, size, &zeroed);
+	if (!page)
+		return NULL;
+	ret = large_setup(page, size, zeroed, gfp, -1);
+	if (zeroed && large_move(p, ret, ks))
+		return ret;
+	memcpy(ret, p, ks);
+	kfree_inline(p, func);
+	return ret;
 }
 
 void *krealloc_internal(const void *p, size_t new_size, gfp_t gfp, const char *func)
@@ -784,17 +807,20 @@ void *krealloc_internal(const void *p, size_t new_size, gfp_t gfp, const char *f
 		 * 25% of growth, not at every page */
 		size_t room = new_size + new_size / 4;
 
-		ret = kmalloc_inline(room <= KMALLOC_LARGE_MAX ? room : new_size, gfp & ~KSLUB_GFP_ZERO);
+		if (room > KMALLOC_LARGE_MAX)
+			room = new_size;
+		if (type == SECTION_ARENA && ks >= LARGE_MOVE_MIN) {
+			ret = large_realloc_move(p, ks, room, gfp & ~KSLUB_GFP_ZERO, func);
+			if (ret && (gfp & KSLUB_GFP_ZERO))
+				memset((char *)ret + ks, 0, new_size - ks);
+			return ret;
+		}
+		ret = kmalloc_inline(room, gfp & ~KSLUB_GFP_ZERO);
 	} else {
 		ret = kmalloc_inline(new_size, gfp & ~KSLUB_GFP_ZERO);
 	}
 	if (!ret)
 		return NULL;
-	if (type == SECTION_ARENA && ks >= LARGE_MOVE_MIN && new_size > ks && large_move(p, ret, ks)) {
-		if (gfp & KSLUB_GFP_ZERO)
-			memset((char *)ret + ks, 0, new_size - ks);
-		return ret;
-	}
 	memcpy(ret, p, ks < new_size ? ks : new_size);
 	if ((gfp & KSLUB_GFP_ZERO) && new_size > ks)
 		memset((char *)ret + ks, 0, new_size - ks);

@@ -765,6 +765,43 @@ Test(kmalloc, krealloc_moves_the_pages_of_a_big_block_that_cannot_grow_in_place)
 	validate_kmalloc_caches();
 }
 
+/* A big block that must move to grow, into a block a free left resident, is
+ * copied there: mremap would throw the resident pages away, to be faulted
+ * in again as the block grows.  Its old pages go back as a free block. */
+Test(kmalloc, krealloc_copies_a_big_block_into_resident_pages)
+{
+	enum { TRIES = 16 };
+	char *blk[2 * TRIES] = { 0 }, *p = NULL, *r, *q;
+	unsigned long before;
+	int n = 0;
+
+	for (int i = 0; i < TRIES && !p; i++) {
+		blk[n] = kmalloc(256 * KiB, GFP_KERNEL);
+		blk[n + 1] = kmalloc(256 * KiB, GFP_KERNEL);
+		cr_assert(blk[n] && blk[n + 1]);
+		if (blk[n] + 256 * KiB == blk[n + 1])
+			p = blk[n];
+		n += 2;
+	}
+	cr_assert_not_null(p, "no two 256 KiB blocks side by side");
+	fill(p, 256 * KiB, 8);
+	r = kmalloc(512 * KiB, GFP_KERNEL);
+	cr_assert_not_null(r);
+	memset(r, 0x55, 512 * KiB);	/* resident */
+	kfree(r);
+	before = os_moves();
+	q = krealloc(p, 400 * KiB, GFP_KERNEL);
+	cr_assert_not_null(q);
+	cr_assert(q >= r && q < r + 512 * KiB, "the block did not go to the resident pages freed last");
+	cr_assert_eq(os_moves(), before, "the block's pages were moved over resident ones");
+	cr_assert_eq(check(q, 256 * KiB, 8), 256 * KiB, "the copy changed the contents");
+	for (int i = 0; i < n; i++)
+		if (blk[i] != p)
+			kfree(blk[i]);
+	kfree(q);
+	validate_kmalloc_caches();
+}
+
 /* A 3-page block on a 16 KiB boundary that grows in place to 8 pages is a
  * power of two not aligned to its size: freeing it must not put it on the
  * page list of order 3, from which the next slab of order 3 would come out
@@ -871,12 +908,16 @@ Test(kmalloc, with_kslub_thp_a_big_direct_mapping_asks_for_huge_pages_unless_zer
 
 /* Each block mremap moves into an arena may split the arena's mapping for
  * good: past 16384 such moves into the arenas mapped, krealloc copies, so
- * that the process keeps far below vm.max_map_count. */
+ * that the process keeps far below vm.max_map_count.  (Pages move only
+ * into a clean block: each round purges the blocks it freed, and a small
+ * block kept live keeps the arena, and its count of moves, mapped.) */
 Test(kmalloc, krealloc_stops_moving_pages_before_the_mappings_run_out)
 {
 	enum { CAP = 16384, ROUNDS = CAP + 2000 };
+	char *pin = kmalloc(16 * KiB, GFP_KERNEL);
 	unsigned long before = os_moves(), moves;
 
+	cr_assert_not_null(pin);
 	for (int i = 0; i < ROUNDS; i++) {
 		char *a = kmalloc(256 * KiB, GFP_KERNEL), *b = kmalloc(256 * KiB, GFP_KERNEL), *q;
 
@@ -887,7 +928,9 @@ Test(kmalloc, krealloc_stops_moving_pages_before_the_mappings_run_out)
 		cr_assert_eq(q[0], (char)i, "round %d: krealloc lost the contents", i);
 		kfree(b);
 		kfree(q);
+		kslub_trim();
 	}
+	kfree(pin);
 	moves = os_moves() - before;
 	cr_assert_geq(moves, CAP / 2, "only %lu of %d reallocations moved pages", moves, ROUNDS);
 	cr_assert_leq(moves, CAP, "%lu blocks moved into the arenas mapped, more than %d", moves, CAP);
