@@ -729,23 +729,41 @@ static unsigned long os_moves(void)
 	return moves;
 }
 
-Test(kmalloc, krealloc_moves_the_pages_of_a_big_block_that_cannot_grow_in_place)
+/* Big blocks of 256 KiB, two at a time, until one has another right after
+ * it (so that it cannot grow in place): that one; the others, the
+ * neighbour among them, are in blk[0 .. *n) for the caller to free. */
+enum { BIG_TRIES = 16 };
+static char *big_block_with_a_neighbour(char *blk[2 * BIG_TRIES], int *n)
 {
-	enum { TRIES = 16 };
-	char *blk[2 * TRIES] = { 0 }, *p = NULL, *q;
-	unsigned long before;
-	int n = 0;
+	char *p = NULL;
 
-	/* a 256 KiB block with another right after it */
-	for (int i = 0; i < TRIES && !p; i++) {
-		blk[n] = kmalloc(256 * KiB, GFP_KERNEL);
-		blk[n + 1] = kmalloc(256 * KiB, GFP_KERNEL);
-		cr_assert(blk[n] && blk[n + 1]);
-		if (blk[n] + 256 * KiB == blk[n + 1])
-			p = blk[n];
-		n += 2;
+	*n = 0;
+	for (int i = 0; i < BIG_TRIES && !p; i++) {
+		blk[*n] = kmalloc(256 * KiB, GFP_KERNEL);
+		blk[*n + 1] = kmalloc(256 * KiB, GFP_KERNEL);
+		cr_assert(blk[*n] && blk[*n + 1]);
+		if (blk[*n] + 256 * KiB == blk[*n + 1])
+			p = blk[*n];
+		*n += 2;
 	}
 	cr_assert_not_null(p, "no two 256 KiB blocks side by side");
+	return p;
+}
+
+static void free_big_blocks_but(char *blk[], int n, const char *p)
+{
+	for (int i = 0; i < n; i++)
+		if (blk[i] != p)
+			kfree(blk[i]);
+}
+
+Test(kmalloc, krealloc_moves_the_pages_of_a_big_block_that_cannot_grow_in_place)
+{
+	char *blk[2 * BIG_TRIES] = { 0 }, *p, *q;
+	unsigned long before;
+	int n;
+
+	p = big_block_with_a_neighbour(blk, &n);
 	fill(p, 256 * KiB, 5);
 	before = os_moves();
 	q = krealloc(p, 512 * KiB, GFP_KERNEL | __GFP_ZERO);
@@ -754,9 +772,7 @@ Test(kmalloc, krealloc_moves_the_pages_of_a_big_block_that_cannot_grow_in_place)
 	cr_assert_eq(os_moves(), before + 1, "the block was copied, not moved");
 	cr_assert_eq(check(q, 256 * KiB, 5), 256 * KiB, "moving the pages changed the contents");
 	cr_assert_eq(first_nonzero(q + 256 * KiB, 256 * KiB), 256 * KiB, "__GFP_ZERO: the new part is not zero");
-	for (int i = 0; i < n; i++)
-		if (blk[i] != p)
-			kfree(blk[i]);
+	free_big_blocks_but(blk, n, p);
 	/* the pages the block left are free and usable again */
 	p = filled(256 * KiB, 6);
 	cr_assert_eq(check(p, 256 * KiB, 6), 256 * KiB);
@@ -770,20 +786,11 @@ Test(kmalloc, krealloc_moves_the_pages_of_a_big_block_that_cannot_grow_in_place)
  * in again as the block grows.  Its old pages go back as a free block. */
 Test(kmalloc, krealloc_copies_a_big_block_into_resident_pages)
 {
-	enum { TRIES = 16 };
-	char *blk[2 * TRIES] = { 0 }, *p = NULL, *r, *q;
+	char *blk[2 * BIG_TRIES] = { 0 }, *p, *r, *q;
 	unsigned long before;
-	int n = 0;
+	int n;
 
-	for (int i = 0; i < TRIES && !p; i++) {
-		blk[n] = kmalloc(256 * KiB, GFP_KERNEL);
-		blk[n + 1] = kmalloc(256 * KiB, GFP_KERNEL);
-		cr_assert(blk[n] && blk[n + 1]);
-		if (blk[n] + 256 * KiB == blk[n + 1])
-			p = blk[n];
-		n += 2;
-	}
-	cr_assert_not_null(p, "no two 256 KiB blocks side by side");
+	p = big_block_with_a_neighbour(blk, &n);
 	fill(p, 256 * KiB, 8);
 	r = kmalloc(512 * KiB, GFP_KERNEL);
 	cr_assert_not_null(r);
@@ -795,9 +802,7 @@ Test(kmalloc, krealloc_copies_a_big_block_into_resident_pages)
 	cr_assert(q >= r && q < r + 512 * KiB, "the block did not go to the resident pages freed last");
 	cr_assert_eq(os_moves(), before, "the block's pages were moved over resident ones");
 	cr_assert_eq(check(q, 256 * KiB, 8), 256 * KiB, "the copy changed the contents");
-	for (int i = 0; i < n; i++)
-		if (blk[i] != p)
-			kfree(blk[i]);
+	free_big_blocks_but(blk, n, p);
 	kfree(q);
 	validate_kmalloc_caches();
 }
