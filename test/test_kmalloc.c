@@ -797,11 +797,13 @@ Test(kmalloc, krealloc_copies_a_big_block_into_resident_pages)
 	memset(r, 0x55, 512 * KiB);	/* resident */
 	kfree(r);
 	before = os_moves();
-	q = krealloc(p, 400 * KiB, GFP_KERNEL);
+	q = krealloc(p, 400 * KiB, GFP_KERNEL | __GFP_ZERO);
 	cr_assert_not_null(q);
 	cr_assert(q >= r && q < r + 512 * KiB, "the block did not go to the resident pages freed last");
 	cr_assert_eq(os_moves(), before, "the block's pages were moved over resident ones");
 	cr_assert_eq(check(q, 256 * KiB, 8), 256 * KiB, "the copy changed the contents");
+	cr_assert_eq(first_nonzero(q + 256 * KiB, 144 * KiB), 144 * KiB,
+		     "__GFP_ZERO: the new part keeps what the freed block held");
 	free_big_blocks_but(blk, n, p);
 	kfree(q);
 	validate_kmalloc_caches();
