@@ -458,17 +458,24 @@ static void *large_setup(struct page *page, size_t size, bool zeroed, gfp_t gfp,
 	return p;
 }
 
+/* A large block of size bytes (at most KMALLOC_LARGE_MAX) from node's zone;
+ * *zeroed says whether its pages were clean (none resident). */
+static void *large_alloc(size_t size, gfp_t gfp, int node, bool *zeroed)
+{
+	struct page *page = alloc_pages_exact_node(node, gfp, size, zeroed);
+
+	if (!page)
+		return NULL;
+	return large_setup(page, size, *zeroed, gfp, -1);
+}
+
 void *kmalloc_large_node(size_t size, gfp_t gfp, int node)
 {
-	struct page *page;
 	bool zeroed;
 
 	if (size > KMALLOC_LARGE_MAX)
 		return kmalloc_huge(size, 0, gfp);
-	page = alloc_pages_exact_node(node, gfp, size, &zeroed);
-	if (!page)
-		return NULL;
-	return large_setup(page, size, zeroed, gfp, -1);
+	return large_alloc(size, gfp, node, &zeroed);
 }
 
 void kmalloc_large_free(struct page *page, const void *p, const char *func)
@@ -676,13 +683,14 @@ KSLUB_API size_t kslub_ksize(const void *p)
 	return ksize_internal(p, "ksize");
 }
 
-/* Shrink a large block in place: its tail pages go back to the buddy,
- * unless the block keeps them as its slack (keeps_slack). */
+/* Shrink a large block in place to new_size (at most its size): its tail
+ * pages go back to the buddy, unless the block keeps them as its slack
+ * (large_keeps). */
 static void large_shrink(struct page *page, size_t new_size)
 {
 	unsigned long nr = DIV_ROUND_UP(new_size, PAGE_SIZE);
 
-	if (nr && !keeps_slack(nr, page->nr_pages)) {
+	if (!large_keeps(page->nr_pages, new_size)) {
 		free_pages_range(page + nr, page->nr_pages - nr, true);
 		page->nr_pages = nr;
 	}
@@ -742,19 +750,14 @@ static bool large_move(const void *p, void *dst, size_t ks)
 }
 
 /* Large block p (ks bytes, at least LARGE_MOVE_MIN) moved to a new large
- * block of size bytes: its pages moved when that block is clean,
+ * block of size bytes, and freed: its pages moved when that block is clean,
  * else copied (see LARGE_MOVE_MIN). */
 static void *large_realloc_move(const void *p, size_t ks, size_t size, gfp_t gfp, const char *func)
 {
-	struct page *page;
 	bool zeroed;
-	void *ret;
+	void *ret = large_alloc(size, gfp, -1, &zeroed);
 
-	page = alloc_pages_exact_node(-1, gfp, size, &zeroed);
-	if (!page)
-		return NULL;
-	ret = large_setup(page, size, zeroed, gfp, -1);
-	if (zeroed && large_move(p, ret, ks))
+	if (!ret || (zeroed && large_move(p, ret, ks)))
 		return ret;
 	memcpy(ret, p, ks);
 	kfree_inline(p, func);
@@ -763,18 +766,23 @@ static void *large_realloc_move(const void *p, size_t ks, size_t size, gfp_t gfp
 
 void *krealloc_internal(const void *p, size_t new_size, gfp_t gfp, const char *func)
 {
-	size_t ks;
-	void *ret;
-	int type;
-
 	if (KSLUB_ZERO_OR_NULL_PTR(p))
 		return kmalloc_inline(new_size, gfp);
 	if (!new_size) {
 		kfree_inline(p, func);
 		return KSLUB_ZERO_SIZE_PTR;
 	}
-	ks = ksize_internal(p, func);
-	type = section_type(p);
+	return krealloc_sized(p, ksize_internal(p, func), new_size, gfp, func);
+}
+
+/* krealloc of a live block p of ks bytes (ksize_internal's answer, which
+ * checked p) to new_size, not 0. */
+void *krealloc_sized(const void *p, size_t ks, size_t new_size, gfp_t gfp, const char *func)
+{
+	int type = section_type(p);
+	bool moves = false;
+	void *ret;
+
 	if (type == SECTION_HUGE_HEAD || type == SECTION_HUGE_TAIL) {
 		if (new_size > KMALLOC_LARGE_MAX || new_size >= ks / 2) {
 			size_t old = ks;
@@ -809,22 +817,22 @@ void *krealloc_internal(const void *p, size_t new_size, gfp_t gfp, const char *f
 
 		if (room > KMALLOC_LARGE_MAX)
 			room = new_size;
-		if (type == SECTION_ARENA && ks >= LARGE_MOVE_MIN) {
+		moves = type == SECTION_ARENA && ks >= LARGE_MOVE_MIN;
+		if (moves)	/* p is moved or copied, and freed */
 			ret = large_realloc_move(p, ks, room, gfp & ~KSLUB_GFP_ZERO, func);
-			if (ret && (gfp & KSLUB_GFP_ZERO))
-				memset((char *)ret + ks, 0, new_size - ks);
-			return ret;
-		}
-		ret = kmalloc_inline(room, gfp & ~KSLUB_GFP_ZERO);
+		else
+			ret = kmalloc_inline(room, gfp & ~KSLUB_GFP_ZERO);
 	} else {
 		ret = kmalloc_inline(new_size, gfp & ~KSLUB_GFP_ZERO);
 	}
 	if (!ret)
 		return NULL;
-	memcpy(ret, p, ks < new_size ? ks : new_size);
+	if (!moves) {
+		memcpy(ret, p, ks < new_size ? ks : new_size);
+		kfree_inline(p, func);
+	}
 	if ((gfp & KSLUB_GFP_ZERO) && new_size > ks)
 		memset((char *)ret + ks, 0, new_size - ks);
-	kfree_inline(p, func);
 	return ret;
 }
 

@@ -372,6 +372,7 @@ void kfree_slow(const void *x, const char *func);
 void kmalloc_cpu_fill(const struct kmem_cache *s);
 void *kmalloc_aligned(size_t size, size_t align, gfp_t gfp);
 void *krealloc_internal(const void *p, size_t new_size, gfp_t gfp, const char *func);
+void *krealloc_sized(const void *p, size_t ks, size_t new_size, gfp_t gfp, const char *func);
 size_t ksize_internal(const void *p, const char *func);
 
 /* The kmalloc cache slot of a size from 1 to KMALLOC_MAX_CACHE_SIZE, by
@@ -482,6 +483,14 @@ static always_inline struct slab *virt_to_slab(const void *x)
 static inline bool keeps_slack(unsigned long used, unsigned long block)
 {
 	return 4 * (block - used) < block;	/* a block with no room keeps it too */
+}
+
+/* Whether a large block of nr_pages pages stays as it is for a realloc to
+ * size: the size fits, and what the block would give back is its slack.
+ * krealloc's in-place shrink and realloc's short way share it. */
+static inline bool large_keeps(unsigned long nr_pages, size_t size)
+{
+	return size <= nr_pages * PAGE_SIZE && keeps_slack(DIV_ROUND_UP(size, PAGE_SIZE), nr_pages);
 }
 
 /* The pages of the live large block (a block of the page allocator handed

@@ -211,7 +211,7 @@ static void *realloc_common(void *p, size_t size, const char *func)
 		kfree_inline(p, func);
 		return q;
 	}
-	q = krealloc_internal(p, size, GFP_MALLOC, func);
+	q = krealloc_sized(p, old, size, GFP_MALLOC, func);
 	if (unlikely(!q))
 		errno = ENOMEM;
 	return q;
@@ -221,8 +221,7 @@ static void *realloc_common(void *p, size_t size, const char *func)
  * half of it, where realloc_common moves it to give memory back) is known
  * from the slot map, as kfree knows it, with no struct page read: strings
  * that grow a few bytes at a time mostly stay.  A large block that stays
- * (the size fits, and what it would free is its slack: krealloc_internal
- * would leave it as it is) is known from its struct page alone. */
+ * (large_keeps, krealloc's own rule) is known from its struct page alone. */
 KSLUB_API void *realloc(void *p, size_t size)
 {
 	size_t old = kmalloc_live_size(p);
@@ -230,8 +229,7 @@ KSLUB_API void *realloc(void *p, size_t size)
 
 	if (likely(old && size <= old && size >= old / 2))
 		return p;
-	if (!old && size > KSLUB_KMALLOC_MAX_CACHE_SIZE && (nr = large_live_pages(p)) &&
-	    size <= nr * PAGE_SIZE && keeps_slack(DIV_ROUND_UP(size, PAGE_SIZE), nr))
+	if (!old && size > KSLUB_KMALLOC_MAX_CACHE_SIZE && (nr = large_live_pages(p)) && large_keeps(nr, size))
 		return p;
 	return realloc_common(p, size, "realloc");
 }
