@@ -353,6 +353,87 @@ Test(slub, shrink_gives_empty_slabs_back)
 	kmem_cache_destroy(s);
 }
 
+/* A pipeline of threads (one allocates, another frees) keeps many partly used
+ * slabs on the node list.  Slabs that empty there are kept up to min_partial
+ * of them, so that the next allocations do not make new slabs; past that
+ * they go back to the buddy. */
+Test(slub, a_node_keeps_min_partial_empty_slabs_beside_partly_used_ones)
+{
+	enum { SLABS = 40, MAX_PER_SLAB = 64 };
+	static void *objs[SLABS * MAX_PER_SLAB];
+	struct kmem_cache *s = kmem_cache_create("test_empty_reserve", 256, 0, 0, NULL);
+	struct kslub_cache_info info;
+	unsigned int per, emptied, n;
+	uintptr_t slab_mask;
+
+	cr_assert_not_null(s);
+	info = cache_info(s);
+	per = info.objs_per_slab;
+	cr_assert_leq(per, MAX_PER_SLAB);
+	cr_assert_lt(info.min_partial + 3, SLABS);
+	slab_mask = ((uintptr_t)4096 << info.order) - 1;
+	n = SLABS * per;
+	for (unsigned int i = 0; i < n; i++) {
+		objs[i] = kmem_cache_alloc(s, GFP_KERNEL);
+		cr_assert_not_null(objs[i]);
+	}
+	info = cache_info(s);
+	cr_assert_eq(info.num_slabs, SLABS, "%u objects of %u a slab: %lu slabs", n, per, info.num_slabs);
+	/* one object stays in each slab (the first of its slab to be seen) */
+	for (unsigned int i = 0; i < n; i++) {
+		bool first = true;
+
+		for (unsigned int j = 0; j < i && first; j++)
+			if (objs[j] && ((uintptr_t)objs[j] & ~slab_mask) == ((uintptr_t)objs[i] & ~slab_mask))
+				first = false;
+		if (!first) {
+			kmem_cache_free(s, objs[i]);
+			objs[i] = NULL;
+		}
+	}
+	kslub_flush_thread();	/* every slab on the node list, partly used */
+	info = cache_info(s);
+	cr_assert_eq(info.num_slabs, SLABS);
+	cr_assert_eq(info.partial_slabs, SLABS);
+	validate(s);
+
+	/* empty min_partial + 3 of them */
+	emptied = 0;
+	for (unsigned int i = 0; i < n && emptied < info.min_partial + 3; i++) {
+		if (objs[i]) {
+			kmem_cache_free(s, objs[i]);
+			objs[i] = NULL;
+			emptied++;
+		}
+	}
+	kslub_flush_thread();
+	info = cache_info(s);
+	cr_assert_eq(info.num_slabs, SLABS - 3,
+		     "%u slabs emptied beside %u partly used: %u should be kept, %lu slabs are left",
+		     emptied, SLABS - emptied, info.min_partial, info.num_slabs);
+	cr_assert_eq(info.active_objs, SLABS - emptied);
+	validate(s);
+
+	/* the slabs kept serve the next allocations: no new slab */
+	for (unsigned int i = 0; i < info.min_partial * per; i++) {
+		objs[i] = kmem_cache_alloc(s, GFP_KERNEL);
+		cr_assert_not_null(objs[i]);
+	}
+	cr_assert_eq(cache_info(s).num_slabs, SLABS - 3);
+	validate(s);
+	kslub_flush_thread();
+	kmem_cache_shrink(s);
+	validate(s);
+	for (unsigned int i = 0; i < n; i++)
+		if (objs[i])
+			kmem_cache_free(s, objs[i]);
+	kslub_flush_thread();
+	kmem_cache_shrink(s);
+	cr_assert_eq(cache_info(s).num_slabs, 0);
+	validate(s);
+	kmem_cache_destroy(s);
+}
+
 Test(slub, trim_releases_the_empty_slabs_held_in_reserve)
 {
 	enum { N = 5000 };
