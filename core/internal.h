@@ -504,13 +504,11 @@ static inline void set_cpu_sheaf(struct kmem_cache_cpu *c, struct slab_sheaf *sh
 struct kmem_cache_node {
 	kslub_lock_t list_lock;
 	unsigned long nr_partial;	/* slabs on partial */
-	/* at this offset: list_for_each_entry's last step makes a struct
-	 * slab of the list's head, which must be aligned as one (UBSan) */
+	unsigned long nr_empty;		/* of those, the empty ones (no object in use) */
 	struct list_head partial;	/* partially free slabs, not frozen */
 	long nr_slabs;			/* slabs of this node (atomic) */
 	long total_objects;		/* objects in those slabs (atomic) */
 	struct list_head full;		/* full slabs, for debug caches only */
-	unsigned long nr_empty;		/* empty slabs on partial (no object in use) */
 };
 
 #define KSLUB_CACHE_NAME_MAX 40
