@@ -504,7 +504,6 @@ static inline void set_cpu_sheaf(struct kmem_cache_cpu *c, struct slab_sheaf *sh
 struct kmem_cache_node {
 	kslub_lock_t list_lock;
 	unsigned long nr_partial;	/* slabs on partial */
-	unsigned long nr_empty;		/* of those, the empty ones (no object in use) */
 	struct list_head partial;	/* partially free slabs, not frozen */
 	long nr_slabs;			/* slabs of this node (atomic) */
 	long total_objects;		/* objects in those slabs (atomic) */

@@ -34,8 +34,7 @@
  *                 slab->freelist is NULL.  The next free freezes it onto the
  *                 freeing thread's cpu-partial list.
  *   empty         inuse == 0: kept on the node partial list while the node
- *                 keeps fewer than min_partial empty slabs (n->nr_empty),
- *                 else back to the buddy.
+ *                 has fewer than min_partial slabs, else back to the buddy.
  *
  * Object layout: objects sit at multiples of s->size from the slab start.
  * The free pointer is at s->offset: 0 (in the object) for caches without a
@@ -203,38 +202,19 @@ static always_inline void __slab_free(struct kmem_cache *s, struct slab *slab, v
 /* ---- node lists ------------------------------------------------------------ */
 enum { DEACTIVATE_TO_HEAD, DEACTIVATE_TO_TAIL };
 
-/* A slab on a node partial list has its inuse fixed at 0 once it is empty,
- * and comes to 0 only by a free that holds list_lock (__slab_free_loop), so
- * n->nr_empty counts its empty slabs exactly. */
 static void add_partial(struct kmem_cache_node *n, struct slab *slab, int tail)
 {
 	WRITE_ONCE(n->nr_partial, n->nr_partial + 1);
-	if (!slab->inuse)
-		WRITE_ONCE(n->nr_empty, n->nr_empty + 1);
 	if (tail == DEACTIVATE_TO_TAIL)
 		list_add_tail(&slab->slab_list, &n->partial);
 	else
 		list_add(&slab->slab_list, &n->partial);
 }
 
-/* empty: the slab was counted in nr_empty */
-static void remove_partial(struct kmem_cache_node *n, struct slab *slab, bool empty)
+static void remove_partial(struct kmem_cache_node *n, struct slab *slab)
 {
 	list_del(&slab->slab_list);
 	WRITE_ONCE(n->nr_partial, n->nr_partial - 1);
-	if (empty)
-		WRITE_ONCE(n->nr_empty, n->nr_empty - 1);
-}
-
-/* An empty slab goes back to the buddy when its node keeps min_partial
- * empty slabs already.  The kernel's test is nr_partial >= min_partial: with
- * many partly used slabs on the list (a pipeline of threads that free what
- * others allocated) every slab that empties is discarded, and the next
- * allocation makes a new one.  Counting the empty slabs alone keeps as many
- * of them at most. */
-static inline bool node_has_empty_slabs(const struct kmem_cache *s, const struct kmem_cache_node *n)
-{
-	return READ_ONCE(n->nr_empty) >= s->min_partial;
 }
 
 static inline void inc_slabs_node(struct kmem_cache *s, int node, int objects)
@@ -445,7 +425,7 @@ static void unfreeze_partials_list(struct kmem_cache *s, struct slab *partial_sl
 			}
 		} while (!cmpxchg_double_slab(slab, freelist, old.counters, local ? local : freelist, new.counters));
 
-		if (unlikely(!new.inuse && node_has_empty_slabs(s, n))) {
+		if (unlikely(!new.inuse && n->nr_partial >= s->min_partial)) {
 			slab->next = slab_to_discard;
 			slab_to_discard = slab;
 		} else {
@@ -532,7 +512,7 @@ static void *acquire_slab(struct kmem_cache *s, struct kmem_cache_node *n, struc
 		VM_BUG_ON(new.frozen);
 		new.frozen = 1;
 	} while (!cmpxchg_double_slab(slab, freelist, counters, mode ? NULL : freelist, new.counters));
-	remove_partial(n, slab, !((struct slab_counters){ .counters = counters }).inuse);
+	remove_partial(n, slab);
 	return freelist;
 }
 
@@ -620,7 +600,7 @@ redo:
 	}
 	new.frozen = 0;
 
-	if (!new.inuse && node_has_empty_slabs(s, n)) {
+	if (!new.inuse && READ_ONCE(n->nr_partial) >= s->min_partial) {
 		mode = M_FREE;
 	} else if (freelist) {
 		mode = M_PARTIAL;
@@ -916,12 +896,10 @@ static void *alloc_single(struct kmem_cache *s, gfp_t gfp, int node)
 				 * words meanwhile */
 				new.frozen = !next;
 			} while (!cmpxchg_double_slab(slab, object, counters, next, new.counters));
-			if (new.inuse == 1)	/* it was empty */
-				WRITE_ONCE(n->nr_empty, n->nr_empty - 1);
 			if (!next) {
 				void *freelist;
 
-				remove_partial(n, slab, false);
+				remove_partial(n, slab);
 				do {	/* frees meanwhile went to slab->freelist */
 					freelist = READ_ONCE(slab->freelist);
 					counters = READ_ONCE(slab->counters);
@@ -1115,17 +1093,15 @@ static noinline void __slab_free_loop(struct kmem_cache *s, struct slab *slab, v
 			put_cpu_partial(s, slab, 1);
 		return;
 	}
-	if (unlikely(!new.inuse && node_has_empty_slabs(s, n))) {
+	if (unlikely(!new.inuse && n->nr_partial >= s->min_partial)) {
 		if (prior)
-			remove_partial(n, slab, false);	/* counted as in use */
+			remove_partial(n, slab);
 		spin_unlock(&n->list_lock);
 		discard_slab(s, slab);
 		return;
 	}
 	if (!prior)
 		add_partial(n, slab, DEACTIVATE_TO_TAIL);
-	else if (!new.inuse)	/* emptied on the list */
-		WRITE_ONCE(n->nr_empty, n->nr_empty + 1);
 	spin_unlock(&n->list_lock);
 }
 
@@ -1384,7 +1360,6 @@ static void init_kmem_cache_node(struct kmem_cache_node *n)
 {
 	spin_lock_init(&n->list_lock);
 	n->nr_partial = 0;
-	n->nr_empty = 0;
 	INIT_LIST_HEAD(&n->partial);
 	n->nr_slabs = 0;
 	n->total_objects = 0;
@@ -1716,7 +1691,7 @@ static void discard_empty_partials(struct kmem_cache *s, struct kmem_cache_node 
 	spin_lock(&n->list_lock);
 	list_for_each_entry_safe(slab, h, &n->partial, slab_list) {
 		if (!slab->inuse) {
-			remove_partial(n, slab, true);
+			remove_partial(n, slab);
 			slab->next = to_discard;
 			to_discard = slab;
 		}
@@ -1961,17 +1936,16 @@ KSLUB_API long kslub_validate_slab_cache(struct kmem_cache *s)
 	for (int node = 0; node < kslub_nr_node_ids; node++) {
 		struct kmem_cache_node *n = get_node(s, node);
 		struct slab *slab;
-		unsigned long count = 0, empty = 0;
+		unsigned long count = 0;
 
 		spin_lock(&n->list_lock);
 		list_for_each_entry(slab, &n->partial, slab_list) {
 			errors += validate_slab(s, slab, slab->freelist, true);
 			count++;
-			empty += !slab->inuse;
 		}
-		if (count != n->nr_partial || empty != n->nr_empty) {
-			kslub_dprintf(2, "kslub: %s: node %d: %lu slabs on the partial list (%lu empty), nr_partial %lu, nr_empty %lu\n",
-				      s->name, node, count, empty, n->nr_partial, n->nr_empty);
+		if (count != n->nr_partial) {
+			kslub_dprintf(2, "kslub: %s: node %d: %lu slabs on the partial list, nr_partial %lu\n",
+				      s->name, node, count, n->nr_partial);
 			errors++;
 		}
 		spin_unlock(&n->list_lock);
