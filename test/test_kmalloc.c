@@ -451,6 +451,44 @@ Test(kmalloc, a_freed_mapping_is_reused_and_trim_unmaps_it)
 	validate_kmalloc_caches();
 }
 
+/* Is the page at p mapped? */
+static bool is_mapped(const void *p)
+{
+	unsigned char vec;
+
+	return mincore((void *)((uintptr_t)p & ~(uintptr_t)(PAGE - 1)), PAGE, &vec) == 0;
+}
+
+/* When the cache of freed mappings is full, the smallest goes, whatever its
+ * age, and a mapping smaller than every kept one is not kept: a big one
+ * serves any smaller request, cut, and saves the faults of all its pages. */
+Test(kmalloc, the_freed_mapping_cache_keeps_the_largest)
+{
+	static const size_t mib[] = { 20, 16, 12, 8, 24, 6 };
+	char *p[6];
+
+	kslub_trim();
+	for (int i = 0; i < 6; i++) {
+		p[i] = kmalloc(mib[i] * MiB, GFP_KERNEL);
+		cr_assert_not_null(p[i]);
+	}
+	for (int i = 0; i < 4; i++)
+		kfree(p[i]);
+	for (int i = 0; i < 4; i++)
+		cr_assert(is_mapped(p[i]), "the freed %zu MiB mapping is kept", mib[i]);
+	kfree(p[4]);
+	cr_assert(is_mapped(p[4]), "the freed 24 MiB mapping is kept");
+	cr_assert_not(is_mapped(p[3]), "the smallest kept mapping, 8 MiB, made room for it");
+	cr_assert(is_mapped(p[0]), "the oldest kept mapping, 20 MiB, stays: it is not the smallest");
+	kfree(p[5]);
+	cr_assert_not(is_mapped(p[5]), "the 6 MiB mapping, smaller than every kept one, is not kept");
+	cr_assert(is_mapped(p[2]), "the 12 MiB mapping stays");
+	kslub_trim();
+	for (int i = 0; i < 6; i++)
+		cr_assert_not(is_mapped(p[i]), "trim unmapped the %zu MiB mapping", mib[i]);
+	validate_kmalloc_caches();
+}
+
 /* A kept mapping longer than asked is cut at the first arena boundary past
  * the request, and the rest is kept, pages and all, for the next one. */
 Test(kmalloc, a_kept_mapping_is_cut_and_its_tail_kept)
