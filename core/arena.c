@@ -61,13 +61,13 @@ void slab_slots_reserve(void)
 }
 
 /* The arena's part of the slot map made writable (its 2 KiB lie in one
- * page of the map); true with no part, where nothing is written. */
+ * page of the map); false with no part, where nothing is written. */
 static bool slab_slots_map_arena(struct arena *arena)
 {
 	unsigned long page;
 
 	if (!slab_slot_mapped(arena))
-		return true;
+		return false;
 	_Static_assert(ARENA_PAGES <= PAGE_SIZE, "an arena's slot bytes lie in one page");
 	_Static_assert(SLAB_SLOTS_PAGES % ARENA_PAGES == 0, "an arena is in the window or out");
 	page = (unsigned long)addr_slab_slot(arena) & ~(PAGE_SIZE - 1);
@@ -99,10 +99,9 @@ struct arena *arena_create(struct zone *zone)
 		os_munmap(arena, ARENA_SIZE);
 		return NULL;
 	}
-	if (!slab_slots_map_arena(arena)) {
-		os_munmap(arena, ARENA_SIZE);
-		return NULL;
-	}
+	/* without its part of the slot map (under a seccomp filter, or
+	 * refused) kfree finds the caches of its slabs by their struct page */
+	arena->slots = slab_slots_map_arena(arena);
 	/* before the first touch, so that the memmap too is on the node; a
 	 * refusal leaves the memory wherever the kernel puts it */
 	topology_bind(arena, ARENA_SIZE, zone->node);

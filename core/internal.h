@@ -232,6 +232,7 @@ struct arena {
 	unsigned long nr_free;		/* pages of this arena in the zone's free_area */
 	unsigned long usable;		/* pages the arena gives to the buddy */
 	unsigned long nr_moved_in;	/* large blocks mremap moved here (atomic): each may split the mapping */
+	bool slots;			/* its part of the slab slot map is writable */
 };
 
 /* The slab slot map: a byte for each page of a window of the address space
@@ -656,8 +657,10 @@ void *os_mmap_aligned(size_t size, size_t align);
 void *os_mmap(size_t size);
 int os_munmap(void *addr, size_t size);
 struct iovec;
-void os_purge_batch(struct iovec *iov, unsigned int n);
-void os_process_madvise_off(void);
+unsigned int os_purge_batch(struct iovec *iov, unsigned int n);
+void os_restrict(void);
+bool os_restricted(void);
+bool os_may_purge(void);
 void *os_mremap(void *old, size_t old_size, size_t new_size, void *fixed);
 bool os_move_pages(void *old, void *dst, size_t size);
 void os_hugepage(void *addr, size_t size);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * os.c - the only file that calls mmap, munmap, madvise and mremap.  Every
+ * os.c - the only file that calls mmap, munmap, madvise, mprotect and mremap.  Every
  * call keeps the caller's errno, except that a failed mapping leaves ENOMEM,
  * which is what malloc's callers expect to see.
  */
@@ -18,6 +18,8 @@ unsigned long kslub_os_munmaps;	/* unmappings */
 unsigned long kslub_os_purges;	/* ranges given back by madvise or process_madvise */
 unsigned long kslub_os_mapped;	/* bytes mapped now */
 unsigned long kslub_os_moves;	/* blocks moved by mremap instead of copied */
+/* under a seccomp filter: mmap, munmap and mremap alone (os_restrict) */
+static bool restricted;
 
 void *os_mmap(size_t size)
 {
@@ -50,8 +52,11 @@ void *os_reserve(size_t size)
 /* A part of a reservation made writable (committed, zero until written). */
 bool os_make_writable(void *addr, size_t size)
 {
-	int saved = errno, ret = mprotect(addr, size, PROT_READ | PROT_WRITE);
+	int saved = errno, ret;
 
+	if (READ_ONCE(restricted))
+		return false;	/* no mprotect under a filter (see os_restrict) */
+	ret = mprotect(addr, size, PROT_READ | PROT_WRITE);
 	errno = saved;
 	return ret == 0;
 }
@@ -98,7 +103,7 @@ void *os_mmap_aligned(size_t size, size_t align)
 	return start;
 }
 
-/* The pages of n free ranges go back, the ranges stay mapped.  MADV_DONTNEED
+/* The pages of free ranges go back, the ranges stay mapped.  MADV_DONTNEED
  * makes the next touch a zero page, which lets callers skip a memset.
  *
  * Since Linux 6.13 process_madvise takes any advice, MADV_DONTNEED too,
@@ -112,26 +117,45 @@ void *os_mmap_aligned(size_t size, size_t align)
  * the address space's lock for reading all along, and a thread that maps
  * or unmaps meanwhile waits no longer than for one madvise of that size.
  * A kernel that does not know the call, the pid or the advice for it makes
- * the first try fail at once: from then on a madvise each, as in a process
- * under a seccomp filter (under_seccomp).  kslub_os_purges counts the
- * ranges given back. */
+ * the first try fail at once: from then on a madvise each.
+ *
+ * A seccomp filter may kill the process for a system call it does not list
+ * (sshd's sandbox, a browser's renderer, systemd's SystemCallFilter=), or
+ * answer it with an error.  What it lists is what the program needs:
+ * glibc's malloc in a program of one thread makes brk, mmap, munmap and
+ * mremap, no madvise, process_madvise or mprotect.  So kslub is restricted
+ * to mmap, munmap and mremap (os_restrict) in a process that runs under a
+ * filter, as /proc/self/status says before the first purge, or that asks
+ * for one through libc's prctl (preload/malloc.c): a range then goes back
+ * by mapping fresh zero pages over it (mmap with MAP_FIXED, as glibc's
+ * shrink_heap does), a slot map page is not made writable (arena.c), no
+ * block moves with MREMAP_DONTUNMAP and no huge pages are asked for.  A
+ * filter put in place by raw system calls after the first purge is not
+ * seen: a madvise it refuses sends the ranges the mmap way from then on.
+ * A range given back by mmap leaves a mapping of its own where the kernel
+ * cannot merge it with its neighbours (a process that forked), so at most
+ * PURGE_MMAP_MAX of them go back that way; past that, or when mmap is
+ * refused too, ranges stay resident (still free, for reuse) and only
+ * wholly free arenas go back.  A range not given back is reported to the
+ * caller, which keeps it dirty: calloc must not take it for zeros.
+ * kslub_os_purges counts the ranges given back. */
 #define PIDFD_SELF_THREAD (-10000)
 #ifndef SYS_process_madvise
 #define SYS_process_madvise 440
 #endif
 #define PURGE_GROUP_BYTES (2UL << 20)
+#define PURGE_MMAP_MAX 8192
 /* process_madvise: not looked at yet, to be used, or not (refused, or the
  * process runs or may run under a seccomp filter) */
 enum { PM_UNKNOWN, PM_USE, PM_OFF };
 static int process_madvise_state = PM_UNKNOWN;
+/* how a single range goes back: madvise, mmap, or not at all */
+enum { PURGE_MADVISE, PURGE_MMAP, PURGE_NONE };
+static int purge_mode = PURGE_MADVISE;
+static unsigned long purge_mmaps;	/* ranges given back by mmap */
 
-/* A seccomp filter may kill the process for a system call it does not list
- * (sshd's sandbox, a browser's renderer, systemd's SystemCallFilter=), and
- * lists what glibc's malloc makes: madvise, never process_madvise.  So
- * kslub makes it only in a process that runs under no filter, as
- * /proc/self/status says at the first purge, and stops for good when the
- * process asks for one through libc's prctl (preload/malloc.c calls
- * os_process_madvise_off).  True when it cannot tell. */
+/* Does /proc/self/status say the process runs under a seccomp filter?
+ * True when it cannot tell. */
 static bool under_seccomp(void)
 {
 	static const char key[] = "\nSeccomp:\t";
@@ -156,9 +180,23 @@ static bool under_seccomp(void)
 	return !found || under;
 }
 
-void os_process_madvise_off(void)
+/* From now on mmap, munmap and mremap alone (see above). */
+void os_restrict(void)
 {
+	WRITE_ONCE(restricted, true);
 	WRITE_ONCE(process_madvise_state, PM_OFF);
+	__atomic_compare_exchange_n(&purge_mode, &(int){ PURGE_MADVISE }, PURGE_MMAP, false, __ATOMIC_RELAXED,
+				    __ATOMIC_RELAXED);
+}
+
+bool os_restricted(void)
+{
+	return READ_ONCE(restricted);
+}
+
+bool os_may_purge(void)
+{
+	return READ_ONCE(purge_mode) != PURGE_NONE;
 }
 
 /* The ranges of iov[0 .. n) that one process_madvise gave back: n, fewer if
@@ -166,33 +204,66 @@ void os_process_madvise_off(void)
 static unsigned int purge_group(struct iovec *iov, unsigned int n)
 {
 	unsigned int done = 0;
-	int state = READ_ONCE(process_madvise_state);
 	long ret;
 
-	if (n < 2 || state == PM_OFF)
+	if (n < 2 || READ_ONCE(process_madvise_state) != PM_USE)
 		return 0;
-	if (state == PM_UNKNOWN) {
-		state = under_seccomp() ? PM_OFF : PM_USE;
-		/* not over an off set meanwhile by a prctl */
-		__atomic_compare_exchange_n(&process_madvise_state, &(int){ PM_UNKNOWN }, state, false,
-					    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
-		if (READ_ONCE(process_madvise_state) != PM_USE)
-			return 0;
-	}
 	ret = syscall(SYS_process_madvise, PIDFD_SELF_THREAD, iov, n, MADV_DONTNEED, 0);
 	if (ret >= 0) {
 		for (size_t bytes = (size_t)ret; done < n && bytes >= iov[done].iov_len; done++)
 			bytes -= iov[done].iov_len;
-	} else if (errno == ENOSYS || errno == EINVAL || errno == EBADF || errno == EPERM || errno == ESRCH) {
-		os_process_madvise_off();
+	} else if (errno == ENOSYS || errno == EINVAL || errno == EBADF || errno == EPERM || errno == ESRCH ||
+		   errno == EACCES) {
+		WRITE_ONCE(process_madvise_state, PM_OFF);
 	}
 	return done;
 }
 
-void os_purge_batch(struct iovec *iov, unsigned int n)
+/* An error that says the call will never be allowed (a filter's answer). */
+static bool refused(int err)
+{
+	return err == EPERM || err == EACCES || err == ENOSYS;
+}
+
+static bool purge_range(void *addr, size_t len)
+{
+	int mode = READ_ONCE(purge_mode);
+
+	if (mode == PURGE_MADVISE) {
+		if (madvise(addr, len, MADV_DONTNEED) == 0)
+			return true;
+		if (refused(errno))
+			__atomic_compare_exchange_n(&purge_mode, &mode, PURGE_MMAP, false, __ATOMIC_RELAXED,
+						    __ATOMIC_RELAXED);
+		mode = READ_ONCE(purge_mode);
+	}
+	if (mode != PURGE_MMAP)
+		return false;
+	if (__atomic_fetch_add(&purge_mmaps, 1, __ATOMIC_RELAXED) >= PURGE_MMAP_MAX) {
+		WRITE_ONCE(purge_mode, PURGE_NONE);
+		return false;
+	}
+	if (mmap(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED)
+		return true;
+	if (refused(errno))
+		WRITE_ONCE(purge_mode, PURGE_NONE);
+	return false;
+}
+
+/* Give back the pages of the n ranges of iov; a range whose pages could
+ * not go back gets iov_len 0.  The ranges given back. */
+unsigned int os_purge_batch(struct iovec *iov, unsigned int n)
 {
 	int saved = errno;
+	unsigned int purged = 0;
 
+	if (READ_ONCE(process_madvise_state) == PM_UNKNOWN) {
+		if (under_seccomp())
+			os_restrict();
+		else	/* not over an off set meanwhile by a prctl */
+			__atomic_compare_exchange_n(&process_madvise_state, &(int){ PM_UNKNOWN }, PM_USE, false,
+						    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+	}
 	for (unsigned int i = 0; i < n;) {
 		unsigned int end = i + 1, done;
 		size_t bytes = iov[i].iov_len;
@@ -200,12 +271,17 @@ void os_purge_batch(struct iovec *iov, unsigned int n)
 		while (end < n && bytes + iov[end].iov_len <= PURGE_GROUP_BYTES)
 			bytes += iov[end++].iov_len;
 		done = purge_group(iov + i, end - i);
-		__atomic_fetch_add(&kslub_os_purges, done, __ATOMIC_RELAXED);
-		for (i += done; i < end; i++)
-			if (madvise(iov[i].iov_base, iov[i].iov_len, MADV_DONTNEED) == 0)
-				__atomic_fetch_add(&kslub_os_purges, 1, __ATOMIC_RELAXED);
+		purged += done;
+		for (i += done; i < end; i++) {
+			if (purge_range(iov[i].iov_base, iov[i].iov_len))
+				purged++;
+			else
+				iov[i].iov_len = 0;
+		}
 	}
+	__atomic_fetch_add(&kslub_os_purges, purged, __ATOMIC_RELAXED);
 	errno = saved;
+	return purged;
 }
 
 /* Grow or shrink a mapping.  With fixed, move it there (the range at fixed
@@ -234,7 +310,11 @@ void *os_mremap(void *old, size_t old_size, size_t new_size, void *fixed)
 bool os_move_pages(void *old, void *dst, size_t size)
 {
 	int saved = errno;
-	void *p = mremap(old, size, size, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, dst);
+	void *p;
+
+	if (READ_ONCE(restricted))
+		return false;	/* copied instead (see os_restrict) */
+	p = mremap(old, size, size, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, dst);
 
 	errno = saved;
 	if (p == MAP_FAILED)
@@ -249,6 +329,7 @@ void os_hugepage(void *addr, size_t size)
 {
 	int saved = errno;
 
-	madvise(addr, size, MADV_HUGEPAGE);
+	if (!READ_ONCE(restricted))
+		madvise(addr, size, MADV_HUGEPAGE);
 	errno = saved;
 }

@@ -654,7 +654,8 @@ bool take_pages_off_buddy(struct page *page, unsigned long nr)
 /*
  * Purge: take dirty blocks off the lists, oldest first, give them back in
  * batches (os_purge_batch: MADV_DONTNEED, one call a batch) without
- * the lock, and put them back clean.  With all, every dirty block goes;
+ * the lock, and put them back clean (those the kernel did not take back
+ * stay dirty, and the purge stops there).  With all, every dirty block goes;
  * otherwise only those free for at least KSLUB_PURGE_DELAY ms, and only until
  * the zone is back at half of KSLUB_DIRTY_MAX.  Called with zone->lock held;
  * drops and retakes it.
@@ -664,8 +665,9 @@ static void zone_purge_locked(struct zone *zone, uint64_t now, bool all)
 {
 	uint64_t delay = (uint64_t)kslub_opt(OPT_PURGE_DELAY);
 	unsigned long target = all ? 0 : zone_dirty_max(zone) / 2;
+	unsigned int purged;
 
-	while (zone->nr_dirty > target) {
+	while (zone->nr_dirty > target && os_may_purge()) {
 		struct page *batch[PURGE_BATCH];
 		struct iovec iov[PURGE_BATCH];
 		int n = 0;
@@ -693,12 +695,19 @@ static void zone_purge_locked(struct zone *zone, uint64_t now, bool all)
 			iov[i].iov_base = page_address(batch[i]);
 			iov[i].iov_len = PAGE_SIZE << batch[i]->order;
 		}
-		os_purge_batch(iov, (unsigned int)n);
+		purged = os_purge_batch(iov, (unsigned int)n);
 		spin_lock(&zone->lock);
 		for (int i = 0; i < n; i++) {
-			zone->nr_purged += 1UL << batch[i]->order;
-			free_one_page(zone, batch[i], batch[i]->order, 0, now, NULL);
+			/* a range whose pages did not go back stays dirty:
+			 * calloc must not take it for zeros */
+			bool gone = iov[i].iov_len != 0;
+
+			if (gone)
+				zone->nr_purged += 1UL << batch[i]->order;
+			free_one_page(zone, batch[i], batch[i]->order, gone ? 0 : PG_dirty, now, NULL);
 		}
+		if (purged < (unsigned int)n)
+			break;	/* the kernel refused: no loop over the same blocks */
 	}
 }
 

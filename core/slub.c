@@ -241,8 +241,8 @@ static void slab_set_slot(struct slab *slab, unsigned int order, unsigned int sl
 {
 	unsigned long i = slab_slot_index(slab_address(slab));
 
-	if (i >= SLAB_SLOTS_PAGES)
-		return;	/* no map, or an arena outside its window */
+	if (i >= SLAB_SLOTS_PAGES || !page_arena(slab_page(slab))->slots)
+		return;	/* no map, an arena outside its window, or without its part */
 	for (unsigned long n = 0; n < (1UL << order); n++)
 		__atomic_store_n(&kslub_slab_slots[i + n], (uint8_t)slot, __ATOMIC_RELEASE);
 }

@@ -326,9 +326,8 @@ KSLUB_API int malloc_trim(size_t pad)
 /* prctl, passed on to the kernel as glibc's does, with one thing seen on
  * the way: a program that is about to put itself under a seccomp filter
  * (PR_SET_NO_NEW_PRIVS comes first for one that is not privileged) may be
- * killed by it for a system call it does not list, and kslub then gives
- * pages back with madvise alone, as glibc's malloc does
- * (os_process_madvise_off). */
+ * killed by it for a system call it does not list, and kslub then makes
+ * only the calls glibc's malloc makes (os_restrict). */
 KSLUB_API int prctl(int option, ...)
 {
 	unsigned long arg[4];
@@ -339,7 +338,7 @@ KSLUB_API int prctl(int option, ...)
 		arg[i] = va_arg(ap, unsigned long);
 	va_end(ap);
 	if (option == PR_SET_NO_NEW_PRIVS || option == PR_SET_SECCOMP)
-		os_process_madvise_off();
+		os_restrict();
 	return (int)syscall(SYS_prctl, option, arg[0], arg[1], arg[2], arg[3]);
 }
 

@@ -764,6 +764,102 @@ Test(preload, a_kernel_that_refuses_process_madvise_gets_the_pages_back_by_madvi
 	expect_clean_exit(purge_then_refuse_then_purge);
 }
 
+/* Small objects in slabs of arenas mapped now: their caches found by the
+ * struct page where the arena has no part of the slot map. */
+static void small_objects_round(void)
+{
+	enum { N = 20000 };
+	static unsigned char *p[N];
+
+	for (int i = 0; i < N; i++) {
+		p[i] = opaque(malloc(100 + i % 200));
+		if (!p[i])
+			_exit(91);
+		memset(p[i], i & 0xff, 100);
+	}
+	for (int i = 0; i < N; i++) {
+		if (p[i][99] != (i & 0xff))
+			_exit(97);
+		free(p[i]);
+	}
+}
+
+/* A program that puts itself under a sandbox that lists what glibc's
+ * malloc makes in a program of one thread (through libc's prctl, as sshd
+ * and libseccomp do), and kills for madvise, process_madvise and
+ * mprotect: kslub makes none of them from then on, and still gives the
+ * pages back (mmap over them); new arenas (trim unmapped the old ones)
+ * have no part of the slot map. */
+static void purge_then_strict_sandbox_then_purge(void)
+{
+	purge_round();
+	if (seccomp_allow_only_glibc_malloc(true))
+		_exit(95);
+	purge_round();
+	small_objects_round();
+	purge_round();
+}
+
+Test(preload, a_program_under_a_strict_sandbox_is_not_killed_and_gets_its_pages_back)
+{
+	expect_clean_exit(purge_then_strict_sandbox_then_purge);
+}
+
+/* A filter that kslub does not see starts to refuse madvise and
+ * process_madvise after the first purges: the ranges go back by mmap. */
+static void purge_then_refuse_madvise_then_purge(void)
+{
+	purge_round();
+	if (seccomp_refuse_purges(false))
+		_exit(95);
+	purge_round();
+	purge_round();
+}
+
+Test(preload, pages_go_back_by_mmap_when_madvise_is_refused)
+{
+	expect_clean_exit(purge_then_refuse_madvise_then_purge);
+}
+
+/* With every way refused (mmap with MAP_FIXED too), freed pages stay
+ * resident, free for reuse, and dirty: calloc clears them.  Taken for
+ * given back, they would reach calloc with the old bytes. */
+static void refuse_every_purge_then_calloc(void)
+{
+	enum { N = 128, SZ = 128 * 1024 };
+	static unsigned char *p[N];
+
+	if (seccomp_refuse_purges(true))
+		_exit(95);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < N; i++) {
+			p[i] = opaque(malloc(SZ));
+			if (!p[i])
+				_exit(91);
+			memset(p[i], 0xa5, SZ);
+		}
+		for (int i = 0; i < N; i++)
+			free(p[i]);
+		malloc_trim(0);
+		for (int i = 0; i < N; i++) {
+			p[i] = opaque(calloc(1, SZ));
+			if (!p[i])
+				_exit(91);
+			for (size_t j = 0; j < SZ; j++)
+				if (p[i][j])
+					_exit(96);	/* the old bytes, taken for zeros */
+		}
+		for (int i = 0; i < N; i++)
+			free(p[i]);
+		malloc_trim(0);
+	}
+}
+
+Test(preload, pages_that_cannot_go_back_stay_dirty_for_calloc)
+{
+	expect_clean_exit(refuse_every_purge_then_calloc);
+}
+
 Test(preload, mallinfo_counts_bytes_in_use_and_free)
 {
 	struct mallinfo2 a, b, c;
