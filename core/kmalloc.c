@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <sys/single_threaded.h>
 
 /* Before the caches exist every slot points at a cache whose kmem_cache_cpu
  * is slot 0 of the thread: the empty thread's, whose freelist is NULL, so the
@@ -200,19 +201,36 @@ static void huge_unmap_list(struct huge_cached *list, unsigned int n)
  * The caller keeps h out of the section map while it may move. */
 static struct huge_header *huge_grow(struct huge_header *h, size_t old, size_t total, size_t align)
 {
-	struct huge_header *nh;
+	struct huge_header *nh = NULL;
 	void *dst;
 
 	if (os_mremap(h, old, total, NULL))
 		return h;
-	dst = os_mmap_aligned(total, align);
-	if (!dst)
-		return NULL;
-	nh = os_mremap(h, old, total, dst);
-	if (!nh) {
-		os_munmap(dst, total);
-		return NULL;
+	for (int again = 0; !nh && again < 2; again++) {
+		/* again: no room was left; unmap what is kept for reuse */
+		if (again && !kslub_unmap_kept())
+			break;
+		dst = os_mmap_aligned(total, align);
+		if (!dst)
+			continue;
+		nh = os_mremap(h, old, total, dst);
+		if (!nh && __libc_single_threaded) {
+			/* the kernel counts the reservation and the growth at
+			 * once: under an address space limit the move may need
+			 * the reservation gone first, which only a process with
+			 * no other thread to map there meanwhile can do */
+			os_munmap(dst, total);
+			nh = os_mremap(h, old, total, dst);
+			if (nh)
+				__atomic_fetch_add(&kslub_os_mapped, total, __ATOMIC_RELAXED);
+			else
+				dst = NULL;	/* unmapped already */
+		}
+		if (!nh && dst)
+			os_munmap(dst, total);
 	}
+	if (!nh)
+		return NULL;
 	/* the reservation at dst was replaced by the moved pages */
 	__atomic_fetch_sub(&kslub_os_mapped, total, __ATOMIC_RELAXED);
 	return nh;
@@ -346,6 +364,8 @@ static void *kmalloc_huge(size_t size, size_t align, gfp_t gfp)
 	bool reused = false;
 	size_t mapped = 0;	/* total, or more with a cut mapping's slack */
 
+	int saved = errno;	/* a failed try on the way is no failure */
+
 	if (size > PTRDIFF_MAX - off - ARENA_SIZE)
 		return errno = ENOMEM, NULL;
 	total = ALIGN(off + size, PAGE_SIZE);
@@ -355,6 +375,9 @@ static void *kmalloc_huge(size_t size, size_t align, gfp_t gfp)
 	}
 	if (!h) {
 		h = os_mmap_aligned(total, map_align);
+		/* no room left to map it: unmap what is kept for reuse, and again */
+		if (!h && (gfp & KSLUB_GFP_DIRECT_RECLAIM) && kslub_unmap_kept())
+			h = os_mmap_aligned(total, map_align);
 		mapped = total;
 	}
 	if (!h)
@@ -379,6 +402,7 @@ static void *kmalloc_huge(size_t size, size_t align, gfp_t gfp)
 	if (reused && (gfp & KSLUB_GFP_ZERO))
 		memset(h->user, 0, h->size);
 	section_map_set(h, mapped, SECTION_HUGE_HEAD, SECTION_HUGE_TAIL);
+	errno = saved;
 	return h->user;
 }
 

@@ -73,8 +73,29 @@ int os_munmap(void *addr, size_t size)
 	return ret;
 }
 
+/* A mapping of size bytes at addr exactly, where nothing is mapped; false
+ * (nothing mapped) if the range is taken or the kernel does not know
+ * MAP_FIXED_NOREPLACE (before Linux 4.17 it takes addr as a hint). */
+static bool try_mmap_at(void *addr, size_t size)
+{
+	int saved = errno;
+	void *p = mmap(addr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+	errno = saved;
+	if (p == MAP_FAILED)
+		return false;
+	if (p != addr) {
+		munmap(p, size);
+		return false;
+	}
+	__atomic_fetch_add(&kslub_os_mmaps, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&kslub_os_mapped, size, __ATOMIC_RELAXED);
+	return true;
+}
+
 /* A mapping of size bytes whose start is a multiple of align (a power of two
- * no smaller than a page): map more, then cut the ends off. */
+ * no smaller than a page): where one lands aligned, or at the aligned
+ * address below it, or map more and cut the ends off. */
 void *os_mmap_aligned(size_t size, size_t align)
 {
 	char *p, *start;
@@ -88,6 +109,13 @@ void *os_mmap_aligned(size_t size, size_t align)
 	if (((unsigned long)p & (align - 1)) == 0)
 		return p;
 	os_munmap(p, size);
+	/* mappings go down from the top: the space below p is most likely
+	 * free, and a range at the aligned address below p, which ends
+	 * inside p's, needs no more address space than size (a limit set
+	 * with ulimit -v may leave no more) */
+	start = (char *)((unsigned long)p & ~(align - 1));
+	if (try_mmap_at(start, size))
+		return start;
 	p = os_mmap(size + align);
 	if (!p)
 		return NULL;

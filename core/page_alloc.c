@@ -301,10 +301,15 @@ static struct page *rmqueue_smallest(struct zone *zone, unsigned int order, unsi
 /* Grow the zone by one arena.  Called and returns without zone->lock. */
 static bool zone_grow(struct zone *zone, gfp_t gfp)
 {
+	int saved = errno;
 	struct arena *arena = arena_create(zone);
 
+	/* no room left to map one: unmap what is kept for reuse, and again */
+	if (!arena && (gfp & KSLUB_GFP_DIRECT_RECLAIM) && kslub_unmap_kept())
+		arena = arena_create(zone);
 	if (!arena)
 		return false;
+	errno = saved;
 	if (!spin_lock_gfp(&zone->lock, gfp | KSLUB_GFP_DIRECT_RECLAIM))
 		return false;
 	zone_add_arena(zone, arena);
@@ -717,6 +722,27 @@ void drain_thread_pages(struct kslub_thread *t)
 		free_pcppages_bulk(&t->pcp, t->pcp.count);
 }
 
+/* Unmap every wholly free arena of the zone, kept ones too.  Called and
+ * returns with zone->lock held; drops it around each unmapping. */
+static void zone_unmap_free_arenas(struct zone *zone)
+{
+	for (;;) {
+		struct arena *arena, *to_unmap = NULL;
+
+		list_for_each_entry(arena, &zone->arenas, list) {
+			if (arena->nr_free == arena->usable) {
+				arena_release(zone, arena, &to_unmap);
+				break;
+			}
+		}
+		if (!to_unmap)
+			break;
+		spin_unlock(&zone->lock);
+		arena_destroy(to_unmap);
+		spin_lock(&zone->lock);
+	}
+}
+
 /* malloc_trim: the caller's page lists, then every zone's dirty blocks and
  * wholly free arenas beyond none kept. */
 size_t page_alloc_trim(void)
@@ -733,24 +759,29 @@ size_t page_alloc_trim(void)
 		p0 = zone->nr_purged;
 		zone_purge_locked(zone, kslub_now_ms(), true);
 		purged += (zone->nr_purged - p0) * PAGE_SIZE;
-		for (;;) {
-			struct arena *arena, *to_unmap = NULL;
-
-			list_for_each_entry(arena, &zone->arenas, list) {
-				if (arena->nr_free == arena->usable) {
-					arena_release(zone, arena, &to_unmap);
-					break;
-				}
-			}
-			if (!to_unmap)
-				break;
-			spin_unlock(&zone->lock);
-			arena_destroy(to_unmap);
-			spin_lock(&zone->lock);
-		}
+		zone_unmap_free_arenas(zone);
 		spin_unlock(&zone->lock);
 	}
 	return purged + (before - __atomic_load_n(&kslub_os_mapped, __ATOMIC_RELAXED));
+}
+
+/* A mapping failed, most likely for an address space limit (ulimit -v,
+ * which counts what is mapped, resident or not): unmap what is kept only
+ * for reuse, the cached direct mappings and the wholly free arenas, so
+ * that a retry may fit.  True if anything was unmapped. */
+bool kslub_unmap_kept(void)
+{
+	size_t before = __atomic_load_n(&kslub_os_mapped, __ATOMIC_RELAXED);
+
+	kmalloc_huge_trim();
+	for (int nid = 0; nid < kslub_nr_node_ids; nid++) {
+		struct zone *zone = kslub_zones[nid];
+
+		spin_lock(&zone->lock);
+		zone_unmap_free_arenas(zone);
+		spin_unlock(&zone->lock);
+	}
+	return __atomic_load_n(&kslub_os_mapped, __ATOMIC_RELAXED) < before;
 }
 
 void page_alloc_init(void)

@@ -29,6 +29,7 @@ struct page *alloc_pages_exact_node(int node, gfp_t gfp, size_t size, bool *zero
 void page_alloc_init(void);
 void drain_thread_pages(struct kslub_thread *t);
 size_t page_alloc_trim(void);
+bool kslub_unmap_kept(void);
 unsigned int get_order(size_t size);
 void zone_lock_all(void);
 void zone_unlock_all(void);

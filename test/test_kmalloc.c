@@ -18,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/single_threaded.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kslub.h"
@@ -487,6 +490,107 @@ Test(kmalloc, the_freed_mapping_cache_keeps_the_largest)
 	for (int i = 0; i < 6; i++)
 		cr_assert_not(is_mapped(p[i]), "trim unmapped the %zu MiB mapping", mib[i]);
 	validate_kmalloc_caches();
+}
+
+/* The address space mapped now (VmSize), in bytes. */
+static size_t vm_size(void)
+{
+	char line[256];
+	size_t kb = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmSize: %zu kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb * 1024;
+}
+
+/* An address space limit (ulimit -v) of what is mapped now and more. */
+static bool limit_address_space(size_t more)
+{
+	size_t limit = vm_size() + more;
+	struct rlimit rl = { limit, limit };
+
+	return setrlimit(RLIMIT_AS, &rl) == 0;
+}
+
+/* Under an address space limit, the freed mappings kslub keeps for reuse
+ * (and its wholly free arenas) give their room to a request that would not
+ * fit beside them, and a request that succeeds leaves errno alone. */
+Test(kmalloc, kept_mappings_give_way_under_an_address_space_limit)
+{
+	void *p[16], *q;
+	int n = 0;
+
+	kslub_trim();
+	cr_assert(limit_address_space(200 * MiB));
+	while (n < 16 && (p[n] = kmalloc(48 * MiB, GFP_KERNEL)))
+		n++;
+	cr_assert_geq(n, 2, "only %d blocks of 48 MiB under a limit 200 MiB above", n);
+	for (int i = 0; i < n; i++)
+		kfree(p[i]);
+	errno = 0;
+	q = kmalloc(120 * MiB, GFP_KERNEL);
+	cr_assert_not_null(q, "120 MiB did not fit beside the %d kept mappings of 48 MiB", n);
+	cr_assert_eq(errno, 0, "a request that succeeded left errno %d", errno);
+	memset(q, 1, PAGE);
+	kfree(q);
+}
+
+/* A process of one thread grows a big block with krealloc under an address
+ * space limit that holds a reservation of the new size beside the old
+ * block, but not that and the growth, which the kernel counts at once when
+ * it moves the pages there: the reservation goes first.  Run this program
+ * again before criterion starts its threads. */
+__attribute__((constructor)) static void grow_under_a_limit_child(void)
+{
+	unsigned char *p, *q;
+
+	if (!getenv("KSLUB_TEST_GROW_UNDER_LIMIT"))
+		return;
+	if (!__libc_single_threaded)
+		_exit(4);
+	p = kmalloc(100 * MiB, GFP_KERNEL);
+	if (!p)
+		_exit(3);
+	/* room for the reservation of 200 MiB, not for it and the growth */
+	if (!limit_address_space(250 * MiB))
+		_exit(3);
+	for (size_t i = 0; i < 100 * MiB; i += 64 * PAGE)
+		p[i] = (unsigned char)(i >> 18);
+	q = krealloc(p, 200 * MiB, GFP_KERNEL);
+	if (!q)
+		_exit(5);
+	for (size_t i = 0; i < 100 * MiB; i += 64 * PAGE)
+		if (q[i] != (unsigned char)(i >> 18))
+			_exit(6);
+	memset(q + 100 * MiB, 2, 100 * MiB);
+	kfree(q);
+	_exit(0);
+}
+
+Test(kmalloc, the_only_thread_grows_a_big_block_under_an_address_space_limit)
+{
+	int status;
+	pid_t child;
+
+	fflush(stdout);
+	fflush(stderr);
+	child = fork();
+	cr_assert_neq(child, -1);
+	if (child == 0) {
+		setenv("KSLUB_TEST_GROW_UNDER_LIMIT", "1", 1);
+		execl("/proc/self/exe", "test_kmalloc", (char *)NULL);
+		_exit(127);
+	}
+	cr_assert_eq(waitpid(child, &status, 0), child);
+
+	cr_assert(WIFEXITED(status), "the child died (status %#x)", status);
+	cr_assert_neq(WEXITSTATUS(status), 4, "the child had more than one thread");
+	cr_assert_neq(WEXITSTATUS(status), 5, "krealloc from 100 to 200 MiB failed under the limit");
+	cr_assert_eq(WEXITSTATUS(status), 0, "the child failed (exit %d)", WEXITSTATUS(status));
 }
 
 /* A kept mapping longer than asked is cut at the first arena boundary past
