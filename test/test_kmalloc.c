@@ -23,7 +23,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "kslub.h"
+#undef check	/* child.h's; this file has a check() of its own */
 
 #define PAGE KSLUB_PAGE_SIZE
 #define KiB 1024UL
@@ -573,19 +575,7 @@ __attribute__((constructor)) static void grow_under_a_limit_child(void)
 
 Test(kmalloc, the_only_thread_grows_a_big_block_under_an_address_space_limit)
 {
-	int status;
-	pid_t child;
-
-	fflush(stdout);
-	fflush(stderr);
-	child = fork();
-	cr_assert_neq(child, -1);
-	if (child == 0) {
-		setenv("KSLUB_TEST_GROW_UNDER_LIMIT", "1", 1);
-		execl("/proc/self/exe", "test_kmalloc", (char *)NULL);
-		_exit(127);
-	}
-	cr_assert_eq(waitpid(child, &status, 0), child);
+	int status = child_exec_self("KSLUB_TEST_GROW_UNDER_LIMIT", NULL, NULL);
 
 	cr_assert(WIFEXITED(status), "the child died (status %#x)", status);
 	cr_assert_neq(WEXITSTATUS(status), 4, "the child had more than one thread");
