@@ -406,6 +406,7 @@ static void fork_child(void)
 	struct kslub_thread *t, *tmp, *self = kslub_current;
 
 	spin_lock_init(&kslub_huge_cache_lock);
+	os_forked();
 	zone_reinit_locks();
 	unlock_all_nodes(true);
 	spin_lock_init(&kslub_threads_lock);

@@ -661,6 +661,7 @@ unsigned int os_purge_batch(struct iovec *iov, unsigned int n);
 void os_restrict(void);
 bool os_restricted(void);
 bool os_may_purge(void);
+void os_forked(void);
 void *os_mremap(void *old, size_t old_size, size_t new_size, void *fixed);
 bool os_move_pages(void *old, void *dst, size_t size);
 void os_hugepage(void *addr, size_t size);

@@ -160,11 +160,11 @@ void *os_mmap_aligned(size_t size, size_t align)
  * block moves with MREMAP_DONTUNMAP and no huge pages are asked for.  A
  * filter put in place by raw system calls after the first purge is not
  * seen: a madvise it refuses sends the ranges the mmap way from then on.
- * A range given back by mmap leaves a mapping of its own where the kernel
- * cannot merge it with its neighbours (a process that forked), so at most
- * PURGE_MMAP_MAX of them go back that way; past that, or when mmap is
- * refused too, ranges stay resident (still free, for reuse) and only
- * wholly free arenas go back.  A range not given back is reported to the
+ * A range given back by mmap in a fork child leaves a mapping of its own
+ * (the kernel does not merge it with the neighbours it shares with the
+ * parent), so a child gives at most PURGE_MMAP_MAX ranges back that way;
+ * past that, or when mmap is refused too, ranges stay resident (still
+ * free, for reuse) and only wholly free arenas go back.  A range not given back is reported to the
  * caller, which keeps it dirty: calloc must not take it for zeros.
  * kslub_os_purges counts the ranges given back. */
 #define PIDFD_SELF_THREAD (-10000)
@@ -180,7 +180,8 @@ static int process_madvise_state = PM_UNKNOWN;
 /* how a single range goes back: madvise, mmap, or not at all */
 enum { PURGE_MADVISE, PURGE_MMAP, PURGE_NONE };
 static int purge_mode = PURGE_MADVISE;
-static unsigned long purge_mmaps;	/* ranges given back by mmap */
+static unsigned long purge_mmaps;	/* ranges given back by mmap in a fork child */
+static bool forked;			/* a fork child, whose arenas came from its parent */
 
 /* Does /proc/self/status say the process runs under a seccomp filter?
  * True when it cannot tell. */
@@ -220,6 +221,11 @@ void os_restrict(void)
 bool os_restricted(void)
 {
 	return READ_ONCE(restricted);
+}
+
+void os_forked(void)
+{
+	WRITE_ONCE(forked, true);
 }
 
 bool os_may_purge(void)
@@ -267,7 +273,7 @@ static bool purge_range(void *addr, size_t len)
 	}
 	if (mode != PURGE_MMAP)
 		return false;
-	if (__atomic_fetch_add(&purge_mmaps, 1, __ATOMIC_RELAXED) >= PURGE_MMAP_MAX) {
+	if (READ_ONCE(forked) && __atomic_fetch_add(&purge_mmaps, 1, __ATOMIC_RELAXED) >= PURGE_MMAP_MAX) {
 		WRITE_ONCE(purge_mode, PURGE_NONE);
 		return false;
 	}
