@@ -387,7 +387,8 @@ static void *kmalloc_huge(size_t size, size_t align, gfp_t gfp)
 		return errno = ENOMEM, NULL;
 	}
 	if (!reused) {
-		topology_bind(h, total, kslub_current_node());	/* before the first touch */
+		if (!os_restricted())	/* no mbind under a seccomp filter */
+			topology_bind(h, total, kslub_current_node());	/* before the first touch */
 		/* on request only, as the peers do: where free memory is
 		 * handed back to a hypervisor, a huge page's first touch can
 		 * cost more than its 512 small pages; and not for calloc: a

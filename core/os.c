@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * os.c - the only file that calls mmap, munmap, madvise, mprotect and mremap.  Every
- * call keeps the caller's errno, except that a failed mapping leaves ENOMEM,
- * which is what malloc's callers expect to see.
+ * os.c - the only file that calls mmap, munmap, madvise, mprotect and
+ * mremap.  Every call keeps the caller's errno, except that a failed mapping
+ * leaves ENOMEM, which is what malloc's callers expect to see.
  */
 #include "internal.h"
 
@@ -157,16 +157,19 @@ void *os_mmap_aligned(size_t size, size_t align)
  * for one through libc's prctl (preload/malloc.c): a range then goes back
  * by mapping fresh zero pages over it (mmap with MAP_FIXED, as glibc's
  * shrink_heap does), a slot map page is not made writable (arena.c), no
- * block moves with MREMAP_DONTUNMAP and no huge pages are asked for.  A
+ * block moves with MREMAP_DONTUNMAP, and neither huge pages nor a NUMA
+ * node (mbind) are asked for.  A
  * filter put in place by raw system calls after the first purge is not
  * seen: a madvise it refuses sends the ranges the mmap way from then on.
  * A range given back by mmap in a fork child leaves a mapping of its own
  * (the kernel does not merge it with the neighbours it shares with the
  * parent), so a child gives at most PURGE_MMAP_MAX ranges back that way;
  * past that, or when mmap is refused too, ranges stay resident (still
- * free, for reuse) and only wholly free arenas go back.  A range not given back is reported to the
- * caller, which keeps it dirty: calloc must not take it for zeros.
- * kslub_os_purges counts the ranges given back. */
+ * free, for reuse) and only wholly free arenas go back.  A range not given
+ * back is reported to the caller, which keeps it dirty: calloc must not
+ * take it for zeros.  A process that cannot read /proc/self/status (no
+ * /proc in a chroot) is taken to be under a filter.  kslub_os_purges
+ * counts the ranges given back. */
 #define PIDFD_SELF_THREAD (-10000)
 #ifndef SYS_process_madvise
 #define SYS_process_madvise 440

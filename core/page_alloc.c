@@ -799,7 +799,8 @@ void page_alloc_bind_arenas(void)
 
 		spin_lock(&zone->lock);
 		list_for_each_entry(arena, &zone->arenas, list)
-			topology_bind(arena, ARENA_SIZE, nid);
+			if (!os_restricted())	/* no mbind under a seccomp filter */
+				topology_bind(arena, ARENA_SIZE, nid);
 		spin_unlock(&zone->lock);
 	}
 }

@@ -143,6 +143,12 @@ void kslub_slabinfo_at_exit(void)
 {
 	if (!kslub_slabinfo_path[0])
 		return;
+	if (os_restricted()) {
+		/* a sandbox may kill the process for the open (os_restrict) */
+		kslub_warn("the slabinfo report is not written to %s: the process runs under a seccomp filter",
+			   kslub_slabinfo_path);
+		return;
+	}
 	if (kslub_write_slabinfo(kslub_slabinfo_path) < 0)
 		kslub_warn("cannot write the slabinfo report to %s (errno %d)", kslub_slabinfo_path, errno);
 }
