@@ -54,17 +54,20 @@ static inline int seccomp_answer(long nr, unsigned int action, bool through_libc
 }
 
 /* A sandbox that lists what a program of one thread under glibc's malloc
- * makes, with the file and time calls a test needs, and kills the process
- * for any other: madvise, process_madvise and mprotect among them. */
-static inline int seccomp_allow_only_glibc_malloc(bool through_libc)
+ * makes, with the time calls a test needs and, with files, the calls that
+ * open and read one, and kills the process for any other: madvise,
+ * process_madvise and mprotect among them. */
+static inline int seccomp_allow_only_glibc_malloc(bool through_libc, bool files)
 {
 	static const unsigned int allowed[] = {
-		SYS_read, SYS_write, SYS_openat, SYS_close, SYS_fstat, SYS_newfstatat, SYS_lseek,
-		SYS_brk, SYS_mmap, SYS_munmap, SYS_mremap, SYS_exit, SYS_exit_group, SYS_clock_gettime,
-		SYS_getpid, SYS_gettid, SYS_futex, SYS_rt_sigprocmask, SYS_rt_sigreturn, SYS_sched_yield,
+		SYS_read, SYS_write, SYS_brk, SYS_mmap, SYS_munmap, SYS_mremap, SYS_exit, SYS_exit_group,
+		SYS_clock_gettime, SYS_getpid, SYS_gettid, SYS_futex, SYS_rt_sigprocmask, SYS_rt_sigreturn,
+		SYS_sched_yield,
+		/* files */
+		SYS_openat, SYS_close, SYS_fstat, SYS_newfstatat, SYS_lseek,
 	};
-	enum { N = sizeof(allowed) / sizeof(allowed[0]) };
-	struct sock_filter filter[N + 5];
+	const unsigned int N = sizeof(allowed) / sizeof(allowed[0]) - (files ? 0 : 5);
+	struct sock_filter filter[sizeof(allowed) / sizeof(allowed[0]) + 5];
 	unsigned short k = 0;
 
 	filter[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));

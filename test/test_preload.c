@@ -793,7 +793,7 @@ static void small_objects_round(void)
 static void purge_then_strict_sandbox_then_purge(void)
 {
 	purge_round();
-	if (seccomp_allow_only_glibc_malloc(true))
+	if (seccomp_allow_only_glibc_malloc(true, true))
 		_exit(95);
 	purge_round();
 	small_objects_round();
@@ -858,6 +858,36 @@ static void refuse_every_purge_then_calloc(void)
 Test(preload, pages_that_cannot_go_back_stay_dirty_for_calloc)
 {
 	expect_clean_exit(refuse_every_purge_then_calloc);
+}
+
+/* A program asked for a slabinfo report (KSLUB_SLABINFO) puts itself under
+ * a sandbox that lists no call to open a file: kslub's report at exit
+ * would have it killed, so it is not written, and a warning says so.  Run
+ * this program again, as the child. */
+__attribute__((constructor)) static void sandboxed_report_child(void)
+{
+	if (!getenv("KSLUB_TEST_SANDBOXED_REPORT"))
+		return;
+	free(opaque(malloc(100)));
+	if (seccomp_allow_only_glibc_malloc(true, false))
+		_exit(95);
+	for (int i = 0; i < 1000; i++)
+		free(opaque(malloc((size_t)i * 64)));
+	exit(0);
+}
+
+Test(preload, a_sandboxed_program_exits_without_the_report_it_could_not_write)
+{
+	char path[64];
+	int status;
+
+	snprintf(path, sizeof(path), "/tmp/kslub-test-sandboxed.%d.slabinfo", (int)getpid());
+	unlink(path);
+	status = child_exec_self("KSLUB_TEST_SANDBOXED_REPORT", path, NULL);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		  "the sandboxed child ended with status %#x (signal %d): killed at exit for the report?", status,
+		  WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	cr_assert_neq(access(path, F_OK), 0, "the report was written under the sandbox");
 }
 
 Test(preload, mallinfo_counts_bytes_in_use_and_free)
