@@ -145,7 +145,7 @@ void kslub_slabinfo_at_exit(void)
 		return;
 	if (os_restricted()) {
 		/* a sandbox may kill the process for the open (os_restrict) */
-		kslub_warn("the slabinfo report is not written to %s: the process runs under a seccomp filter",
+		kslub_warn("the slabinfo report is not written to %s: the process may run under a seccomp filter",
 			   kslub_slabinfo_path);
 		return;
 	}
