@@ -103,10 +103,8 @@ struct arena *arena_create(struct zone *zone)
 	 * refused) kfree finds the caches of its slabs by their struct page */
 	arena->slots = slab_slots_map_arena(arena);
 	/* before the first touch, so that the memmap too is on the node; a
-	 * refusal leaves the memory wherever the kernel puts it; none under a
-	 * seccomp filter, which may not list mbind (os_restrict) */
-	if (!os_restricted())
-		topology_bind(arena, ARENA_SIZE, zone->node);
+	 * refusal leaves the memory wherever the kernel puts it */
+	os_bind_node(arena, ARENA_SIZE, zone->node);
 	arena->magic = ARENA_MAGIC;
 	arena->node = zone->node;
 	arena->zone = zone;

@@ -665,6 +665,7 @@ void os_forked(void);
 void *os_mremap(void *old, size_t old_size, size_t new_size, void *fixed);
 bool os_move_pages(void *old, void *dst, size_t size);
 void os_hugepage(void *addr, size_t size);
+void os_bind_node(void *addr, size_t size, int node);
 void *os_reserve(size_t size);
 bool os_make_writable(void *addr, size_t size);
 extern unsigned long kslub_os_mmaps, kslub_os_munmaps, kslub_os_purges, kslub_os_mapped, kslub_os_moves;

@@ -363,7 +363,6 @@ static void *kmalloc_huge(size_t size, size_t align, gfp_t gfp)
 	struct huge_header *h = NULL;
 	bool reused = false;
 	size_t mapped = 0;	/* total, or more with a cut mapping's slack */
-
 	int saved = errno;	/* a failed try on the way is no failure */
 
 	if (size > PTRDIFF_MAX - off - ARENA_SIZE)
@@ -387,8 +386,7 @@ static void *kmalloc_huge(size_t size, size_t align, gfp_t gfp)
 		return errno = ENOMEM, NULL;
 	}
 	if (!reused) {
-		if (!os_restricted())	/* no mbind under a seccomp filter */
-			topology_bind(h, total, kslub_current_node());	/* before the first touch */
+		os_bind_node(h, total, kslub_current_node());	/* before the first touch */
 		/* on request only, as the peers do: where free memory is
 		 * handed back to a hypervisor, a huge page's first touch can
 		 * cost more than its 512 small pages; and not for calloc: a

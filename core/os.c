@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * os.c - the only file that calls mmap, munmap, madvise, mprotect and
- * mremap.  Every call keeps the caller's errno, except that a failed mapping
+ * mremap (and, through the topology, mbind).  Every call keeps the caller's errno, except that a failed mapping
  * leaves ENOMEM, which is what malloc's callers expect to see.
  */
 #include "internal.h"
+#include "topology.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,7 +16,7 @@
 
 unsigned long kslub_os_mmaps;	/* successful mappings */
 unsigned long kslub_os_munmaps;	/* unmappings */
-unsigned long kslub_os_purges;	/* ranges given back by madvise or process_madvise */
+unsigned long kslub_os_purges;	/* ranges given back by madvise, process_madvise or mmap */
 unsigned long kslub_os_mapped;	/* bytes mapped now */
 unsigned long kslub_os_moves;	/* blocks moved by mremap instead of copied */
 /* under a seccomp filter: mmap, munmap and mremap alone (os_restrict) */
@@ -358,6 +359,14 @@ bool os_move_pages(void *old, void *dst, size_t size)
 		return false;
 	__atomic_fetch_add(&kslub_os_moves, 1, __ATOMIC_RELAXED);
 	return true;
+}
+
+/* Ask the kernel to place a range's pages on a node (mbind, through the
+ * topology); not under a seccomp filter, which may not list mbind. */
+void os_bind_node(void *addr, size_t size, int node)
+{
+	if (!READ_ONCE(restricted))
+		topology_bind(addr, size, node);
 }
 
 /* Ask for transparent huge pages on a range (where the system leaves it to

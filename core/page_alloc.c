@@ -799,8 +799,7 @@ void page_alloc_bind_arenas(void)
 
 		spin_lock(&zone->lock);
 		list_for_each_entry(arena, &zone->arenas, list)
-			if (!os_restricted())	/* no mbind under a seccomp filter */
-				topology_bind(arena, ARENA_SIZE, nid);
+			os_bind_node(arena, ARENA_SIZE, nid);
 		spin_unlock(&zone->lock);
 	}
 }
