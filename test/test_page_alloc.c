@@ -723,6 +723,111 @@ Test(page_alloc, mmap_failure_gives_null_and_enomem_not_a_crash)
 	cr_assert_eq(kslub_validate_slab_cache(kslub_kmalloc_cache(64)), 0);
 }
 
+/* Blocks of 1-4 MiB take runs of free pages anywhere in an arena, not the
+ * aligned 2 MiB or 4 MiB block their size rounds up to: two blocks of 3 MiB
+ * fit in one 8 MiB arena, where the buddy put each in an arena's upper half
+ * (the lower half holds the memmap, so it is never a whole 4 MiB block).
+ * Under an address space limit that is twice the blocks: 58 against 29 in
+ * 256 MiB. */
+Test(page_alloc, blocks_of_3_mib_share_arenas_under_an_address_space_limit)
+{
+	enum { MAX_BLOCKS = 256 };
+	static char *blocks[MAX_BLOCKS];
+	size_t bytes = 3 * MiB, room = 192 * MiB;
+	struct rlimit old, low;
+	int n = 0;
+
+	kfree(kmalloc(64, GFP_KERNEL));
+	cr_assert_eq(getrlimit(RLIMIT_AS, &old), 0);
+	low = old;
+	low.rlim_cur = vm_size_bytes() + room;
+	cr_assert_eq(setrlimit(RLIMIT_AS, &low), 0);
+	while (n < MAX_BLOCKS && (blocks[n] = kmalloc(bytes, GFP_KERNEL))) {
+		tag_block(blocks[n], bytes, (unsigned long)n);
+		n++;
+	}
+	cr_assert_eq(setrlimit(RLIMIT_AS, &old), 0);
+	/* 64 would fill the room; an 8 MiB arena holds two, and a few
+	 * arenas' worth goes to what the process had mapped already */
+	cr_assert_geq(n, 40, "only %d blocks of 3 MiB in %zu MiB of address space: one an arena", n, room / MiB);
+	for (int i = 0; i < n; i++) {
+		check_tag(blocks[i], bytes, (unsigned long)i);
+		kfree(blocks[i]);
+	}
+}
+
+/* Blocks of more than 1 MiB in runs of free pages across buddy blocks, mixed
+ * with smaller ones, freed in random order, grown and shrunk in place and
+ * moved: no block overlaps another, and once all are freed every page is
+ * back in the zone's free areas, merged as before. */
+Test(page_alloc, blocks_in_runs_of_free_pages_never_overlap_and_all_come_back, .init = retain_arenas)
+{
+	enum { N = 96, ROUNDS = 600 };
+	char *p[N] = { 0 };
+	size_t len[N] = { 0 };
+	unsigned long before[NR_ORDERS], after[NR_ORDERS], state = 42;
+
+	/* arenas enough for every block at once (retained, so the free
+	 * areas compare): one a 4 MiB block, 8 MiB of address space each */
+	for (int i = 0; i < N; i++) {
+		p[i] = alloc_pages(GFP_KERNEL, NR_ORDERS - 1);
+		cr_assert_not_null(p[i]);
+	}
+	for (int i = 0; i < N; i++) {
+		free_pages(p[i], NR_ORDERS - 1);
+		p[i] = NULL;
+	}
+	buddy_snapshot(before);
+	for (int r = 0; r < ROUNDS; r++) {
+		int i = (int)(lcg(&state) % N);
+		unsigned long kind = lcg(&state) % 8;
+
+		if (p[i]) {
+			check_tag(p[i], len[i], (unsigned long)i);
+			if (kind < 3) {
+				/* grow or shrink: in place, or moved */
+				size_t to = MiB + lcg(&state) % (3 * MiB);
+
+				p[i] = krealloc(p[i], to, GFP_KERNEL);
+				cr_assert_not_null(p[i], "krealloc to %zu bytes failed", to);
+				cr_assert_eq(((unsigned long *)p[i])[0], (unsigned long)i, "krealloc lost block %d's start",
+					     i);
+				cr_assert_eq((unsigned char)p[i][(to < len[i] ? to : len[i]) / 2], (unsigned char)i,
+					     "krealloc lost block %d's middle", i);
+				if (to > len[i])	/* over the old end mark too */
+					memset(p[i] + len[i] - sizeof(long), (int)i, to - len[i] + sizeof(long));
+				len[i] = to;
+				tag_block(p[i], len[i], (unsigned long)i);
+				continue;
+			}
+			kfree(p[i]);
+			p[i] = NULL;
+			continue;
+		}
+		/* mostly sizes above 1 MiB, not powers of two; some small */
+		len[i] = kind < 6 ? MiB + PAGE + lcg(&state) % (3 * MiB - PAGE) : PAGE * (1 + lcg(&state) % 200);
+		p[i] = kmalloc(len[i], GFP_KERNEL);
+		cr_assert_not_null(p[i], "kmalloc(%zu) failed", len[i]);
+		memset(p[i], (int)i, len[i]);
+		tag_block(p[i], len[i], (unsigned long)i);
+	}
+	for (int i = 0; i < N; i++) {
+		if (!p[i])
+			continue;
+		check_tag(p[i], len[i], (unsigned long)i);
+		/* the middle too, where a neighbour laid over it would show */
+		cr_assert_eq((unsigned char)p[i][len[i] / 2], (unsigned char)i, "block %d was overwritten inside", i);
+		kfree(p[i]);
+	}
+	buddy_snapshot(after);
+	cr_assert_eq(free_pages_of(after) - free_pages_of(before), 0,
+		     "%ld pages not back in the zone after every block was freed",
+		     (long)(free_pages_of(before) - free_pages_of(after)));
+	for (int o = 0; o < NR_ORDERS; o++)
+		cr_assert_eq(after[o], before[o], "order %d: %lu free blocks after, %lu before: not merged back", o,
+			     after[o], before[o]);
+}
+
 /* ---- misuse ------------------------------------------------------------------------------- */
 
 static void no_core_dump(void)
