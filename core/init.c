@@ -27,7 +27,6 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 int kslub_initialized;
@@ -46,11 +45,6 @@ static int init_state;		/* 0 not started, 1 starting, 2 done */
 /* Set in the thread that starts kslub while it does: its own calls into
  * the allocator meanwhile go on, where other threads wait. */
 static __thread bool kslub_starting __attribute__((tls_model("initial-exec")));
-
-static pid_t gettid_raw(void)
-{
-	return (pid_t)os_syscall3(SYS_gettid, 0, 0, 0);
-}
 
 /* A thread that runs on another node now takes its pages from that node: its
  * page lists, which hold the old node's pages, go back to the old zone. */
@@ -242,7 +236,6 @@ struct kslub_thread *kslub_thread_get(void)
 		t->alloc_pages = (unsigned int)DIV_ROUND_UP(sizeof(*t), PAGE_SIZE);
 	}
 	t->node = kslub_current_node();
-	t->tid = gettid_raw();
 	t->pcp.high = (int)kslub_opt(OPT_PCP_HIGH);
 	t->pcp.batch = (int)kslub_opt(OPT_PCP_BATCH);
 	t->pcp.node = t->node;
@@ -426,8 +419,6 @@ static void fork_child(void)
 		t->state = THREAD_DEAD;
 		thread_release(t);
 	}
-	if (self->state == THREAD_LIVE)
-		self->tid = gettid_raw();
 	spin_unlock(&kslub_slab_mutex);
 }
 

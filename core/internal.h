@@ -576,7 +576,6 @@ struct kslub_thread {
 	struct list_head list;		/* kslub_threads */
 	int state;
 	int node;
-	pid_t tid;
 	unsigned int alloc_pages;	/* pages this structure occupies */
 };
 
