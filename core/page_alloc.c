@@ -784,9 +784,11 @@ static struct page *rmqueue_run(struct zone *zone, unsigned long nr, unsigned lo
 	for (int l = 0; l < 2 && scanned < RUN_SCAN_MAX && !(l && best_dirty); l++) {
 		for (unsigned int o = low; o < MAX_ORDER && scanned < RUN_SCAN_MAX; o++) {
 			struct list_head *list = l ? &zone->free_area[o].clean_list : &zone->free_area[o].free_list;
-			struct page *head;
 
-			list_for_each_entry(head, list, buddy_list) {
+			/* by the list links: list_for_each_entry would make a
+			 * struct page of the list's head to end on */
+			for (struct list_head *pos = list->next; pos != list; pos = pos->next) {
+				struct page *head = list_entry(pos, struct page, buddy_list);
 				struct free_run run;
 				unsigned long len, d;
 
