@@ -6,6 +6,8 @@
  *                          kernel's kmalloc-96 and kmalloc-192
  *   8 KiB .. 4 MiB         kmalloc_large: exactly the pages needed, from a
  *                          buddy block whose unused tail goes straight back
+ *                          (above 1 MiB and not a power of two, from a run
+ *                          of free pages anywhere in an arena: rmqueue_run)
  *   above 4 MiB            a mapping of its own (the kernel's vmalloc), with a
  *                          header page; realloc moves it with mremap; with
  *                          KSLUB_THP=1 and unless zeroed, it asks for
