@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * os.c - the only file that calls mmap, munmap, madvise, mprotect and
- * mremap (and, through the topology, mbind).  Every call keeps the caller's errno, except that a failed mapping
- * leaves ENOMEM, which is what malloc's callers expect to see.
+ * mremap (and, through the topology, mbind).  Every call keeps the caller's
+ * errno, except that a failed mapping leaves ENOMEM, which is what malloc's
+ * callers expect to see.
  */
 #include "internal.h"
 #include "topology.h"

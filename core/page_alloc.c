@@ -251,6 +251,14 @@ static inline unsigned long zone_resident_pages(const struct zone *zone)
 	return zone->managed_pages - zone->nr_free_pages + zone->nr_dirty;
 }
 
+/* After pages left the free lists: the zone's peak of resident pages (see
+ * zone_free_finish). */
+static inline void zone_note_peak(struct zone *zone)
+{
+	if (zone_resident_pages(zone) > zone->peak_resident)
+		zone->peak_resident = zone_resident_pages(zone);
+}
+
 /* The lowest order from order up with a dirty (or a clean) free block, or
  * MAX_ORDER. */
 static inline unsigned int smallest_order(struct zone *zone, unsigned int order, bool dirty)
@@ -293,8 +301,7 @@ static struct page *rmqueue_smallest(struct zone *zone, unsigned int order, unsi
 	del_from_free_list(zone, page, o);
 	expand(zone, page, order, o, nr_dirty, freed_at);
 	page->flags = 0;
-	if (zone_resident_pages(zone) > zone->peak_resident)
-		zone->peak_resident = zone_resident_pages(zone);
+	zone_note_peak(zone);
 	return page;
 }
 
@@ -813,8 +820,7 @@ static struct page *rmqueue_run(struct zone *zone, unsigned long nr, unsigned lo
 		return NULL;
 found:
 	*dirty = take_free_range(zone, best, nr);
-	if (zone_resident_pages(zone) > zone->peak_resident)
-		zone->peak_resident = zone_resident_pages(zone);
+	zone_note_peak(zone);
 	return best;
 }
 

@@ -1304,9 +1304,8 @@ static void *start_and_allocate(void *arg)
 {
 	void *p = kmalloc(64, GFP_KERNEL);
 
-	(void)arg;
 	kfree(p);
-	return p;
+	return p ? arg : NULL;	/* arg: not NULL, and not the freed block */
 }
 
 Test(threads, a_thread_starts_without_asking_the_kernel_its_id, .timeout = 60)
@@ -1318,7 +1317,7 @@ Test(threads, a_thread_starts_without_asking_the_kernel_its_id, .timeout = 60)
 	cr_assert_eq(seccomp_answer(SYS_gettid, SECCOMP_RET_KILL_PROCESS, false), 0, "no seccomp filter: %s",
 		     strerror(errno));
 	for (int i = 0; i < 8; i++) {
-		cr_assert_eq(pthread_create(&t, NULL, start_and_allocate, NULL), 0);
+		cr_assert_eq(pthread_create(&t, NULL, start_and_allocate, &t), 0);
 		cr_assert_eq(pthread_join(t, &ret), 0);
 		cr_assert_not_null(ret, "thread %d got no memory", i);
 	}
