@@ -932,6 +932,52 @@ static void *alloc_single(struct kmem_cache *s, gfp_t gfp, int node)
 
 /* ---- the slow paths --------------------------------------------------------- */
 
+/* The free objects of a slab that the cpu takes back, relinked in address
+ * order, so that the slab hands them out upwards as it did when new.  The
+ * frees that made the list came in the program's order, and a list of them
+ * last in first out would hand the objects out in that order turned around,
+ * several runs interleaved after a few rounds: objects allocated one after
+ * the other then lie apart, and a program that walks them in the order it
+ * made them (python's collector over its objects) waits on more lines.  A
+ * list that is not a list of this slab's objects is left as it is. */
+#define ORDER_FREELIST_MAX 512	/* objects of a slab, one bit each */
+#define BITS_PER_LONG (8 * (unsigned int)sizeof(long))
+static void *order_freelist(struct kmem_cache *s, struct slab *slab, void *head)
+{
+	unsigned long free_map[ORDER_FREELIST_MAX / BITS_PER_LONG] = { 0 };
+	unsigned int objects = slab->objects, n = 0;
+	char *start = (char *)slab_address(slab) + s->red_left_pad;
+	void *first = NULL, *prev = NULL;
+
+	if (!head || !get_freepointer(s, head) || objects > ORDER_FREELIST_MAX)
+		return head;
+	/* the objects' lines at once, not one miss after the other */
+	for (unsigned int i = 0; i < objects; i++)
+		__builtin_prefetch(start + (size_t)i * s->size + s->offset);
+	for (void *p = head; p; p = get_freepointer(s, p)) {
+		unsigned long off = (unsigned long)((char *)p - start);
+		unsigned long i = (unsigned long)(((unsigned __int128)off * s->div_magic) >> 64);
+
+		if (i >= objects || i * s->size != off || ++n > objects)
+			return head;
+		free_map[i / BITS_PER_LONG] |= 1UL << (i % BITS_PER_LONG);
+	}
+	for (unsigned int w = 0; w < DIV_ROUND_UP(objects, BITS_PER_LONG); w++) {
+		while (free_map[w]) {
+			char *p = start + ((size_t)w * BITS_PER_LONG + (unsigned int)__builtin_ctzl(free_map[w])) * s->size;
+
+			free_map[w] &= free_map[w] - 1;
+			if (prev)
+				set_freepointer(s, prev, p);
+			else
+				first = p;
+			prev = p;
+		}
+	}
+	set_freepointer(s, prev, NULL);
+	return first;
+}
+
 /* The thread's freelist is empty (kernel: ___slab_alloc). */
 static void *refill_alloc(struct kmem_cache *s, struct kmem_cache_cpu *c, gfp_t gfp, int node)
 {
@@ -961,6 +1007,7 @@ redo:
 	freelist = get_freelist(s, slab);	/* frees by other threads */
 	if (!freelist)
 		goto new_slab;			/* it was full, and is unfrozen now */
+	freelist = order_freelist(s, slab, freelist);
 	cpu_slab_set(s, c, slab);
 load_freelist:
 	c->freelist = get_freepointer(s, freelist);
@@ -980,16 +1027,20 @@ new_slab:
 		slab = *cpu_partial(s, c);
 		*cpu_partial(s, c) = slab->next;
 		/* our local frees there are the new cpu freelist: they are
-		 * counted in inuse like one already */
-		c->freelist = slab_local_head(s, slab);
+		 * counted in inuse like one already.  Off the slab before
+		 * they are relinked: a report may walk a local list. */
+		freelist = slab_local_head(s, slab);
 		slab_set_local_head(s, slab, NULL);
+		c->freelist = order_freelist(s, slab, freelist);
 		barrier();	/* the compiler must not set the cpu slab first */
 		cpu_slab_set(s, c, slab);
 		goto redo;
 	}
 	freelist = get_partial(s, node, c, gfp);
-	if (freelist)
+	if (freelist) {
+		freelist = order_freelist(s, cpu_slab(c), freelist);
 		goto load_freelist;
+	}
 	slab = new_slab(s, gfp, node);
 	if (unlikely(!slab))
 		return NULL;

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -613,6 +614,151 @@ Test(slub, min_objects_never_makes_a_slab_of_more_objects_than_a_slab_can_count,
 	}
 	cr_assert_eq(cache_info(s).active_objs, 0);
 	validate(s);
+}
+
+/* ---- the order in which a slab hands out its objects ------------------------------------- */
+
+/* Frees reach a slab one at a time, in the program's order; a slab that the
+ * thread takes back hands its free objects out in address order, as a new
+ * slab does.  No sheaves and no cpu-partial lists here, so that each free
+ * goes to its slab and a slab freed into goes to the node's partial list. */
+static void slabs_only(void)
+{
+	setenv("KSLUB_SHEAF_CAPACITY", "0", 1);
+	setenv("KSLUB_CPU_PARTIAL", "0", 1);
+}
+
+/* Free the objects at the odd places of objs[0 .. n - 1] (one slab's, in
+ * address order), the lowest first: last in, first out, a slab would hand
+ * them out downwards. */
+static void free_every_other(struct kmem_cache *s, void **objs, unsigned int n)
+{
+	for (unsigned int i = 1; i < n; i += 2) {
+		kmem_cache_free(s, objs[i]);
+		objs[i] = NULL;
+	}
+}
+
+/* The next n / 2 objects of s are the ones freed from objs (whose first
+ * object stays), each above the one before; they go back into objs. */
+static void next_objects_come_upwards(struct kmem_cache *s, void **objs, unsigned int n)
+{
+	uintptr_t lo = (uintptr_t)objs[0], size = kmem_cache_size(s);
+	void *prev = NULL;
+
+	for (unsigned int k = 0; k < n / 2; k++) {
+		void *p = kmem_cache_alloc(s, GFP_KERNEL);
+		uintptr_t i = ((uintptr_t)p - lo) / size;
+
+		cr_assert_not_null(p);
+		cr_assert((uintptr_t)p > lo && i < n && !objs[i],
+			  "object %u, %p, is not one of those freed from the slab at %p", k, p, (void *)lo);
+		cr_assert(!prev || (uintptr_t)p > (uintptr_t)prev,
+			  "object %u, %p, comes after %p: the slab's free objects are not handed out upwards", k, p,
+			  prev);
+		prev = p;
+		objs[i] = p;
+	}
+}
+
+static int by_address(const void *a, const void *b)
+{
+	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* A slab's objects, allocated from a new cache; sorted, they are the slab's
+ * from its start, one object size apart. */
+static void **one_slab_of_objects(struct kmem_cache *s, unsigned int n)
+{
+	void **objs = calloc(n, sizeof(void *));
+
+	cr_assert_not_null(objs);
+	for (unsigned int i = 0; i < n; i++) {
+		objs[i] = kmem_cache_alloc(s, GFP_KERNEL);
+		cr_assert_not_null(objs[i]);
+	}
+	qsort(objs, n, sizeof(void *), by_address);
+	cr_assert_eq((uintptr_t)objs[n - 1] - (uintptr_t)objs[0], (uintptr_t)(n - 1) * kmem_cache_size(s),
+		     "the first %u objects of a new cache are not one slab", n);
+	return objs;
+}
+
+Test(slub, a_slab_taken_back_from_the_node_hands_out_its_free_objects_upwards, .init = slabs_only)
+{
+	struct kmem_cache *s = kmem_cache_create("test_upwards", 64, 0, 0, NULL);
+	unsigned int n;
+	void **objs, **second;
+
+	cr_assert_not_null(s);
+	n = cache_info(s).objs_per_slab;
+	objs = one_slab_of_objects(s, n);
+	/* a second slab becomes the cpu slab; the first, full, is on no list */
+	second = calloc(n, sizeof(void *));
+	cr_assert_not_null(second);
+	second[0] = kmem_cache_alloc(s, GFP_KERNEL);
+	cr_assert_not_null(second[0]);
+	/* half of the first slab freed: it goes to the node's partial list */
+	free_every_other(s, objs, n);
+	cr_assert_eq(cache_info(s).active_objs, n - n / 2 + 1);
+	/* the second slab used up, the next ones come from the first */
+	for (unsigned int i = 1; i < n; i++) {
+		second[i] = kmem_cache_alloc(s, GFP_KERNEL);
+		cr_assert_not_null(second[i]);
+	}
+	next_objects_come_upwards(s, objs, n);
+	validate(s);
+	for (unsigned int i = 0; i < n; i++) {
+		kmem_cache_free(s, second[i]);
+		if (objs[i])
+			kmem_cache_free(s, objs[i]);
+	}
+	cr_assert_eq(cache_info(s).active_objs, 0);
+	validate(s);
+	kmem_cache_destroy(s);
+	free(objs);
+	free(second);
+}
+
+struct remote_free {
+	struct kmem_cache *s;
+	void **objs;
+	unsigned int n;
+};
+
+static void *free_remotely(void *arg)
+{
+	struct remote_free *r = arg;
+
+	free_every_other(r->s, r->objs, r->n);
+	return NULL;
+}
+
+Test(slub, objects_other_threads_free_come_back_upwards, .init = slabs_only)
+{
+	struct kmem_cache *s = kmem_cache_create("test_remote_upwards", 64, 0, 0, NULL);
+	struct remote_free r;
+	pthread_t t;
+	unsigned int n;
+
+	cr_assert_not_null(s);
+	n = cache_info(s).objs_per_slab;
+	/* the slab stays this thread's cpu slab, its freelist empty */
+	r = (struct remote_free){ .s = s, .objs = one_slab_of_objects(s, n), .n = n };
+	cr_assert_eq(pthread_create(&t, NULL, free_remotely, &r), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(cache_info(s).active_objs, n - n / 2);
+	/* the next objects are the ones the other thread freed to our cpu slab */
+	next_objects_come_upwards(s, r.objs, n);
+	validate(s);
+	for (unsigned int i = 0; i < n; i++)
+		if (r.objs[i])
+			kmem_cache_free(s, r.objs[i]);
+	cr_assert_eq(cache_info(s).active_objs, 0);
+	validate(s);
+	kmem_cache_destroy(s);
+	free(r.objs);
 }
 
 /* ---- misuse ---------------------------------------------------------------------------- */
