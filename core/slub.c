@@ -42,7 +42,10 @@
  * object keeps its state while free.  Free pointers are stored obfuscated
  * (SLAB_FREELIST_HARDENED): ptr ^ kslub_freelist_random ^ swab(address of the object).
  * An allocated object has 0 in that slot: free() decodes the slot to tell a
- * double free from a first one.
+ * double free from a first one.  What differs from the kernel: the free
+ * objects of a slab that the cpu takes back (from the node, from other
+ * threads' frees, from its cpu-partial list) are relinked in address order
+ * (order_freelist), so that a slab always hands its objects out upwards.
  *
  * Frees by another thread use the kernel's __slab_free; a thread that exits
  * flushes its cpu slabs and cpu-partial slabs to the nodes (flush_cpu_slab)
