@@ -43,9 +43,10 @@
  * (SLAB_FREELIST_HARDENED): ptr ^ kslub_freelist_random ^ swab(address of the object).
  * An allocated object has 0 in that slot: free() decodes the slot to tell a
  * double free from a first one.  What differs from the kernel: the free
- * objects of a slab that the cpu takes back (from the node, from other
- * threads' frees, from its cpu-partial list) are relinked in address order
- * (order_freelist), so that a slab always hands its objects out upwards.
+ * objects of a slab that the cpu takes back are relinked in address order
+ * (order_freelist), so that the slab hands them out upwards: always for the
+ * thread's own frees to a cpu-partial slab, and for a slab's freelist while
+ * the process has one thread.
  *
  * Frees by another thread use the kernel's __slab_free; a thread that exits
  * flushes its cpu slabs and cpu-partial slabs to the nodes (flush_cpu_slab)
@@ -942,7 +943,11 @@ static void *alloc_single(struct kmem_cache *s, gfp_t gfp, int node)
  * several runs interleaved after a few rounds: objects allocated one after
  * the other then lie apart, and a program that walks them in the order it
  * made them (python's collector over its objects) waits on more lines.  A
- * list that is not a list of this slab's objects is left as it is. */
+ * list that is not a list of this slab's objects is left as it is.  Lists
+ * that other threads may have freed into (the slab's own freelist, once the
+ * process has a second thread) stay as they are: their objects' lines are
+ * in other CPUs' caches, and the walk waited on each (producer/consumer
+ * pairs 12% slower). */
 #define ORDER_FREELIST_MAX 512	/* objects of a slab, one bit each */
 #define BITS_PER_LONG (8 * (unsigned int)sizeof(long))
 static void *order_freelist(struct kmem_cache *s, struct slab *slab, void *head)
@@ -1010,7 +1015,8 @@ redo:
 	freelist = get_freelist(s, slab);	/* frees by other threads */
 	if (!freelist)
 		goto new_slab;			/* it was full, and is unfrozen now */
-	freelist = order_freelist(s, slab, freelist);
+	if (__libc_single_threaded)
+		freelist = order_freelist(s, slab, freelist);
 	cpu_slab_set(s, c, slab);
 load_freelist:
 	c->freelist = get_freepointer(s, freelist);
@@ -1041,7 +1047,8 @@ new_slab:
 	}
 	freelist = get_partial(s, node, c, gfp);
 	if (freelist) {
-		freelist = order_freelist(s, cpu_slab(c), freelist);
+		if (__libc_single_threaded)
+			freelist = order_freelist(s, cpu_slab(c), freelist);
 		goto load_freelist;
 	}
 	slab = new_slab(s, gfp, node);

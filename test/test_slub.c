@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/single_threaded.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -639,14 +640,14 @@ static void free_every_other(struct kmem_cache *s, void **objs, unsigned int n)
 	}
 }
 
-/* The next n / 2 objects of s are the ones freed from objs (whose first
- * object stays), each above the one before; they go back into objs. */
-static void next_objects_come_upwards(struct kmem_cache *s, void **objs, unsigned int n)
+/* The next count objects of s are ones freed from objs[0 .. n - 1] (whose
+ * first object stays), each above the one before; they go back into objs. */
+static void next_objects_come_upwards(struct kmem_cache *s, void **objs, unsigned int n, unsigned int count)
 {
 	uintptr_t lo = (uintptr_t)objs[0], size = kmem_cache_size(s);
 	void *prev = NULL;
 
-	for (unsigned int k = 0; k < n / 2; k++) {
+	for (unsigned int k = 0; k < count; k++) {
 		void *p = kmem_cache_alloc(s, GFP_KERNEL);
 		uintptr_t i = ((uintptr_t)p - lo) / size;
 
@@ -685,29 +686,118 @@ static void **one_slab_of_objects(struct kmem_cache *s, unsigned int n)
 	return objs;
 }
 
-Test(slub, a_slab_taken_back_from_the_node_hands_out_its_free_objects_upwards, .init = slabs_only)
+/* In a process of one thread (the partial slabs other threads may have
+ * freed into are left as they are): a new cache's first slab filled, a
+ * second begun, every other object of the first freed lowest first, the
+ * second used up; then the first slab comes back from the node's partial
+ * list and its free objects must come upwards.  Exits 0 when they do, 5
+ * when not, 4 with more than one thread, 3 or 6 when the setup went wrong. */
+static int node_slab_comes_back_upwards(void)
 {
 	struct kmem_cache *s = kmem_cache_create("test_upwards", 64, 0, 0, NULL);
+	struct kslub_cache_info info;
+	void *objs[512], *second[512], *prev = NULL;
+	uintptr_t lo, size;
+	unsigned int n;
+
+	if (!s || kslub_cache_info(s, &info) || info.objs_per_slab > 512)
+		return 3;
+	n = info.objs_per_slab;
+	size = kmem_cache_size(s);
+	for (unsigned int i = 0; i < n; i++)
+		if (!(objs[i] = kmem_cache_alloc(s, GFP_KERNEL)))
+			return 3;
+	qsort(objs, n, sizeof(void *), by_address);
+	lo = (uintptr_t)objs[0];
+	if ((uintptr_t)objs[n - 1] - lo != (n - 1) * size)
+		return 3;
+	/* a second slab becomes the cpu slab; the first, full, is on no list */
+	if (!(second[0] = kmem_cache_alloc(s, GFP_KERNEL)))
+		return 3;
+	/* half of the first slab freed: it goes to the node's partial list */
+	free_every_other(s, objs, n);
+	for (unsigned int i = 1; i < n; i++)
+		if (!(second[i] = kmem_cache_alloc(s, GFP_KERNEL)))
+			return 3;
+	for (unsigned int k = 0; k < n / 2; k++) {
+		void *p = kmem_cache_alloc(s, GFP_KERNEL);
+		uintptr_t i = ((uintptr_t)p - lo) / size;
+
+		if (!p || (uintptr_t)p <= lo || i >= n || objs[i])
+			return 6;
+		if (prev && (uintptr_t)p < (uintptr_t)prev)
+			return 5;
+		prev = p;
+		objs[i] = p;
+	}
+	if (kslub_validate_slab_cache(s))
+		return 6;
+	for (unsigned int i = 0; i < n; i++) {
+		kmem_cache_free(s, objs[i]);
+		kmem_cache_free(s, second[i]);
+	}
+	kmem_cache_destroy(s);
+	return 0;
+}
+
+/* Run this program again before criterion starts its threads. */
+__attribute__((constructor)) static void upwards_child(void)
+{
+	if (!getenv("KSLUB_TEST_UPWARDS_CHILD"))
+		return;
+	if (!__libc_single_threaded)
+		_exit(4);
+	_exit(node_slab_comes_back_upwards());
+}
+
+Test(slub, a_slab_taken_back_from_the_node_hands_out_its_free_objects_upwards, .init = slabs_only, .timeout = 60)
+{
+	int status = child_exec_self("KSLUB_TEST_UPWARDS_CHILD", NULL, NULL);
+
+	cr_assert(WIFEXITED(status), "the child died (status %#x)", status);
+	cr_assert_neq(WEXITSTATUS(status), 4, "the child had more than one thread");
+	cr_assert_neq(WEXITSTATUS(status), 5, "the slab's free objects were not handed out upwards");
+	cr_assert_eq(WEXITSTATUS(status), 0, "the setup went wrong (exit %d)", WEXITSTATUS(status));
+}
+
+static void sheaves_off(void)
+{
+	setenv("KSLUB_SHEAF_CAPACITY", "0", 1);
+}
+
+static void *nothing(void *arg)
+{
+	return arg;
+}
+
+/* Once the process has a second thread, the frees a thread makes to a slab
+ * on its cpu-partial list go on the slab's local list, last in first out;
+ * when the slab becomes the cpu slab again they come back upwards too. */
+Test(slub, own_frees_to_a_cpu_partial_slab_come_back_upwards, .init = sheaves_off)
+{
+	struct kmem_cache *s = kmem_cache_create("test_local_upwards", 64, 0, 0, NULL);
 	unsigned int n;
 	void **objs, **second;
+	pthread_t t;
 
 	cr_assert_not_null(s);
 	n = cache_info(s).objs_per_slab;
 	objs = one_slab_of_objects(s, n);
-	/* a second slab becomes the cpu slab; the first, full, is on no list */
 	second = calloc(n, sizeof(void *));
 	cr_assert_not_null(second);
 	second[0] = kmem_cache_alloc(s, GFP_KERNEL);
 	cr_assert_not_null(second[0]);
-	/* half of the first slab freed: it goes to the node's partial list */
+	cr_assert_eq(pthread_create(&t, NULL, nothing, NULL), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	/* the first free makes the full slab ours, on the cpu-partial list,
+	 * and goes to its freelist; the others to its local list */
 	free_every_other(s, objs, n);
-	cr_assert_eq(cache_info(s).active_objs, n - n / 2 + 1);
-	/* the second slab used up, the next ones come from the first */
 	for (unsigned int i = 1; i < n; i++) {
 		second[i] = kmem_cache_alloc(s, GFP_KERNEL);
 		cr_assert_not_null(second[i]);
 	}
-	next_objects_come_upwards(s, objs, n);
+	/* the local list first: the objects freed after the first */
+	next_objects_come_upwards(s, objs, n, n / 2 - 1);
 	validate(s);
 	for (unsigned int i = 0; i < n; i++) {
 		kmem_cache_free(s, second[i]);
@@ -719,46 +809,6 @@ Test(slub, a_slab_taken_back_from_the_node_hands_out_its_free_objects_upwards, .
 	kmem_cache_destroy(s);
 	free(objs);
 	free(second);
-}
-
-struct remote_free {
-	struct kmem_cache *s;
-	void **objs;
-	unsigned int n;
-};
-
-static void *free_remotely(void *arg)
-{
-	struct remote_free *r = arg;
-
-	free_every_other(r->s, r->objs, r->n);
-	return NULL;
-}
-
-Test(slub, objects_other_threads_free_come_back_upwards, .init = slabs_only)
-{
-	struct kmem_cache *s = kmem_cache_create("test_remote_upwards", 64, 0, 0, NULL);
-	struct remote_free r;
-	pthread_t t;
-	unsigned int n;
-
-	cr_assert_not_null(s);
-	n = cache_info(s).objs_per_slab;
-	/* the slab stays this thread's cpu slab, its freelist empty */
-	r = (struct remote_free){ .s = s, .objs = one_slab_of_objects(s, n), .n = n };
-	cr_assert_eq(pthread_create(&t, NULL, free_remotely, &r), 0);
-	cr_assert_eq(pthread_join(t, NULL), 0);
-	cr_assert_eq(cache_info(s).active_objs, n - n / 2);
-	/* the next objects are the ones the other thread freed to our cpu slab */
-	next_objects_come_upwards(s, r.objs, n);
-	validate(s);
-	for (unsigned int i = 0; i < n; i++)
-		if (r.objs[i])
-			kmem_cache_free(s, r.objs[i]);
-	cr_assert_eq(cache_info(s).active_objs, 0);
-	validate(s);
-	kmem_cache_destroy(s);
-	free(r.objs);
 }
 
 /* ---- misuse ---------------------------------------------------------------------------- */
