@@ -959,9 +959,10 @@ static void *order_freelist(struct kmem_cache *s, struct slab *slab, void *head)
 
 	if (!head || !get_freepointer(s, head) || objects > ORDER_FREELIST_MAX)
 		return head;
-	/* the objects' lines at once, not one miss after the other */
-	for (unsigned int i = 0; i < objects; i++)
-		__builtin_prefetch(start + (size_t)i * s->size + s->offset);
+	/* the objects' lines at once, not one miss after the other: a line
+	 * at a time where objects are smaller */
+	for (size_t a = 0; a < (size_t)objects * s->size; a += max_t(size_t, s->size, 64))
+		__builtin_prefetch(start + a + s->offset);
 	for (void *p = head; p; p = get_freepointer(s, p)) {
 		unsigned long off = (unsigned long)((char *)p - start);
 		unsigned long i = (unsigned long)(((unsigned __int128)off * s->div_magic) >> 64);
