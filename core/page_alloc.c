@@ -593,17 +593,15 @@ struct page *alloc_pages_exact_node(int node, gfp_t gfp, size_t size, bool *zero
 			page = rmqueue_run(zone, nr, &dirty);
 			spin_unlock(&zone->lock);
 		}
-		if (page) {
-			z = !dirty;
-		} else {	/* the buddy's block, its tail freed */
+		if (!page) {	/* the buddy's block, its tail freed */
 			page = rmqueue(zone, gfp, order, &dirty);
 			if (!page)
 				return errno = ENOMEM, NULL;
 			WRITE_ONCE(page->flags, 0);
-			z = !dirty;
 			if (nr < (1UL << order))
-				free_pages_range(page + nr, (1UL << order) - nr, !z);
+				free_pages_range(page + nr, (1UL << order) - nr, dirty != 0);
 		}
+		z = !dirty;
 		page->compound_head = 0;
 	}
 	if (!page)
@@ -646,12 +644,11 @@ static void free_area_add_range(struct zone *zone, struct page *page, unsigned l
 }
 
 /* Take the nr pages from page, all in free blocks, off the free lists; the
- * blocks' pages outside them go back as the largest aligned pieces.  Returns
- * how many of the pages taken may be resident (each block's share, at least
- * one from a block that has any).  Called with zone->lock held. */
-static unsigned long take_free_range(struct zone *zone, struct page *page, unsigned long nr)
+ * blocks' pages outside them go back as the largest aligned pieces.  Called
+ * with zone->lock held. */
+static void take_free_range(struct zone *zone, struct page *page, unsigned long nr)
 {
-	unsigned long idx = page_index(page), end = idx + nr, dirty = 0;
+	unsigned long idx = page_index(page), end = idx + nr;
 
 	for (unsigned long i = idx; i < end;) {
 		struct page *head = buddy_block_holding(page + (i - idx), i);
@@ -664,13 +661,10 @@ static unsigned long take_free_range(struct zone *zone, struct page *page, unsig
 		head->flags = 0;
 		free_area_add_range(zone, head, start, idx > start ? idx : start, nr_dirty, order, freed_at);
 		free_area_add_range(zone, head, end < stop ? end : stop, stop, nr_dirty, order, freed_at);
-		dirty += dirty_share(nr_dirty, min_t(unsigned long, stop, end) - max_t(unsigned long, start, idx),
-				     order);
 		i = stop;
 	}
 	for (unsigned long i = 0; i < nr; i++)
 		WRITE_ONCE(page[i].flags, 0);
-	return dirty;
 }
 
 bool take_pages_off_buddy(struct page *page, unsigned long nr)
@@ -819,7 +813,8 @@ static struct page *rmqueue_run(struct zone *zone, unsigned long nr, unsigned lo
 	if (!best)
 		return NULL;
 found:
-	*dirty = take_free_range(zone, best, nr);
+	*dirty = best_dirty;	/* run_dirty: each block's share, at least one from a block with any */
+	take_free_range(zone, best, nr);
 	zone_note_peak(zone);
 	return best;
 }

@@ -943,21 +943,23 @@ static void *alloc_single(struct kmem_cache *s, gfp_t gfp, int node)
  * several runs interleaved after a few rounds: objects allocated one after
  * the other then lie apart, and a program that walks them in the order it
  * made them (python's collector over its objects) waits on more lines.  A
- * list that is not a list of this slab's objects is left as it is.  Lists
- * that other threads may have freed into (the slab's own freelist, once the
- * process has a second thread) stay as they are: their objects' lines are
+ * list that is not a list of this slab's objects is left as it is.  A
+ * shared list, one that other threads may have freed into (the slab's own
+ * freelist, not the owner's local list), stays as it is once the process
+ * has a second thread: their objects' lines are
  * in other CPUs' caches, and the walk waited on each (producer/consumer
  * pairs 12% slower). */
 #define ORDER_FREELIST_MAX 512	/* objects of a slab, one bit each */
 #define BITS_PER_LONG (8 * (unsigned int)sizeof(long))
-static void *order_freelist(struct kmem_cache *s, struct slab *slab, void *head)
+static void *order_freelist(struct kmem_cache *s, struct slab *slab, void *head, bool shared)
 {
 	unsigned long free_map[ORDER_FREELIST_MAX / BITS_PER_LONG] = { 0 };
 	unsigned int objects = slab->objects, n = 0;
 	char *start = (char *)slab_address(slab) + s->red_left_pad;
 	void *first = NULL, *prev = NULL;
 
-	if (!head || !get_freepointer(s, head) || objects > ORDER_FREELIST_MAX)
+	if ((shared && !__libc_single_threaded) || !head || !get_freepointer(s, head) ||
+	    objects > ORDER_FREELIST_MAX)
 		return head;
 	/* the objects' lines at once, not one miss after the other: a line
 	 * at a time where objects are smaller */
@@ -1016,8 +1018,7 @@ redo:
 	freelist = get_freelist(s, slab);	/* frees by other threads */
 	if (!freelist)
 		goto new_slab;			/* it was full, and is unfrozen now */
-	if (__libc_single_threaded)
-		freelist = order_freelist(s, slab, freelist);
+	freelist = order_freelist(s, slab, freelist, true);
 	cpu_slab_set(s, c, slab);
 load_freelist:
 	c->freelist = get_freepointer(s, freelist);
@@ -1041,15 +1042,14 @@ new_slab:
 		 * they are relinked: a report may walk a local list. */
 		freelist = slab_local_head(s, slab);
 		slab_set_local_head(s, slab, NULL);
-		c->freelist = order_freelist(s, slab, freelist);
+		c->freelist = order_freelist(s, slab, freelist, false);
 		barrier();	/* the compiler must not set the cpu slab first */
 		cpu_slab_set(s, c, slab);
 		goto redo;
 	}
 	freelist = get_partial(s, node, c, gfp);
 	if (freelist) {
-		if (__libc_single_threaded)
-			freelist = order_freelist(s, cpu_slab(c), freelist);
+		freelist = order_freelist(s, cpu_slab(c), freelist, true);
 		goto load_freelist;
 	}
 	slab = new_slab(s, gfp, node);

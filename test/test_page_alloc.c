@@ -760,6 +760,27 @@ Test(page_alloc, blocks_of_3_mib_share_arenas_under_an_address_space_limit)
  * with smaller ones, freed in random order, grown and shrunk in place and
  * moved: no block overlaps another, and once all are freed every page is
  * back in the zone's free areas, merged as before. */
+/* A block from a run of free pages that a free left resident is not taken
+ * for zeros: kzalloc of it clears what the last block there held. */
+Test(page_alloc, a_block_from_a_run_of_resident_pages_is_zeroed_by_kzalloc)
+{
+	enum { SIZE = 3 * MiB };	/* not a power of two: a run of free pages */
+
+	for (int round = 0; round < 4; round++) {
+		unsigned char *p = kmalloc(SIZE, GFP_KERNEL), *q;
+
+		cr_assert_not_null(p);
+		memset(p, 0xa5, SIZE);
+		kfree(p);
+		q = kzalloc(SIZE, GFP_KERNEL);
+		cr_assert_not_null(q);
+		for (size_t i = 0; i < SIZE; i += 512)
+			cr_assert_eq(q[i], 0, "byte %zu of a kzalloc'd block is %#x (round %d, %s block)", i, q[i],
+				     round, q == p ? "the freed" : "another");
+		kfree(q);
+	}
+}
+
 Test(page_alloc, blocks_in_runs_of_free_pages_never_overlap_and_all_come_back, .init = retain_arenas)
 {
 	enum { N = 96, ROUNDS = 600 };

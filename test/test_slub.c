@@ -621,45 +621,17 @@ Test(slub, min_objects_never_makes_a_slab_of_more_objects_than_a_slab_can_count,
 
 /* Frees reach a slab one at a time, in the program's order; a slab that the
  * thread takes back hands its free objects out in address order, as a new
- * slab does.  No sheaves and no cpu-partial lists here, so that each free
- * goes to its slab and a slab freed into goes to the node's partial list. */
-static void slabs_only(void)
+ * slab does.  No sheaves here, so that each free goes to its slab. */
+static void sheaves_off(void)
 {
 	setenv("KSLUB_SHEAF_CAPACITY", "0", 1);
+}
+
+/* ... and no cpu-partial lists: a slab freed into goes to the node's list. */
+static void slabs_only(void)
+{
+	sheaves_off();
 	setenv("KSLUB_CPU_PARTIAL", "0", 1);
-}
-
-/* Free the objects at the odd places of objs[0 .. n - 1] (one slab's, in
- * address order), the lowest first: last in, first out, a slab would hand
- * them out downwards. */
-static void free_every_other(struct kmem_cache *s, void **objs, unsigned int n)
-{
-	for (unsigned int i = 1; i < n; i += 2) {
-		kmem_cache_free(s, objs[i]);
-		objs[i] = NULL;
-	}
-}
-
-/* The next count objects of s are ones freed from objs[0 .. n - 1] (whose
- * first object stays), each above the one before; they go back into objs. */
-static void next_objects_come_upwards(struct kmem_cache *s, void **objs, unsigned int n, unsigned int count)
-{
-	uintptr_t lo = (uintptr_t)objs[0], size = kmem_cache_size(s);
-	void *prev = NULL;
-
-	for (unsigned int k = 0; k < count; k++) {
-		void *p = kmem_cache_alloc(s, GFP_KERNEL);
-		uintptr_t i = ((uintptr_t)p - lo) / size;
-
-		cr_assert_not_null(p);
-		cr_assert((uintptr_t)p > lo && i < n && !objs[i],
-			  "object %u, %p, is not one of those freed from the slab at %p", k, p, (void *)lo);
-		cr_assert(!prev || (uintptr_t)p > (uintptr_t)prev,
-			  "object %u, %p, comes after %p: the slab's free objects are not handed out upwards", k, p,
-			  prev);
-		prev = p;
-		objs[i] = p;
-	}
 }
 
 static int by_address(const void *a, const void *b)
@@ -669,85 +641,94 @@ static int by_address(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* A slab's objects, allocated from a new cache; sorted, they are the slab's
- * from its start, one object size apart. */
-static void **one_slab_of_objects(struct kmem_cache *s, unsigned int n)
+static void *nothing(void *arg)
 {
-	void **objs = calloc(n, sizeof(void *));
-
-	cr_assert_not_null(objs);
-	for (unsigned int i = 0; i < n; i++) {
-		objs[i] = kmem_cache_alloc(s, GFP_KERNEL);
-		cr_assert_not_null(objs[i]);
-	}
-	qsort(objs, n, sizeof(void *), by_address);
-	cr_assert_eq((uintptr_t)objs[n - 1] - (uintptr_t)objs[0], (uintptr_t)(n - 1) * kmem_cache_size(s),
-		     "the first %u objects of a new cache are not one slab", n);
-	return objs;
+	return arg;
 }
 
-/* In a process of one thread (the partial slabs other threads may have
- * freed into are left as they are): a new cache's first slab filled, a
- * second begun, every other object of the first freed lowest first, the
- * second used up; then the first slab comes back from the node's partial
- * list and its free objects must come upwards.  Exits 0 when they do, 5
- * when not, 4 with more than one thread, 3 or 6 when the setup went wrong. */
-static int node_slab_comes_back_upwards(void)
+enum { UPWARDS = 0, SETUP_FAILED = 3, MORE_THAN_ONE_THREAD = 4, NOT_UPWARDS = 5 };
+
+/* A new cache's first slab filled, a second begun, every other object of
+ * the first freed lowest first (last in first out, a slab would hand them
+ * out downwards), the second used up; the next objects must be the ones
+ * freed, each above the one before.  With no cpu-partial lists the first
+ * slab comes back from the node's list.  With them, and a second thread
+ * come and gone before the frees, the first free makes the slab the
+ * thread's, on its cpu-partial list, and the others go on the slab's local
+ * list, which comes back first: all but the first freed. */
+static int slab_comes_back_upwards(const char *name, bool second_thread)
 {
-	struct kmem_cache *s = kmem_cache_create("test_upwards", 64, 0, 0, NULL);
+	struct kmem_cache *s = kmem_cache_create(name, 64, 0, 0, NULL);
 	struct kslub_cache_info info;
 	void *objs[512], *second[512], *prev = NULL;
 	uintptr_t lo, size;
-	unsigned int n;
+	unsigned int n, count;
+	pthread_t t;
 
 	if (!s || kslub_cache_info(s, &info) || info.objs_per_slab > 512)
-		return 3;
+		return SETUP_FAILED;
 	n = info.objs_per_slab;
+	count = second_thread ? n / 2 - 1 : n / 2;
 	size = kmem_cache_size(s);
 	for (unsigned int i = 0; i < n; i++)
 		if (!(objs[i] = kmem_cache_alloc(s, GFP_KERNEL)))
-			return 3;
+			return SETUP_FAILED;
 	qsort(objs, n, sizeof(void *), by_address);
 	lo = (uintptr_t)objs[0];
 	if ((uintptr_t)objs[n - 1] - lo != (n - 1) * size)
-		return 3;
+		return SETUP_FAILED;	/* not one slab */
 	/* a second slab becomes the cpu slab; the first, full, is on no list */
 	if (!(second[0] = kmem_cache_alloc(s, GFP_KERNEL)))
-		return 3;
-	/* half of the first slab freed: it goes to the node's partial list */
-	free_every_other(s, objs, n);
+		return SETUP_FAILED;
+	if (second_thread && (pthread_create(&t, NULL, nothing, NULL) || pthread_join(t, NULL)))
+		return SETUP_FAILED;
+	for (unsigned int i = 1; i < n; i += 2) {
+		kmem_cache_free(s, objs[i]);
+		objs[i] = NULL;
+	}
 	for (unsigned int i = 1; i < n; i++)
 		if (!(second[i] = kmem_cache_alloc(s, GFP_KERNEL)))
-			return 3;
-	for (unsigned int k = 0; k < n / 2; k++) {
+			return SETUP_FAILED;
+	for (unsigned int k = 0; k < count; k++) {
 		void *p = kmem_cache_alloc(s, GFP_KERNEL);
 		uintptr_t i = ((uintptr_t)p - lo) / size;
 
 		if (!p || (uintptr_t)p <= lo || i >= n || objs[i])
-			return 6;
+			return SETUP_FAILED;	/* not one of those freed */
 		if (prev && (uintptr_t)p < (uintptr_t)prev)
-			return 5;
+			return NOT_UPWARDS;
 		prev = p;
 		objs[i] = p;
 	}
 	if (kslub_validate_slab_cache(s))
-		return 6;
+		return SETUP_FAILED;
 	for (unsigned int i = 0; i < n; i++) {
-		kmem_cache_free(s, objs[i]);
+		if (objs[i])
+			kmem_cache_free(s, objs[i]);
 		kmem_cache_free(s, second[i]);
 	}
+	if (kslub_validate_slab_cache(s))
+		return SETUP_FAILED;
 	kmem_cache_destroy(s);
-	return 0;
+	return UPWARDS;
 }
 
-/* Run this program again before criterion starts its threads. */
+static void assert_upwards(int result)
+{
+	cr_assert_neq(result, MORE_THAN_ONE_THREAD, "the child had more than one thread");
+	cr_assert_neq(result, NOT_UPWARDS, "the slab's free objects were not handed out upwards");
+	cr_assert_eq(result, UPWARDS, "the setup went wrong (%d)", result);
+}
+
+/* The node's partial slabs stay as they are once the process has a second
+ * thread: run this program again, before criterion starts its threads. */
 __attribute__((constructor)) static void upwards_child(void)
 {
 	if (!getenv("KSLUB_TEST_UPWARDS_CHILD"))
 		return;
 	if (!__libc_single_threaded)
-		_exit(4);
-	_exit(node_slab_comes_back_upwards());
+		_exit(MORE_THAN_ONE_THREAD);
+	_exit(slab_comes_back_upwards("test_upwards", false));
 }
 
 Test(slub, a_slab_taken_back_from_the_node_hands_out_its_free_objects_upwards, .init = slabs_only, .timeout = 60)
@@ -755,60 +736,12 @@ Test(slub, a_slab_taken_back_from_the_node_hands_out_its_free_objects_upwards, .
 	int status = child_exec_self("KSLUB_TEST_UPWARDS_CHILD", NULL, NULL);
 
 	cr_assert(WIFEXITED(status), "the child died (status %#x)", status);
-	cr_assert_neq(WEXITSTATUS(status), 4, "the child had more than one thread");
-	cr_assert_neq(WEXITSTATUS(status), 5, "the slab's free objects were not handed out upwards");
-	cr_assert_eq(WEXITSTATUS(status), 0, "the setup went wrong (exit %d)", WEXITSTATUS(status));
+	assert_upwards(WEXITSTATUS(status));
 }
 
-static void sheaves_off(void)
-{
-	setenv("KSLUB_SHEAF_CAPACITY", "0", 1);
-}
-
-static void *nothing(void *arg)
-{
-	return arg;
-}
-
-/* Once the process has a second thread, the frees a thread makes to a slab
- * on its cpu-partial list go on the slab's local list, last in first out;
- * when the slab becomes the cpu slab again they come back upwards too. */
 Test(slub, own_frees_to_a_cpu_partial_slab_come_back_upwards, .init = sheaves_off)
 {
-	struct kmem_cache *s = kmem_cache_create("test_local_upwards", 64, 0, 0, NULL);
-	unsigned int n;
-	void **objs, **second;
-	pthread_t t;
-
-	cr_assert_not_null(s);
-	n = cache_info(s).objs_per_slab;
-	objs = one_slab_of_objects(s, n);
-	second = calloc(n, sizeof(void *));
-	cr_assert_not_null(second);
-	second[0] = kmem_cache_alloc(s, GFP_KERNEL);
-	cr_assert_not_null(second[0]);
-	cr_assert_eq(pthread_create(&t, NULL, nothing, NULL), 0);
-	cr_assert_eq(pthread_join(t, NULL), 0);
-	/* the first free makes the full slab ours, on the cpu-partial list,
-	 * and goes to its freelist; the others to its local list */
-	free_every_other(s, objs, n);
-	for (unsigned int i = 1; i < n; i++) {
-		second[i] = kmem_cache_alloc(s, GFP_KERNEL);
-		cr_assert_not_null(second[i]);
-	}
-	/* the local list first: the objects freed after the first */
-	next_objects_come_upwards(s, objs, n, n / 2 - 1);
-	validate(s);
-	for (unsigned int i = 0; i < n; i++) {
-		kmem_cache_free(s, second[i]);
-		if (objs[i])
-			kmem_cache_free(s, objs[i]);
-	}
-	cr_assert_eq(cache_info(s).active_objs, 0);
-	validate(s);
-	kmem_cache_destroy(s);
-	free(objs);
-	free(second);
+	assert_upwards(slab_comes_back_upwards("test_local_upwards", true));
 }
 
 /* ---- misuse ---------------------------------------------------------------------------- */
