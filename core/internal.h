@@ -209,6 +209,10 @@ struct slab {
 					unsigned inuse:16;   /* objects not on slab->freelist */
 					unsigned objects:15; /* objects in the slab */
 					unsigned frozen:1;   /* owned by a thread */
+					/* objects at the slab's end never linked
+					 * nor handed out, counted in inuse: see
+					 * link_fresh in slub.c */
+					unsigned fresh:16;
 				};
 			};
 		};

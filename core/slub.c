@@ -14,8 +14,8 @@
  *   - kmem_cache_cpu is private to its thread: no lock, no atomic.  Another
  *     thread touches it only when its owner is gone (thread exit, fork child)
  *     or when kmem_cache_destroy() clears a cache nobody may use any more.
- *   - slab->freelist and slab->counters (inuse, objects, frozen) change
- *     together, by cmpxchg16b, from any thread.
+ *   - slab->freelist and slab->counters (inuse, objects, frozen, fresh)
+ *     change together, by cmpxchg16b, from any thread.
  *   - slab->slab_list and n->nr_partial change only under n->list_lock.
  *   - n->nr_slabs and n->total_objects are atomic counters.
  *
@@ -31,10 +31,11 @@
  *   node partial  not frozen; on n->partial under list_lock; free objects on
  *                 slab->freelist.
  *   full          not frozen; on no list (on n->full for debug caches);
- *                 slab->freelist is NULL.  The next free freezes it onto the
- *                 freeing thread's cpu-partial list.
- *   empty         inuse == 0: kept on the node partial list while the node
- *                 has fewer than min_partial slabs, else back to the buddy.
+ *                 slab->freelist is NULL and no object is fresh.  The next
+ *                 free freezes it onto the freeing thread's cpu-partial list.
+ *   empty         inuse == fresh: kept on the node partial list while the
+ *                 node has fewer than min_partial slabs, else back to the
+ *                 buddy.
  *
  * Object layout: objects sit at multiples of s->size from the slab start.
  * The free pointer is at s->offset: 0 (in the object) for caches without a
@@ -46,7 +47,9 @@
  * objects of a slab that the cpu takes back are relinked in address order
  * (order_freelist), so that the slab hands them out upwards: always for the
  * thread's own frees to a cpu-partial slab, and for a slab's freelist while
- * the process has one thread.
+ * the process has one thread; and a new slab links its objects a page at a
+ * time as they are needed, not all at once (link_fresh), so that a slab of
+ * which a few objects are used has only their pages resident.
  *
  * Frees by another thread use the kernel's __slab_free; a thread that exits
  * flushes its cpu slabs and cpu-partial slabs to the nodes (flush_cpu_slab)
@@ -178,6 +181,7 @@ struct slab_counters {
 			unsigned inuse:16;
 			unsigned objects:15;
 			unsigned frozen:1;
+			unsigned fresh:16;
 		};
 	};
 };
@@ -194,7 +198,10 @@ static always_inline void __slab_free(struct kmem_cache *s, struct slab *slab, v
 	unsigned long counters = READ_ONCE(slab->counters);
 	struct slab_counters new = { .counters = counters };
 
-	if (likely(new.frozen || (prior && new.inuse != cnt))) {
+	/* stays on its list: frozen, or partial and not empty after the free;
+	 * a slab with fresh objects goes the whole way, which checks that
+	 * none of them is freed */
+	if (likely(!new.fresh && (new.frozen || (prior && new.inuse != cnt)))) {
 		set_freepointer(s, tail, prior);
 		new.inuse -= cnt;
 		if (likely(cmpxchg_double_slab(slab, prior, counters, head, new.counters)))
@@ -251,6 +258,66 @@ static void slab_set_slot(struct slab *slab, unsigned int order, unsigned int sl
 		__atomic_store_n(&kslub_slab_slots[i + n], (uint8_t)slot, __ATOMIC_RELEASE);
 }
 
+/*
+ * Fresh objects.  A new slab links only the objects that start in its first
+ * page; the rest, slab->fresh of them at its end, are linked a page's worth
+ * at a time when the slab has no other free object to give (get_freelist,
+ * acquire_slab) or taken one by one (alloc_single).  The kernel links a
+ * new slab's every object, which writes every page of it: a cache that a
+ * thread takes a few objects from kept the whole slab resident, 32 KiB for
+ * one 4 KiB stdio buffer, and a program of short threads that each take a
+ * few objects of many sizes a slab of each size per live thread (the
+ * threads workload: 2.6 MB at its peak against glibc's 2.2).  Fresh objects
+ * count in inuse, as if a holder had them: a slab is empty when inuse ==
+ * fresh, full when its freelist is NULL and fresh is 0.  fresh changes with
+ * the freelist and the counters, by the same cmpxchg, and only for the
+ * slab's owner: the thread it is frozen for, or one holding the node's
+ * list_lock while it is on the partial list.  Caches with a constructor
+ * construct and link every object at once.
+ */
+static inline bool object_is_fresh(const struct kmem_cache *s, struct slab *slab, const void *x,
+				   unsigned int fresh)
+{
+	return (const char *)x >= (const char *)slab_address(slab) + s->red_left_pad +
+				  (size_t)(slab->objects - fresh) * s->size;
+}
+
+/* A free of cnt objects, head .. tail, to a slab with fresh objects: none
+ * of them fresh, and no more of them than the slab has in use. */
+static noinline __attribute__((cold)) void report_fresh_free(struct kmem_cache *s, const void *x, bool fresh)
+{
+	if (fresh)
+		kslub_fatal(NULL, x, "invalid pointer: an object of %s that was never allocated", s->name);
+	kslub_fatal(NULL, x, "double free: more objects of %s freed than are in use", s->name);
+}
+
+static always_inline void check_not_fresh(struct kmem_cache *s, struct slab *slab, void *head, void *tail, int cnt,
+					  struct slab_counters c)
+{
+	if (object_is_fresh(s, slab, head, c.fresh))
+		report_fresh_free(s, head, true);
+	if (object_is_fresh(s, slab, tail, c.fresh))
+		report_fresh_free(s, tail, true);
+	if (c.inuse < cnt + c.fresh)
+		report_fresh_free(s, head, false);
+}
+
+static void *link_fresh(struct kmem_cache *s, struct slab *slab, unsigned int fresh, unsigned int *nr)
+{
+	char *start = (char *)slab_address(slab) + s->red_left_pad;
+	char *first = start + (size_t)(slab->objects - fresh) * s->size, *p;
+	unsigned long page_end = ((unsigned long)first | (PAGE_SIZE - 1)) + 1;
+	unsigned int n = (unsigned int)DIV_ROUND_UP(page_end - (unsigned long)first, s->size);
+
+	if (n > fresh)
+		n = fresh;
+	for (p = first; p < first + (size_t)(n - 1) * s->size; p += s->size)
+		set_freepointer(s, p, p + s->size);
+	set_freepointer(s, p, NULL);
+	*nr = n;
+	return first;
+}
+
 static struct slab *allocate_slab(struct kmem_cache *s, gfp_t gfp, int node)
 {
 	struct kmem_cache_order_objects oo = s->oo;
@@ -287,16 +354,22 @@ static struct slab *allocate_slab(struct kmem_cache *s, gfp_t gfp, int node)
 	if (s->kmalloc_slot && oo.x == s->oo.x)
 		slab_set_slot(slab, order, s->kmalloc_slot);
 
-	start = (char *)slab_address(slab) + s->red_left_pad;
-	for (p = start; p < start + (objects - 1) * s->size; p += s->size) {
-		if (s->ctor)
+	if (s->ctor) {	/* constructed all at once, as the kernel does */
+		start = (char *)slab_address(slab) + s->red_left_pad;
+		for (p = start; p < start + (objects - 1) * s->size; p += s->size) {
 			s->ctor(p);
-		set_freepointer(s, p, p + s->size);
-	}
-	if (s->ctor)
+			set_freepointer(s, p, p + s->size);
+		}
 		s->ctor(p);
-	set_freepointer(s, p, NULL);
-	slab->freelist = start;
+		set_freepointer(s, p, NULL);
+		slab->freelist = start;
+	} else {
+		unsigned int nr;
+
+		slab->freelist = link_fresh(s, slab, objects, &nr);
+		slab->fresh = objects - nr;
+		slab->inuse = objects - nr;
+	}
 	inc_slabs_node(s, slab_nid(slab), (int)objects);
 	return slab;
 }
@@ -429,7 +502,7 @@ static void unfreeze_partials_list(struct kmem_cache *s, struct slab *partial_sl
 			}
 		} while (!cmpxchg_double_slab(slab, freelist, old.counters, local ? local : freelist, new.counters));
 
-		if (unlikely(!new.inuse && n->nr_partial >= s->min_partial)) {
+		if (unlikely(new.inuse == new.fresh && n->nr_partial >= s->min_partial)) {
 			slab->next = slab_to_discard;
 			slab_to_discard = slab;
 		} else {
@@ -484,18 +557,24 @@ static void *get_freelist(struct kmem_cache *s, struct slab *slab)
 {
 	struct slab_counters new;
 	unsigned long counters;
-	void *freelist;
+	void *freelist, *fresh;
 
-	(void)s;
 	do {
 		freelist = READ_ONCE(slab->freelist);
 		counters = READ_ONCE(slab->counters);
 		new.counters = counters;
 		VM_BUG_ON(!new.frozen);
 		new.inuse = slab->objects;
-		new.frozen = freelist != NULL;
+		fresh = NULL;
+		if (!freelist && new.fresh) {	/* the next page's fresh objects */
+			unsigned int nr;
+
+			fresh = link_fresh(s, slab, new.fresh, &nr);
+			new.fresh -= nr;
+		}
+		new.frozen = freelist || fresh;
 	} while (!cmpxchg_double_slab(slab, freelist, counters, NULL, new.counters));
-	return freelist;
+	return freelist ? freelist : fresh;
 }
 
 /* Freeze a slab of the node partial list; with mode, take its freelist for the
@@ -504,20 +583,27 @@ static void *acquire_slab(struct kmem_cache *s, struct kmem_cache_node *n, struc
 {
 	struct slab_counters new;
 	unsigned long counters;
-	void *freelist;
+	void *freelist, *fresh;
 
-	(void)s;
 	do {
 		freelist = READ_ONCE(slab->freelist);
 		counters = READ_ONCE(slab->counters);
 		new.counters = counters;
-		if (mode)
+		fresh = NULL;
+		if (mode) {
 			new.inuse = slab->objects;
+			if (!freelist && new.fresh) {
+				unsigned int nr;
+
+				fresh = link_fresh(s, slab, new.fresh, &nr);
+				new.fresh -= nr;
+			}
+		}
 		VM_BUG_ON(new.frozen);
 		new.frozen = 1;
 	} while (!cmpxchg_double_slab(slab, freelist, counters, mode ? NULL : freelist, new.counters));
 	remove_partial(n, slab);
-	return freelist;
+	return freelist ? freelist : fresh;
 }
 
 /* The first partial slab becomes the cpu slab, more fill the cpu-partial list
@@ -604,9 +690,9 @@ redo:
 	}
 	new.frozen = 0;
 
-	if (!new.inuse && READ_ONCE(n->nr_partial) >= s->min_partial) {
+	if (new.inuse == new.fresh && READ_ONCE(n->nr_partial) >= s->min_partial) {
 		mode = M_FREE;
-	} else if (freelist) {
+	} else if (freelist || new.fresh) {
 		mode = M_PARTIAL;
 		spin_lock(&n->list_lock);
 	} else {
@@ -881,26 +967,34 @@ static void *alloc_single(struct kmem_cache *s, gfp_t gfp, int node)
 		if (!list_empty(&n->partial)) {
 			struct slab_counters new;
 			unsigned long counters;
-			void *next;
+			void *freelist, *next;
 
 			slab = list_first_entry(&n->partial, struct slab, slab_list);
 			do {
 				/* acquire: the free pointer read next was written
 				 * by the free that put the object there, by
 				 * another thread and without the list lock */
-				object = __atomic_load_n(&slab->freelist, __ATOMIC_ACQUIRE);
+				freelist = __atomic_load_n(&slab->freelist, __ATOMIC_ACQUIRE);
 				counters = READ_ONCE(slab->counters);
 				new.counters = counters;
-				new.inuse++;
-				next = get_freepointer(s, object);
+				if (freelist) {
+					object = freelist;
+					next = get_freepointer(s, object);
+					new.inuse++;
+				} else {	/* a fresh one, which inuse counts already */
+					object = (char *)slab_address(slab) + s->red_left_pad +
+						 (size_t)(slab->objects - new.fresh) * s->size;
+					next = NULL;
+					new.fresh--;
+				}
 				/* taking the last object, the slab is full but
 				 * still on the list: frozen until it is off, or a
 				 * free (which takes no lock for a full slab)
 				 * would freeze it and link it by slab_list's
 				 * words meanwhile */
-				new.frozen = !next;
-			} while (!cmpxchg_double_slab(slab, object, counters, next, new.counters));
-			if (!next) {
+				new.frozen = !next && !new.fresh;
+			} while (!cmpxchg_double_slab(slab, freelist, counters, next, new.counters));
+			if (new.frozen) {
 				void *freelist;
 
 				remove_partial(n, slab);
@@ -924,8 +1018,8 @@ static void *alloc_single(struct kmem_cache *s, gfp_t gfp, int node)
 		return NULL;
 	object = slab->freelist;
 	slab->freelist = get_freepointer(s, object);
-	slab->inuse = 1;
-	if (slab->freelist) {
+	slab->inuse++;	/* from the fresh objects' count */
+	if (slab->freelist || slab->fresh) {
 		n = get_node(s, slab_nid(slab));
 		spin_lock(&n->list_lock);
 		add_partial(n, slab, DEACTIVATE_TO_HEAD);
@@ -963,7 +1057,7 @@ static void *order_freelist(struct kmem_cache *s, struct slab *slab, void *head,
 		return head;
 	/* the objects' lines at once, not one miss after the other: a line
 	 * at a time where objects are smaller */
-	for (size_t a = 0; a < (size_t)objects * s->size; a += max_t(size_t, s->size, 64))
+	for (size_t a = 0; a < (size_t)(objects - slab->fresh) * s->size; a += max_t(size_t, s->size, 64))
 		__builtin_prefetch(start + a + s->offset);
 	for (void *p = head; p; p = get_freepointer(s, p)) {
 		unsigned long off = (unsigned long)((char *)p - start);
@@ -1127,7 +1221,7 @@ static noinline void __slab_free_loop(struct kmem_cache *s, struct slab *slab, v
 	struct slab_counters new;
 	unsigned long counters;
 	void *prior;
-	bool was_frozen;
+	bool was_frozen, was_full;
 
 	do {
 		if (unlikely(n)) {
@@ -1139,9 +1233,12 @@ static noinline void __slab_free_loop(struct kmem_cache *s, struct slab *slab, v
 		set_freepointer(s, tail, prior);
 		new.counters = counters;
 		was_frozen = new.frozen;
+		if (unlikely(new.fresh))
+			check_not_fresh(s, slab, head, tail, cnt, new);
+		was_full = !prior && !new.fresh;
 		new.inuse -= cnt;
-		if ((!new.inuse || !prior) && !was_frozen) {
-			if (can_freeze && !prior) {
+		if ((new.inuse == new.fresh || was_full) && !was_frozen) {
+			if (can_freeze && was_full) {
 				new.frozen = 1;		/* full slab: ours now */
 			} else {
 				n = get_node(s, slab_nid(slab));
@@ -1155,14 +1252,14 @@ static noinline void __slab_free_loop(struct kmem_cache *s, struct slab *slab, v
 			put_cpu_partial(s, slab, 1);
 		return;
 	}
-	if (unlikely(!new.inuse && n->nr_partial >= s->min_partial)) {
-		if (prior)
+	if (unlikely(new.inuse == new.fresh && n->nr_partial >= s->min_partial)) {
+		if (!was_full)
 			remove_partial(n, slab);
 		spin_unlock(&n->list_lock);
 		discard_slab(s, slab);
 		return;
 	}
-	if (!prior)
+	if (was_full)
 		add_partial(n, slab, DEACTIVATE_TO_TAIL);
 	spin_unlock(&n->list_lock);
 }
@@ -1439,7 +1536,7 @@ static void early_kmem_cache_node_alloc(int node)
 		kslub_fatal(NULL, NULL, "out of memory while starting (kmem_cache_node)");
 	n = slab->freelist;
 	slab->freelist = get_freepointer(kmem_cache_node, n);
-	slab->inuse = 1;
+	slab->inuse++;	/* from the fresh objects' count */
 	kmem_cache_node->node[node] = n;
 	init_kmem_cache_node(n);
 	inc_slabs_node(kmem_cache_node, node, slab->objects);
@@ -1752,7 +1849,7 @@ static void discard_empty_partials(struct kmem_cache *s, struct kmem_cache_node 
 
 	spin_lock(&n->list_lock);
 	list_for_each_entry_safe(slab, h, &n->partial, slab_list) {
-		if (!slab->inuse) {
+		if (slab->inuse == slab->fresh) {
 			remove_partial(n, slab);
 			slab->next = to_discard;
 			to_discard = slab;
@@ -1779,7 +1876,7 @@ static long shutdown_node(struct kmem_cache *s, struct kmem_cache_node *n)
 			break;
 		memset(map, 0, DIV_ROUND_UP(slab->objects, 64) * sizeof(uint64_t));
 		slab_free_map(s, slab, slab->freelist, map);
-		for (unsigned int i = 0; i < slab->objects && reported < 16; i++) {
+		for (unsigned int i = 0; i < (unsigned int)(slab->objects - slab->fresh) && reported < 16; i++) {
 			if (!(map[i / 64] & (1ULL << (i % 64)))) {
 				kslub_dprintf(2, "kslub: Object %p @offset=%lu in %s\n", base + (size_t)i * s->size,
 					      (unsigned long)i * s->size, s->name);
@@ -1853,6 +1950,15 @@ static unsigned long count_freelist(struct kmem_cache *s, struct slab *slab, voi
 	return n;
 }
 
+/* A slab's free objects on its freelist, and its fresh ones; read once,
+ * for a slab another thread may change. */
+static unsigned long slab_free_count(struct slab *slab)
+{
+	struct slab_counters c = { .counters = READ_ONCE(slab->counters) };
+
+	return (unsigned long)c.objects - c.inuse + c.fresh;
+}
+
 void kslub_cache_count(struct kmem_cache *s, struct kslub_cache_info *info, unsigned long *node_partial)
 {
 	unsigned long free_objs = 0;
@@ -1870,7 +1976,7 @@ void kslub_cache_count(struct kmem_cache *s, struct kslub_cache_info *info, unsi
 		if (node_partial)
 			node_partial[node] = n->nr_partial;
 		list_for_each_entry(slab, &n->partial, slab_list)
-			free_objs += slab->objects - slab->inuse;
+			free_objs += slab_free_count(slab);
 		spin_unlock(&n->list_lock);
 	}
 	spin_lock(&kslub_threads_lock);
@@ -1881,11 +1987,11 @@ void kslub_cache_count(struct kmem_cache *s, struct kslub_cache_info *info, unsi
 		if (slab) {
 			info->cpu_slabs++;
 			free_objs += count_freelist(s, slab, READ_ONCE(c->freelist));
-			free_objs += slab->objects - slab->inuse;
+			free_objs += slab_free_count(slab);
 		}
 		for (slab = READ_ONCE(*cpu_partial(s, c)); slab; slab = slab->next) {
 			info->cpu_slabs++;
-			free_objs += slab->objects - slab->inuse;
+			free_objs += slab_free_count(slab);
 			free_objs += count_freelist(s, slab, slab_local_head(s, slab));
 		}
 		/* a sheaf is freed only once its thread is off the list */
@@ -1925,7 +2031,7 @@ static long validate_slab(struct kmem_cache *s, struct slab *slab, void *freelis
 		unsigned long off = (unsigned long)((char *)p - base);
 		unsigned long idx = off / s->size;
 
-		if ((char *)p < base || idx >= slab->objects || off % s->size) {
+		if ((char *)p < base || idx >= (unsigned long)(slab->objects - slab->fresh) || off % s->size) {
 			kslub_dprintf(2, "kslub: %s: slab %p: freelist pointer %p is not an object\n",
 				      s->name, slab_address(slab), p);
 			return errors + 1;

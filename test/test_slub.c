@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/single_threaded.h>
 #include <sys/wait.h>
@@ -744,6 +745,86 @@ Test(slub, own_frees_to_a_cpu_partial_slab_come_back_upwards, .init = sheaves_of
 	assert_upwards(slab_comes_back_upwards("test_local_upwards", true));
 }
 
+/* ---- fresh objects ------------------------------------------------------------------------ */
+
+/* The slab's pages that are resident, a bit each (mincore). */
+static unsigned int resident_pages(const void *slab, unsigned int pages)
+{
+	unsigned char vec[64];
+	unsigned int bits = 0;
+
+	cr_assert_leq(pages, 64);
+	cr_assert_eq(mincore((void *)slab, (size_t)pages * PAGE, vec), 0, "mincore: %s", strerror(errno));
+	for (unsigned int i = 0; i < pages; i++)
+		if (vec[i] & 1)
+			bits |= 1u << i;
+	return bits;
+}
+
+/* A new slab writes only the pages of the objects it hands out: the first
+ * page when it is made, the next ones as its objects are taken, and each
+ * object once.  With a second thread in the process a thread's first
+ * allocations of a cache are single ones from the node lists (alloc_single),
+ * the later ones by the cpu slab: both take fresh objects here. */
+Test(slub, a_new_slab_writes_only_the_pages_of_the_objects_it_hands_out)
+{
+	enum { SIZE = 4096 };
+	struct kmem_cache *s;
+	struct kslub_cache_info info;
+	static char *objs[3 * 64];
+	unsigned int n, pages;
+	uintptr_t slab;
+	pthread_t t;
+
+	cr_assert_eq(pthread_create(&t, NULL, nothing, NULL), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	/* every free block clean: a page resident below is one written */
+	kslub_trim();
+	s = kmem_cache_create("test_fresh", SIZE, 0, 0, NULL);
+	cr_assert_not_null(s);
+	info = cache_info(s);
+	n = info.objs_per_slab;
+	pages = 1u << info.order;
+	cr_assert_gt(pages, 2, "a slab of order %u: nothing to tell", info.order);
+	objs[0] = kmem_cache_alloc(s, GFP_KERNEL);
+	cr_assert_not_null(objs[0]);
+	slab = (uintptr_t)objs[0] & ~((uintptr_t)pages * PAGE - 1);
+	cr_assert_eq((uintptr_t)objs[0], slab, "the first object is not at its slab's start");
+	cr_assert_eq(resident_pages((void *)slab, pages), 1u,
+		     "a new slab of %u pages with one object handed out has pages %#x resident, not its first only",
+		     pages, resident_pages((void *)slab, pages));
+	for (unsigned int i = 1; i < 3 * n; i++) {
+		objs[i] = kmem_cache_alloc(s, GFP_KERNEL);
+		cr_assert_not_null(objs[i]);
+		for (unsigned int j = 0; j < i; j++)
+			cr_assert_neq(objs[i], objs[j], "object %u handed out twice (%p)", j, (void *)objs[j]);
+		if (i < n) {
+			cr_assert_eq((uintptr_t)objs[i], slab + (uintptr_t)i * SIZE,
+				     "object %u of a new slab is at %p, not next after the one before", i,
+				     (void *)objs[i]);
+			cr_assert_eq(resident_pages((void *)slab, pages), (2u << i) - 1,
+				     "%u objects of %u pages each handed out, pages %#x resident", i + 1, SIZE / PAGE,
+				     resident_pages((void *)slab, pages));
+		}
+		memset(objs[i], (int)i, SIZE);
+	}
+	info = cache_info(s);
+	cr_assert_eq(info.active_objs, 3 * n, "%u objects live, %lu active", 3 * n, info.active_objs);
+	cr_assert_eq(info.num_slabs, 3);
+	validate(s);
+	for (unsigned int i = 0; i < 3 * n; i += 2)
+		kmem_cache_free(s, objs[i]);
+	validate(s);
+	for (unsigned int i = 1; i < 3 * n; i += 2) {
+		cr_assert_eq((unsigned char)objs[i][SIZE - 1], (unsigned char)i, "object %u was overwritten", i);
+		kmem_cache_free(s, objs[i]);
+	}
+	info = cache_info(s);
+	cr_assert_eq(info.active_objs, 0, "everything freed, %lu objects active", info.active_objs);
+	validate(s);
+	kmem_cache_destroy(s);
+}
+
 /* ---- misuse ---------------------------------------------------------------------------- */
 
 /* In the message tests each prints the pointer it misuses on stdout first. */
@@ -1048,4 +1129,49 @@ Test(slub, kmalloc_caches_cannot_be_destroyed)
 	memset(p, 0x5e, 64);
 	kfree(p);
 	validate(k);
+}
+
+/* ---- fresh objects: misuse ------------------------------------------------------------- */
+
+/* A slab on the node list with one object handed out and the rest fresh:
+ * a free of a fresh one is reported, as a free of one on a freelist is. */
+static void free_fresh_object(void)
+{
+	struct kmem_cache *s = kmem_cache_create("test_fresh_free", 4096, 0, 0, NULL);
+	char *p = kmem_cache_alloc(s, GFP_KERNEL);
+
+	kslub_flush_thread();	/* the cpu slab back to the node's list */
+	show(p + 4096);
+	kmem_cache_free(s, p + 4096);
+}
+
+/* The same on a slab whose objects handed out are all free again. */
+static void free_fresh_object_of_empty_slab(void)
+{
+	struct kmem_cache *s = kmem_cache_create("test_fresh_empty", 4096, 0, 0, NULL);
+	char *p = kmem_cache_alloc(s, GFP_KERNEL);
+
+	kmem_cache_free(s, p);
+	kslub_flush_thread();
+	show(p + 2 * 4096);
+	kmem_cache_free(s, p + 2 * 4096);
+}
+
+Test(slub, a_free_of_an_object_a_new_slab_never_handed_out_is_reported, .init = sheaves_off)
+{
+	void (*const fns[])(void) = { free_fresh_object, free_fresh_object_of_empty_slab };
+
+	show_pointer = true;
+	for (unsigned int i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+		struct child c;
+		char ptr[32];
+
+		run_child(fns[i], &c);
+		cr_assert(WIFSIGNALED(c.status) && WTERMSIG(c.status) == SIGABRT,
+			  "case %u: the free of a fresh object did not abort (status %#x, stderr: %s)", i, c.status,
+			  c.err);
+		cr_assert(strstr(c.err, "never allocated") && strstr(c.err, "test_fresh"), "case %u: %s", i, c.err);
+		snprintf(ptr, sizeof(ptr), "%.*s", (int)strcspn(c.out, "\n"), c.out);
+		cr_assert(ptr[0] && strstr(c.err, ptr), "case %u: the message does not name %s: %s", i, ptr, c.err);
+	}
 }
