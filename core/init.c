@@ -31,6 +31,7 @@
 
 int kslub_initialized;
 int kslub_nr_node_ids = 1;
+int kslub_node_slots = 1;
 struct kslub_thread kslub_thread_empty;
 /* in .bss, set at start: an initialiser would put its 17 KB in .data,
  * pages of the library file that the loader makes resident */
@@ -113,7 +114,7 @@ static void kslub_numa_init(void)
 	if (!kslub_opt(OPT_NUMA) || !topology_multi_node_hint())
 		return;
 	nr = topology_load();
-	if (nr <= 1 || nr > MAX_NUMNODES)
+	if (nr <= 1 || nr > kslub_node_slots)
 		return;
 	spin_lock(&kslub_slab_mutex);
 	for (int node = kslub_nr_node_ids; node < nr; node++) {
@@ -164,8 +165,9 @@ noinline void kslub_init_slow(void)
 
 	kslub_options_init();
 	kslub_nr_node_ids = 1;
-	if (kslub_nr_node_ids < 1 || kslub_nr_node_ids > MAX_NUMNODES)
-		kslub_nr_node_ids = 1;
+	/* nodes may come online later (kslub_numa_init) only where the
+	 * hint says there may be several: room for them in every cache */
+	kslub_node_slots = kslub_opt(OPT_NUMA) && topology_multi_node_hint() ? MAX_NUMNODES : 1;
 	page_alloc_init();
 	if (pthread_key_create(&thread_key, thread_exit) != 0)
 		kslub_fatal(NULL, NULL, "cannot create the thread key");

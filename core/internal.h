@@ -556,6 +556,7 @@ struct kmem_cache {
 	bool is_kmalloc;
 	char name[KSLUB_CACHE_NAME_MAX];
 	struct list_head list;		/* slab_caches */
+	/* the last member: a cache made at run time has kslub_node_slots of them */
 	struct kmem_cache_node *node[MAX_NUMNODES];
 };
 _Static_assert(offsetof(struct kmem_cache, sheaf_capacity) < 64, "sheaf_capacity in the first line");
@@ -601,6 +602,8 @@ static always_inline struct slab **cpu_partial(const struct kmem_cache *s, struc
 
 /* ---- shared globals and functions ------------------------------------------------ */
 extern int kslub_nr_node_ids;			/* nodes in use */
+extern int kslub_node_slots;			/* kmem_cache->node[] entries: 1, or MAX_NUMNODES where
+						 * there may be more nodes */
 extern struct zone *kslub_zones[MAX_NUMNODES];
 extern struct list_head kslub_slab_caches;	/* every kmem_cache, under slab_mutex */
 extern kslub_lock_t kslub_slab_mutex;

@@ -1667,7 +1667,7 @@ static struct kmem_cache *bootstrap(struct kmem_cache *static_cache)
 
 	if (!s)
 		kslub_fatal(NULL, NULL, "out of memory while starting (bootstrap)");
-	memcpy(s, static_cache, sizeof(*s));
+	memcpy(s, static_cache, kmem_cache->object_size);	/* node[] to kslub_node_slots */
 	/* only the starting thread can hold slabs of it: give them to the node */
 	flush_cpu_slab(s, this_cpu_ptr(s));
 	for (int node = 0; node < kslub_nr_node_ids; node++) {
@@ -1701,7 +1701,11 @@ void kmem_cache_init(void)
 	create_boot_cache(kmem_cache_node, "kmem_cache_node", sizeof(struct kmem_cache_node),
 			  KSLUB_SLAB_HWCACHE_ALIGN);
 	slab_state = PARTIAL;
-	create_boot_cache(kmem_cache, "kmem_cache", sizeof(struct kmem_cache), KSLUB_SLAB_HWCACHE_ALIGN);
+	/* room for the nodes there may be, as the kernel's kmem_cache has
+	 * for nr_node_ids: 64 node pointers are most of a kmem_cache */
+	create_boot_cache(kmem_cache, "kmem_cache",
+			  offsetof(struct kmem_cache, node) + kslub_node_slots * sizeof(struct kmem_cache_node *),
+			  KSLUB_SLAB_HWCACHE_ALIGN);
 
 	kmem_cache = bootstrap(&boot_kmem_cache);
 	kmem_cache_node = bootstrap(&boot_kmem_cache_node);

@@ -380,3 +380,44 @@ Test(slabinfo, write_slabinfo_reports_errors_with_errno)
 	cr_assert_eq(kslub_write_slabinfo("/dev/full"), -1, "writing to /dev/full succeeded");
 	cr_assert_eq(errno, ENOSPC, "errno %d, not ENOSPC", errno);
 }
+
+/* Nodes the library may find: several where sysfs lists more than one online
+ * or hwloc is given a topology (kslub's own test, topology_multi_node_hint). */
+static bool may_have_nodes(void)
+{
+	char buf[256] = "";
+	FILE *f;
+
+	if (getenv("HWLOC_SYNTHETIC") || getenv("HWLOC_XMLFILE"))
+		return true;
+	f = fopen("/sys/devices/system/node/online", "r");
+	if (!f)
+		return false;
+	if (!fgets(buf, sizeof(buf), f))
+		buf[0] = '\0';
+	fclose(f);
+	return strpbrk(buf, ",-") != NULL;
+}
+
+/* A kmem_cache has room for the nodes there may be, as the kernel's has for
+ * nr_node_ids: on a machine of one node, one node pointer and not 64, which
+ * were two thirds of each cache's 704 bytes. */
+Test(slabinfo, a_kmem_cache_has_room_for_the_nodes_there_may_be_only)
+{
+	char path[64];
+	struct report r;
+	const struct cache_line *c;
+
+	cr_assert_not_null(make_live_objects());
+	snprintf(path, sizeof(path), "/tmp/kslub-test-nodes.%d", (int)getpid());
+	cr_assert_eq(kslub_write_slabinfo(path), 0, "kslub_write_slabinfo(%s): %s", path, strerror(errno));
+	parse_report(path, &r);
+	unlink(path);
+	c = find_cache(&r, "kmem_cache");
+	cr_assert_not_null(c, "no kmem_cache line");
+	if (may_have_nodes())
+		cr_assert_geq(c->objsize, 64 * sizeof(void *), "a kmem_cache of %u bytes has no room for 64 nodes",
+			      c->objsize);
+	else
+		cr_assert_leq(c->objsize, 256, "a kmem_cache takes %u bytes on a machine of one node", c->objsize);
+}
