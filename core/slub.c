@@ -553,7 +553,7 @@ static void put_cpu_partial(struct kmem_cache *s, struct slab *slab, int drain)
 
 /* Take all objects of a frozen slab's freelist for the cpu; unfreeze it if
  * there are none (kernel: get_freelist). */
-static void *get_freelist(struct kmem_cache *s, struct slab *slab)
+static void *get_freelist(struct kmem_cache *s, struct slab *slab, bool *from_fresh)
 {
 	struct slab_counters new;
 	unsigned long counters;
@@ -574,12 +574,14 @@ static void *get_freelist(struct kmem_cache *s, struct slab *slab)
 		}
 		new.frozen = freelist || fresh;
 	} while (!cmpxchg_double_slab(slab, freelist, counters, NULL, new.counters));
+	*from_fresh = !freelist;
 	return freelist ? freelist : fresh;
 }
 
 /* Freeze a slab of the node partial list; with mode, take its freelist for the
  * cpu.  Called with n->list_lock held (kernel: acquire_slab). */
-static void *acquire_slab(struct kmem_cache *s, struct kmem_cache_node *n, struct slab *slab, int mode)
+static void *acquire_slab(struct kmem_cache *s, struct kmem_cache_node *n, struct slab *slab, int mode,
+			  bool *from_fresh)
 {
 	struct slab_counters new;
 	unsigned long counters;
@@ -603,12 +605,14 @@ static void *acquire_slab(struct kmem_cache *s, struct kmem_cache_node *n, struc
 		new.frozen = 1;
 	} while (!cmpxchg_double_slab(slab, freelist, counters, mode ? NULL : freelist, new.counters));
 	remove_partial(n, slab);
+	*from_fresh = !freelist;
 	return freelist ? freelist : fresh;
 }
 
 /* The first partial slab becomes the cpu slab, more fill the cpu-partial list
  * to half its size (kernel: get_partial_node). */
-static void *get_partial_node(struct kmem_cache *s, struct kmem_cache_node *n, struct kmem_cache_cpu *c, gfp_t gfp)
+static void *get_partial_node(struct kmem_cache *s, struct kmem_cache_node *n, struct kmem_cache_cpu *c, gfp_t gfp,
+			      bool *from_fresh)
 {
 	struct slab *slab, *slab2;
 	void *object = NULL;
@@ -619,11 +623,13 @@ static void *get_partial_node(struct kmem_cache *s, struct kmem_cache_node *n, s
 	if (!spin_lock_gfp(&n->list_lock, gfp))
 		return NULL;
 	list_for_each_entry_safe(slab, slab2, &n->partial, slab_list) {
-		void *t = acquire_slab(s, n, slab, object == NULL);
+		bool t_fresh;
+		void *t = acquire_slab(s, n, slab, object == NULL, &t_fresh);
 
 		if (!object) {
 			cpu_slab_set(s, c, slab);
 			object = t;
+			*from_fresh = t_fresh;
 		} else {
 			put_cpu_partial(s, slab, 0);
 			partial_slabs++;
@@ -637,9 +643,9 @@ static void *get_partial_node(struct kmem_cache *s, struct kmem_cache_node *n, s
 
 /* Our node first, then the others in order of distance (kernel: get_partial
  * and get_any_partial). */
-static void *get_partial(struct kmem_cache *s, int node, struct kmem_cache_cpu *c, gfp_t gfp)
+static void *get_partial(struct kmem_cache *s, int node, struct kmem_cache_cpu *c, gfp_t gfp, bool *from_fresh)
 {
-	void *object = get_partial_node(s, get_node(s, node), c, gfp);
+	void *object = get_partial_node(s, get_node(s, node), c, gfp, from_fresh);
 	int nr = READ_ONCE(kslub_nr_node_ids);
 	const unsigned char *order;
 
@@ -649,7 +655,7 @@ static void *get_partial(struct kmem_cache *s, int node, struct kmem_cache_cpu *
 	order = topology_node_order(node);
 	for (int i = 1; !object && i < nr; i++)
 		if (order[i] < nr)
-			object = get_partial_node(s, get_node(s, order[i]), c, gfp);
+			object = get_partial_node(s, get_node(s, order[i]), c, gfp, from_fresh);
 	return object;
 }
 
@@ -1088,6 +1094,7 @@ static void *refill_alloc(struct kmem_cache *s, struct kmem_cache_cpu *c, gfp_t 
 {
 	struct slab *slab;
 	void *freelist;
+	bool from_fresh;
 
 redo:
 	slab = cpu_slab(c);
@@ -1109,10 +1116,11 @@ redo:
 	 * would flush it twice */
 	cpu_slab_set(s, c, NULL);
 	barrier();
-	freelist = get_freelist(s, slab);	/* frees by other threads */
+	freelist = get_freelist(s, slab, &from_fresh);	/* frees by other threads, or fresh objects */
 	if (!freelist)
 		goto new_slab;			/* it was full, and is unfrozen now */
-	freelist = order_freelist(s, slab, freelist, true);
+	if (!from_fresh)	/* fresh objects are linked upwards */
+		freelist = order_freelist(s, slab, freelist, true);
 	cpu_slab_set(s, c, slab);
 load_freelist:
 	c->freelist = get_freepointer(s, freelist);
@@ -1141,9 +1149,10 @@ new_slab:
 		cpu_slab_set(s, c, slab);
 		goto redo;
 	}
-	freelist = get_partial(s, node, c, gfp);
+	freelist = get_partial(s, node, c, gfp, &from_fresh);
 	if (freelist) {
-		freelist = order_freelist(s, cpu_slab(c), freelist, true);
+		if (!from_fresh)
+			freelist = order_freelist(s, cpu_slab(c), freelist, true);
 		goto load_freelist;
 	}
 	slab = new_slab(s, gfp, node);
