@@ -114,6 +114,10 @@ def ratio(w, key):
     return k[key] / best[1], best[0]
 
 
+def fmt_geomean(r):
+    return "-" if r is None else "%.3f" % r
+
+
 def geomean(values):
     values = [v for v in values if v is not None and v > 0]
     if not values:
@@ -234,10 +238,11 @@ n_time = sum(1 for w in workloads if ratio(w, "median")[0] is not None)
 lines.append("## Geometric means of kslub / best peer (over %d workloads; process start "
              "not included)" % n_time)
 lines.append("")
-lines.append("- time: %s" % fmt_ratio(gm_time))
-lines.append("- peak RSS: %s" % fmt_ratio(gm_rss))
+# three decimals: the targets are 1.00 and 1.10, which two would blur
+lines.append("- time: %s" % fmt_geomean(gm_time))
+lines.append("- peak RSS: %s" % fmt_geomean(gm_rss))
 if after_rows:
-    lines.append("- RSS after free: %s" % fmt_ratio(gm_after))
+    lines.append("- RSS after free: %s" % fmt_geomean(gm_after))
 failed = sorted({(w, a) for (w, a), c in cells.items() if c["failed"]})
 if failed:
     lines.append("")
@@ -309,7 +314,7 @@ title = "kslub vs best of glibc, jemalloc, tcmalloc, mimalloc"
 if machine.get("date"):
     title += "\n%s, %s cpus, %s repeats; geomean time %s, peak RSS %s" % (
         machine["date"], machine.get("nproc", "?"), machine.get("repeats", "?"),
-        fmt_ratio(gm_time), fmt_ratio(gm_rss))
+        fmt_geomean(gm_time), fmt_geomean(gm_rss))
 ax.set_title(title, fontsize=10)
 ax.grid(axis="x", which="both", alpha=0.3)
 ax.legend(loc="lower right", fontsize=8)
