@@ -1001,8 +1001,6 @@ static void *alloc_single(struct kmem_cache *s, gfp_t gfp, int node)
 				new.frozen = !next && !new.fresh;
 			} while (!cmpxchg_double_slab(slab, freelist, counters, next, new.counters));
 			if (new.frozen) {
-				void *freelist;
-
 				remove_partial(n, slab);
 				do {	/* frees meanwhile went to slab->freelist */
 					freelist = READ_ONCE(slab->freelist);
