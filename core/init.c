@@ -111,7 +111,7 @@ static void kslub_numa_init(void)
 
 	if (__atomic_exchange_n(&numa_state, 1, __ATOMIC_ACQ_REL))
 		return;
-	if (!kslub_opt(OPT_NUMA) || !topology_multi_node_hint())
+	if (kslub_node_slots == 1)	/* KSLUB_NUMA=0, or no hint of more nodes */
 		return;
 	nr = topology_load();
 	if (nr <= 1 || nr > kslub_node_slots)

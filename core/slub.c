@@ -275,11 +275,16 @@ static void slab_set_slot(struct slab *slab, unsigned int order, unsigned int sl
  * list_lock while it is on the partial list.  Caches with a constructor
  * construct and link every object at once.
  */
+/* The first of a slab's fresh objects, fresh of them. */
+static inline char *fresh_start(const struct kmem_cache *s, struct slab *slab, unsigned int fresh)
+{
+	return (char *)slab_address(slab) + s->red_left_pad + (size_t)(slab->objects - fresh) * s->size;
+}
+
 static inline bool object_is_fresh(const struct kmem_cache *s, struct slab *slab, const void *x,
 				   unsigned int fresh)
 {
-	return (const char *)x >= (const char *)slab_address(slab) + s->red_left_pad +
-				  (size_t)(slab->objects - fresh) * s->size;
+	return (const char *)x >= fresh_start(s, slab, fresh);
 }
 
 /* A free of cnt objects, head .. tail, to a slab with fresh objects: none
@@ -304,8 +309,7 @@ static always_inline void check_not_fresh(struct kmem_cache *s, struct slab *sla
 
 static void *link_fresh(struct kmem_cache *s, struct slab *slab, unsigned int fresh, unsigned int *nr)
 {
-	char *start = (char *)slab_address(slab) + s->red_left_pad;
-	char *first = start + (size_t)(slab->objects - fresh) * s->size, *p;
+	char *first = fresh_start(s, slab, fresh), *p;
 	unsigned long page_end = ((unsigned long)first | (PAGE_SIZE - 1)) + 1;
 	unsigned int n = (unsigned int)DIV_ROUND_UP(page_end - (unsigned long)first, s->size);
 
@@ -551,9 +555,79 @@ static void put_cpu_partial(struct kmem_cache *s, struct slab *slab, int drain)
 
 /* ---- taking slabs ------------------------------------------------------------- */
 
+/* The free objects of a slab that the cpu takes back, relinked in address
+ * order, so that the slab hands them out upwards as it did when new.  The
+ * frees that made the list came in the program's order, and a list of them
+ * last in first out would hand the objects out in that order turned around,
+ * several runs interleaved after a few rounds: objects allocated one after
+ * the other then lie apart, and a program that walks them in the order it
+ * made them (python's collector over its objects) waits on more lines.  A
+ * list that is not a list of this slab's objects is left as it is.  A
+ * shared list, one that other threads may have freed into (the slab's own
+ * freelist, not the owner's local list), stays as it is once the process
+ * has a second thread: their objects' lines are
+ * in other CPUs' caches, and the walk waited on each (producer/consumer
+ * pairs 12% slower). */
+#define ORDER_FREELIST_MAX 512	/* objects of a slab, one bit each */
+#define BITS_PER_LONG (8 * (unsigned int)sizeof(long))
+static void *order_freelist(struct kmem_cache *s, struct slab *slab, void *head, bool shared)
+{
+	unsigned long free_map[ORDER_FREELIST_MAX / BITS_PER_LONG] = { 0 };
+	unsigned int objects = slab->objects, n = 0;
+	char *start = (char *)slab_address(slab) + s->red_left_pad;
+	void *first = NULL, *prev = NULL;
+
+	if ((shared && !__libc_single_threaded) || !head || !get_freepointer(s, head) ||
+	    objects > ORDER_FREELIST_MAX)
+		return head;
+	/* the objects' lines at once, not one miss after the other: a line
+	 * at a time where objects are smaller */
+	for (size_t a = 0; a < (size_t)(objects - slab->fresh) * s->size; a += max_t(size_t, s->size, 64))
+		__builtin_prefetch(start + a + s->offset);
+	for (void *p = head; p; p = get_freepointer(s, p)) {
+		unsigned long off = (unsigned long)((char *)p - start);
+		unsigned long i = (unsigned long)(((unsigned __int128)off * s->div_magic) >> 64);
+
+		if (i >= objects || i * s->size != off || ++n > objects)
+			return head;
+		free_map[i / BITS_PER_LONG] |= 1UL << (i % BITS_PER_LONG);
+	}
+	for (unsigned int w = 0; w < DIV_ROUND_UP(objects, BITS_PER_LONG); w++) {
+		while (free_map[w]) {
+			char *p = start + ((size_t)w * BITS_PER_LONG + (unsigned int)__builtin_ctzl(free_map[w])) * s->size;
+
+			free_map[w] &= free_map[w] - 1;
+			if (prev)
+				set_freepointer(s, prev, p);
+			else
+				first = p;
+			prev = p;
+		}
+	}
+	set_freepointer(s, prev, NULL);
+	return first;
+}
+
 /* Take all objects of a frozen slab's freelist for the cpu; unfreeze it if
  * there are none (kernel: get_freelist). */
-static void *get_freelist(struct kmem_cache *s, struct slab *slab, bool *from_fresh)
+/* For a taker of all of a slab's free objects whose freelist is empty: the
+ * next page's fresh objects, linked upwards already, their count taken off
+ * new (the counters to be).  NULL with a freelist, which the taker puts in
+ * order once it is its own (order_freelist), or no fresh object.  Called
+ * again when the taker's cmpxchg fails. */
+static void *take_fresh(struct kmem_cache *s, struct slab *slab, void *freelist, struct slab_counters *new)
+{
+	unsigned int nr;
+	void *fresh;
+
+	if (freelist || !new->fresh)
+		return NULL;
+	fresh = link_fresh(s, slab, new->fresh, &nr);
+	new->fresh -= nr;
+	return fresh;
+}
+
+static void *get_freelist(struct kmem_cache *s, struct slab *slab)
 {
 	struct slab_counters new;
 	unsigned long counters;
@@ -565,23 +639,15 @@ static void *get_freelist(struct kmem_cache *s, struct slab *slab, bool *from_fr
 		new.counters = counters;
 		VM_BUG_ON(!new.frozen);
 		new.inuse = slab->objects;
-		fresh = NULL;
-		if (!freelist && new.fresh) {	/* the next page's fresh objects */
-			unsigned int nr;
-
-			fresh = link_fresh(s, slab, new.fresh, &nr);
-			new.fresh -= nr;
-		}
+		fresh = take_fresh(s, slab, freelist, &new);
 		new.frozen = freelist || fresh;
 	} while (!cmpxchg_double_slab(slab, freelist, counters, NULL, new.counters));
-	*from_fresh = !freelist;
-	return freelist ? freelist : fresh;
+	return freelist ? order_freelist(s, slab, freelist, true) : fresh;
 }
 
 /* Freeze a slab of the node partial list; with mode, take its freelist for the
  * cpu.  Called with n->list_lock held (kernel: acquire_slab). */
-static void *acquire_slab(struct kmem_cache *s, struct kmem_cache_node *n, struct slab *slab, int mode,
-			  bool *from_fresh)
+static void *acquire_slab(struct kmem_cache *s, struct kmem_cache_node *n, struct slab *slab, int mode)
 {
 	struct slab_counters new;
 	unsigned long counters;
@@ -594,25 +660,20 @@ static void *acquire_slab(struct kmem_cache *s, struct kmem_cache_node *n, struc
 		fresh = NULL;
 		if (mode) {
 			new.inuse = slab->objects;
-			if (!freelist && new.fresh) {
-				unsigned int nr;
-
-				fresh = link_fresh(s, slab, new.fresh, &nr);
-				new.fresh -= nr;
-			}
+			fresh = take_fresh(s, slab, freelist, &new);
 		}
 		VM_BUG_ON(new.frozen);
 		new.frozen = 1;
 	} while (!cmpxchg_double_slab(slab, freelist, counters, mode ? NULL : freelist, new.counters));
 	remove_partial(n, slab);
-	*from_fresh = !freelist;
-	return freelist ? freelist : fresh;
+	if (!mode)
+		return freelist;
+	return freelist ? order_freelist(s, slab, freelist, true) : fresh;
 }
 
 /* The first partial slab becomes the cpu slab, more fill the cpu-partial list
  * to half its size (kernel: get_partial_node). */
-static void *get_partial_node(struct kmem_cache *s, struct kmem_cache_node *n, struct kmem_cache_cpu *c, gfp_t gfp,
-			      bool *from_fresh)
+static void *get_partial_node(struct kmem_cache *s, struct kmem_cache_node *n, struct kmem_cache_cpu *c, gfp_t gfp)
 {
 	struct slab *slab, *slab2;
 	void *object = NULL;
@@ -623,13 +684,11 @@ static void *get_partial_node(struct kmem_cache *s, struct kmem_cache_node *n, s
 	if (!spin_lock_gfp(&n->list_lock, gfp))
 		return NULL;
 	list_for_each_entry_safe(slab, slab2, &n->partial, slab_list) {
-		bool t_fresh;
-		void *t = acquire_slab(s, n, slab, object == NULL, &t_fresh);
+		void *t = acquire_slab(s, n, slab, object == NULL);
 
 		if (!object) {
 			cpu_slab_set(s, c, slab);
 			object = t;
-			*from_fresh = t_fresh;
 		} else {
 			put_cpu_partial(s, slab, 0);
 			partial_slabs++;
@@ -643,9 +702,9 @@ static void *get_partial_node(struct kmem_cache *s, struct kmem_cache_node *n, s
 
 /* Our node first, then the others in order of distance (kernel: get_partial
  * and get_any_partial). */
-static void *get_partial(struct kmem_cache *s, int node, struct kmem_cache_cpu *c, gfp_t gfp, bool *from_fresh)
+static void *get_partial(struct kmem_cache *s, int node, struct kmem_cache_cpu *c, gfp_t gfp)
 {
-	void *object = get_partial_node(s, get_node(s, node), c, gfp, from_fresh);
+	void *object = get_partial_node(s, get_node(s, node), c, gfp);
 	int nr = READ_ONCE(kslub_nr_node_ids);
 	const unsigned char *order;
 
@@ -655,7 +714,7 @@ static void *get_partial(struct kmem_cache *s, int node, struct kmem_cache_cpu *
 	order = topology_node_order(node);
 	for (int i = 1; !object && i < nr; i++)
 		if (order[i] < nr)
-			object = get_partial_node(s, get_node(s, order[i]), c, gfp, from_fresh);
+			object = get_partial_node(s, get_node(s, order[i]), c, gfp);
 	return object;
 }
 
@@ -988,8 +1047,7 @@ static void *alloc_single(struct kmem_cache *s, gfp_t gfp, int node)
 					next = get_freepointer(s, object);
 					new.inuse++;
 				} else {	/* a fresh one, which inuse counts already */
-					object = (char *)slab_address(slab) + s->red_left_pad +
-						 (size_t)(slab->objects - new.fresh) * s->size;
+					object = fresh_start(s, slab, new.fresh);
 					next = NULL;
 					new.fresh--;
 				}
@@ -1034,65 +1092,11 @@ static void *alloc_single(struct kmem_cache *s, gfp_t gfp, int node)
 
 /* ---- the slow paths --------------------------------------------------------- */
 
-/* The free objects of a slab that the cpu takes back, relinked in address
- * order, so that the slab hands them out upwards as it did when new.  The
- * frees that made the list came in the program's order, and a list of them
- * last in first out would hand the objects out in that order turned around,
- * several runs interleaved after a few rounds: objects allocated one after
- * the other then lie apart, and a program that walks them in the order it
- * made them (python's collector over its objects) waits on more lines.  A
- * list that is not a list of this slab's objects is left as it is.  A
- * shared list, one that other threads may have freed into (the slab's own
- * freelist, not the owner's local list), stays as it is once the process
- * has a second thread: their objects' lines are
- * in other CPUs' caches, and the walk waited on each (producer/consumer
- * pairs 12% slower). */
-#define ORDER_FREELIST_MAX 512	/* objects of a slab, one bit each */
-#define BITS_PER_LONG (8 * (unsigned int)sizeof(long))
-static void *order_freelist(struct kmem_cache *s, struct slab *slab, void *head, bool shared)
-{
-	unsigned long free_map[ORDER_FREELIST_MAX / BITS_PER_LONG] = { 0 };
-	unsigned int objects = slab->objects, n = 0;
-	char *start = (char *)slab_address(slab) + s->red_left_pad;
-	void *first = NULL, *prev = NULL;
-
-	if ((shared && !__libc_single_threaded) || !head || !get_freepointer(s, head) ||
-	    objects > ORDER_FREELIST_MAX)
-		return head;
-	/* the objects' lines at once, not one miss after the other: a line
-	 * at a time where objects are smaller */
-	for (size_t a = 0; a < (size_t)(objects - slab->fresh) * s->size; a += max_t(size_t, s->size, 64))
-		__builtin_prefetch(start + a + s->offset);
-	for (void *p = head; p; p = get_freepointer(s, p)) {
-		unsigned long off = (unsigned long)((char *)p - start);
-		unsigned long i = (unsigned long)(((unsigned __int128)off * s->div_magic) >> 64);
-
-		if (i >= objects || i * s->size != off || ++n > objects)
-			return head;
-		free_map[i / BITS_PER_LONG] |= 1UL << (i % BITS_PER_LONG);
-	}
-	for (unsigned int w = 0; w < DIV_ROUND_UP(objects, BITS_PER_LONG); w++) {
-		while (free_map[w]) {
-			char *p = start + ((size_t)w * BITS_PER_LONG + (unsigned int)__builtin_ctzl(free_map[w])) * s->size;
-
-			free_map[w] &= free_map[w] - 1;
-			if (prev)
-				set_freepointer(s, prev, p);
-			else
-				first = p;
-			prev = p;
-		}
-	}
-	set_freepointer(s, prev, NULL);
-	return first;
-}
-
 /* The thread's freelist is empty (kernel: ___slab_alloc). */
 static void *refill_alloc(struct kmem_cache *s, struct kmem_cache_cpu *c, gfp_t gfp, int node)
 {
 	struct slab *slab;
 	void *freelist;
-	bool from_fresh;
 
 redo:
 	slab = cpu_slab(c);
@@ -1114,11 +1118,9 @@ redo:
 	 * would flush it twice */
 	cpu_slab_set(s, c, NULL);
 	barrier();
-	freelist = get_freelist(s, slab, &from_fresh);	/* frees by other threads, or fresh objects */
+	freelist = get_freelist(s, slab);	/* frees by other threads, or fresh objects */
 	if (!freelist)
 		goto new_slab;			/* it was full, and is unfrozen now */
-	if (!from_fresh)	/* fresh objects are linked upwards */
-		freelist = order_freelist(s, slab, freelist, true);
 	cpu_slab_set(s, c, slab);
 load_freelist:
 	c->freelist = get_freepointer(s, freelist);
@@ -1147,12 +1149,9 @@ new_slab:
 		cpu_slab_set(s, c, slab);
 		goto redo;
 	}
-	freelist = get_partial(s, node, c, gfp, &from_fresh);
-	if (freelist) {
-		if (!from_fresh)
-			freelist = order_freelist(s, cpu_slab(c), freelist, true);
+	freelist = get_partial(s, node, c, gfp);
+	if (freelist)
 		goto load_freelist;
-	}
 	slab = new_slab(s, gfp, node);
 	if (unlikely(!slab))
 		return NULL;

@@ -756,10 +756,6 @@ Test(page_alloc, blocks_of_3_mib_share_arenas_under_an_address_space_limit)
 	}
 }
 
-/* Blocks of more than 1 MiB in runs of free pages across buddy blocks, mixed
- * with smaller ones, freed in random order, grown and shrunk in place and
- * moved: no block overlaps another, and once all are freed every page is
- * back in the zone's free areas, merged as before. */
 /* A block from a run of free pages that a free left resident is not taken
  * for zeros: kzalloc of it clears what the last block there held. */
 Test(page_alloc, a_block_from_a_run_of_resident_pages_is_zeroed_by_kzalloc)
@@ -781,6 +777,10 @@ Test(page_alloc, a_block_from_a_run_of_resident_pages_is_zeroed_by_kzalloc)
 	}
 }
 
+/* Blocks of more than 1 MiB in runs of free pages across buddy blocks, mixed
+ * with smaller ones, freed in random order, grown and shrunk in place and
+ * moved: no block overlaps another, and once all are freed every page is
+ * back in the zone's free areas, merged as before. */
 Test(page_alloc, blocks_in_runs_of_free_pages_never_overlap_and_all_come_back, .init = retain_arenas)
 {
 	enum { N = 96, ROUNDS = 600 };
