@@ -458,7 +458,7 @@ struct kmem_cache_cpu {
 	 * pop_floor, a push goes on while the sheaf holds fewer than
 	 * push_limit objects.  All 0 in a thread's empty slot. */
 	uint16_t pop_floor;
-	uint16_t unused16;
+	uint16_t sheaf_capacity;	/* the capacity of the thread's sheaf, which grows (0: none) */
 	unsigned int push_limit;
 	/* kfree's checks for an object of a slab of the cache's preferred
 	 * order, copied from its kmem_cache (oo_mask, div_magic,
@@ -547,6 +547,7 @@ struct kmem_cache {
 	unsigned long min_partial;	/* empty slabs kept on a node list */
 	unsigned int cpu_partial;	/* objects kept on cpu-partial lists */
 	unsigned int cpu_partial_slabs;	/* the same in slabs */
+	unsigned int sheaf_capacity_max;	/* what a thread's sheaf may grow to: see sheaf_grow */
 	unsigned int align;
 	struct kmem_cache_order_objects oo;	/* preferred order and objects */
 	struct kmem_cache_order_objects min;	/* smallest order that holds one object */
@@ -623,9 +624,12 @@ void kslub_init_slow(void);
 static inline void cpu_sheaf_limits_set(const struct kmem_cache *s, struct kmem_cache_cpu *c, bool has_slab)
 {
 	bool one_node = __atomic_load_n(&kslub_nr_node_ids, __ATOMIC_ACQUIRE) == 1;
+	unsigned int cap = READ_ONCE(s->sheaf_push_cap);
 
-	__atomic_store_n(&c->push_limit, has_slab ? READ_ONCE(s->sheaf_push_cap) : READ_ONCE(s->sheaf_push_max),
-			 __ATOMIC_RELAXED);
+	/* a sheaf that has grown takes pushes up to its own capacity */
+	if (cap && READ_ONCE(c->sheaf_capacity) > cap)
+		cap = READ_ONCE(c->sheaf_capacity);
+	__atomic_store_n(&c->push_limit, has_slab ? cap : READ_ONCE(s->sheaf_push_max), __ATOMIC_RELAXED);
 	__atomic_store_n(&c->pop_floor, has_slab && one_node ? 1 : SHEAF_POP_NEVER, __ATOMIC_RELAXED);
 }
 

@@ -70,7 +70,10 @@
  * check reads as free: a second free is reported.  What differs from the
  * kernel: one sheaf per thread and cache (no spare, no per-node barn of
  * full and empty sheaves; a full sheaf is half flushed where the kernel
- * swaps it for an empty one), reached through kmem_cache_cpu->sheaf; sheaf
+ * swaps it for an empty one), reached through kmem_cache_cpu->sheaf; the
+ * sheaf of a thread that allocates from the cache grows when it fills, up
+ * to four times its first capacity (sheaf_grow), where the kernel's
+ * capacity is fixed; sheaf
  * structures come from the kmalloc caches by the node lists (alloc_single),
  * never through a cpu slot, and go back the same way; the capacity is
  * chosen by object size unless KSLUB_SHEAF_CAPACITY says otherwise.
@@ -886,9 +889,8 @@ static void pcs_flush_all(struct kmem_cache *s, struct kmem_cache_cpu *c)
 /* The sheaf's own memory: an object of the kmalloc cache of its size, taken
  * from and given back to the node lists directly, so that no cpu slot (the
  * kmalloc cache's own, maybe flushed already) is touched. */
-static struct slab_sheaf *alloc_sheaf(struct kmem_cache *s, int node)
+static struct slab_sheaf *alloc_sheaf(unsigned int capacity, int node)
 {
-	unsigned int capacity = s->sheaf_capacity;
 	size_t bytes = sizeof(struct slab_sheaf) + capacity * sizeof(void *);
 	struct kmem_cache *kc = kmalloc_cache_indexed(bytes);
 	struct slab_sheaf *sheaf;
@@ -921,8 +923,36 @@ void release_cpu_sheaf(struct kmem_cache *s, struct kmem_cache_cpu *c)
 		return;
 	pcs_flush_all(s, c);
 	WRITE_ONCE(c->sheaf, 0);	/* pcs_flush_all left the top NULL */
+	WRITE_ONCE(c->sheaf_capacity, 0);
 	barrier();
 	__slab_free(object_slab(sheaf)->slab_cache, object_slab(sheaf), sheaf, sheaf, 1, false);
+}
+
+/* A thread that allocates from the cache and fills its sheaf gets one
+ * twice as large, up to s->sheaf_capacity_max, in place of a flush
+ * (tcmalloc's thread caches grow the same way): its frees then go back to
+ * the slabs in larger batches, fewer times, and more of them come back
+ * warm.  A thread that does little keeps the small sheaf it started with.
+ * The objects are copied into the new sheaf before it is seen (by a fork
+ * child or a report), and the old one is given back after.  NULL when
+ * there is no memory for it: the caller flushes as before. */
+static struct slab_sheaf *sheaf_grow(struct kmem_cache *s, struct kmem_cache_cpu *c, struct slab_sheaf *sheaf,
+				     unsigned int size)
+{
+	unsigned int capacity = min_t(unsigned int, 2 * sheaf->capacity + 2, s->sheaf_capacity_max);
+	struct slab_sheaf *grown = alloc_sheaf(capacity, sheaf->node);
+	struct slab *old;
+
+	if (!grown)
+		return NULL;
+	memcpy(grown->objects, sheaf->objects, size * sizeof(void *));
+	set_cpu_sheaf(c, grown, size);
+	WRITE_ONCE(c->sheaf_capacity, (uint16_t)capacity);
+	cpu_sheaf_limits_set(s, c, true);
+	barrier();
+	old = object_slab(sheaf);
+	__slab_free(old->slab_cache, old, sheaf, sheaf, 1, false);
+	return grown;
 }
 
 /* A free past the inline push (no sheaf yet, the push bound reached, several
@@ -934,11 +964,12 @@ static bool free_to_pcs(struct kmem_cache *s, struct kmem_cache_cpu *c, void *x,
 	unsigned int size;
 
 	if (unlikely(!sheaf)) {
-		sheaf = alloc_sheaf(s, node);
+		sheaf = alloc_sheaf(s->sheaf_capacity, node);
 		if (!sheaf)
 			return false;
 		/* whole before it is seen, by a fork child or a report */
 		set_cpu_sheaf(c, sheaf, 0);
+		WRITE_ONCE(c->sheaf_capacity, (uint16_t)sheaf->capacity);
 		/* a thread that only frees has set no cpu slab: its pushes
 		 * go inline from now on */
 		cpu_sheaf_limits_set(s, c, c->slab_addr != 0);
@@ -949,6 +980,12 @@ static bool free_to_pcs(struct kmem_cache *s, struct kmem_cache_cpu *c, void *x,
 		sheaf->node = (short)node;
 	}
 	size = cpu_sheaf_size(c->sheaf);
+	if (unlikely(size >= sheaf->capacity && c->slab_addr && sheaf->capacity < s->sheaf_capacity_max)) {
+		struct slab_sheaf *grown = sheaf_grow(s, c, sheaf, size);
+
+		if (grown)
+			sheaf = grown;
+	}
 	if (unlikely(size >= (c->slab_addr ? sheaf->capacity : s->sheaf_consumer))) {
 		/* the older half goes; the recent, cache-hot half stays for
 		 * our allocations, or goes too if we make none from this
@@ -1443,6 +1480,29 @@ static void set_cpu_partial(struct kmem_cache *s)
  * (512, 256 or 128 bytes).  Half as many made a workload that frees in
  * random order flush a sheaf every 60 frees, at about 40 instructions an
  * object flushed. */
+/* What a thread's sheaf may grow to (sheaf_grow): each step doubles the
+ * sheaf's bytes (14, 30, 62, 126, 254 objects: a sheaf fills a kmalloc
+ * size), at most two steps, and never past SHEAF_GROW_BYTES of objects:
+ * 254 objects below 256 bytes, 126 up to 512, 62 up to 1 KiB, 30 up to
+ * 2 KiB, no growth above.  A capacity set with KSLUB_SHEAF_CAPACITY stays
+ * as set. */
+#define SHEAF_GROW_BYTES 65536
+static unsigned int sheaf_capacity_max(const struct kmem_cache *s, bool by_size)
+{
+	unsigned int max = s->sheaf_capacity;
+
+	if (!by_size || !max)
+		return max;
+	for (int step = 0; step < 2; step++) {
+		unsigned int next = 2 * max + 2;
+
+		if (next > SHEAF_MAX_CAPACITY || (unsigned long)next * s->size > SHEAF_GROW_BYTES)
+			break;
+		max = next;
+	}
+	return max;
+}
+
 static void set_sheaf_capacity(struct kmem_cache *s)
 {
 	long opt = kslub_opt(OPT_SHEAF_CAPACITY);
@@ -1461,6 +1521,7 @@ static void set_sheaf_capacity(struct kmem_cache *s)
 	 * at most, not objects that other threads could have reused.  The
 	 * inline push tests this bound; a thread with a cpu slab goes on to
 	 * sheaf_capacity through free_to_pcs. */
+	s->sheaf_capacity_max = sheaf_capacity_max(s, opt < 0);
 	s->sheaf_consumer = s->sheaf_capacity;
 	if (s->sheaf_consumer > 2 && s->sheaf_consumer * s->size > SHEAF_CONSUMER_BYTES)
 		s->sheaf_consumer = SHEAF_CONSUMER_BYTES / s->size > 2 ? SHEAF_CONSUMER_BYTES / s->size : 2;
@@ -2076,9 +2137,10 @@ static long validate_sheaf(struct kmem_cache *s, unsigned long cpu_sheaf_word)
 	unsigned int size = cpu_sheaf_size(cpu_sheaf_word);
 	long errors = 0;
 
-	if (size > sheaf->capacity || sheaf->capacity != s->sheaf_capacity) {
-		kslub_dprintf(2, "kslub: %s: sheaf holds %u of %u objects (capacity %u)\n", s->name,
-			      size, sheaf->capacity, s->sheaf_capacity);
+	if (size > sheaf->capacity || sheaf->capacity < s->sheaf_capacity ||
+	    sheaf->capacity > s->sheaf_capacity_max) {
+		kslub_dprintf(2, "kslub: %s: sheaf holds %u of %u objects (capacity %u to %u)\n", s->name,
+			      size, sheaf->capacity, s->sheaf_capacity, s->sheaf_capacity_max);
 		return 1;
 	}
 	for (unsigned int i = 0; i < size; i++) {

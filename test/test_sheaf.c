@@ -223,7 +223,10 @@ Test(sheaf, a_full_sheaf_sends_its_older_half_to_the_slabs)
 {
 	struct kmem_cache *s = kslub_kmem_cache_create("sheaf-full", 40, 0, 0, NULL);
 	unsigned int n, cap = s->sheaf_capacity;
-	void **objs = fill_slabs(s, 4, &n);
+	void **objs;
+
+	s->sheaf_capacity_max = cap;	/* a sheaf that does not grow (sheaf_grow) */
+	objs = fill_slabs(s, 4, &n);
 
 	/* capacity + 1 frees, from the slabs that are not the cpu slab */
 	for (unsigned int i = 0; i <= cap; i++)
@@ -262,8 +265,12 @@ Test(sheaf, a_flush_sends_a_run_of_one_slab_back_as_one_list)
 {
 	struct kmem_cache *s = kslub_kmem_cache_create("sheaf-run", 40, 0, 0, NULL);
 	unsigned int n, cap = s->sheaf_capacity, per_slab = oo_objects(s->oo), on_freelist = 0;
-	void **objs = fill_slabs(s, 3, &n);
-	struct slab *slab0 = virt_to_slab(objs[0]);
+	void **objs;
+	struct slab *slab0;
+
+	s->sheaf_capacity_max = cap;	/* a sheaf that does not grow (sheaf_grow) */
+	objs = fill_slabs(s, 3, &n);
+	slab0 = virt_to_slab(objs[0]);
 
 	cr_assert_gt(per_slab, cap);
 	for (unsigned int i = 0; i <= cap; i++) {
@@ -318,6 +325,127 @@ Test(sheaf, capacity_goes_by_object_size)
 	/* each sheaf fills a kmalloc size: 512, 256 and 128 bytes */
 	cr_assert_eq(sizeof(struct slab_sheaf) + 62 * sizeof(void *), 512);
 	cr_assert_eq(sizeof(struct slab_sheaf) + 14 * sizeof(void *), 128);
+	/* a busy thread's sheaf grows twice at most, to 64 KiB of objects */
+	cr_assert_eq(kslub_kmalloc_cache(16)->sheaf_capacity_max, 254);
+	cr_assert_eq(kslub_kmalloc_cache(192)->sheaf_capacity_max, 254);
+	cr_assert_eq(kslub_kmalloc_cache(512)->sheaf_capacity_max, 126);
+	cr_assert_eq(kslub_kmalloc_cache(1024)->sheaf_capacity_max, 62);
+	cr_assert_eq(kslub_kmalloc_cache(2048)->sheaf_capacity_max, 30);
+	cr_assert_eq(kslub_kmalloc_cache(8192)->sheaf_capacity_max, 14);
+	/* and still fills a kmalloc size: 2048 bytes */
+	cr_assert_eq(sizeof(struct slab_sheaf) + 254 * sizeof(void *), 2048);
+}
+
+static struct kmem_cache *grow_cache;
+
+static void free_again(void *x)
+{
+	kslub_kmem_cache_free(grow_cache, x);
+}
+
+/* A thread that allocates from a cache and fills its sheaf gets one twice
+ * as large in its place, with the same objects in the same order, up to
+ * sheaf_capacity_max; only then does a full sheaf send its older half back. */
+Test(sheaf, a_busy_threads_full_sheaf_grows_before_it_flushes)
+{
+	struct kmem_cache *s = kslub_kmem_cache_create("sheaf-grow", 40, 0, 0, NULL);
+	unsigned int n, freed = 0, cap = s->sheaf_capacity, max = s->sheaf_capacity_max;
+	void **objs = fill_slabs(s, 12, &n);
+
+	cr_assert_eq(cap, 62);
+	cr_assert_eq(max, 254);
+	cr_assert_gt(n, max + 1 + oo_objects(s->oo));
+	/* cap + 1 frees: the sheaf grows to 126, nothing goes back */
+	while (freed <= cap)
+		kslub_kmem_cache_free(s, objs[freed++]);
+	cr_assert_eq(my_sheaf(s)->capacity, 126);
+	cr_assert_eq(this_cpu_ptr(s)->sheaf_capacity, 126);
+	cr_assert_eq(this_cpu_ptr(s)->push_limit, 126, "the inline push stops at %u",
+		     this_cpu_ptr(s)->push_limit);
+	cr_assert_eq(sheaf_size(s), freed);
+	for (unsigned int j = 0; j < freed; j++)
+		cr_assert_eq(my_sheaf(s)->objects[j], objs[j]);
+	cr_assert_eq(active_objs(s), n - freed);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	/* then to 254 */
+	while (freed <= 126)
+		kslub_kmem_cache_free(s, objs[freed++]);
+	cr_assert_eq(my_sheaf(s)->capacity, 254);
+	cr_assert_eq(sheaf_size(s), freed);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	/* and no further: the next free past 254 sends the older half back */
+	while (freed <= 254)
+		kslub_kmem_cache_free(s, objs[freed++]);
+	cr_assert_eq(my_sheaf(s)->capacity, 254);
+	cr_assert_eq(sheaf_size(s), 254 - 254 / 2 + 1);
+	cr_assert_eq(my_sheaf(s)->objects[0], objs[254 / 2]);
+	cr_assert_eq(active_objs(s), n - freed);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	/* a second free of an object in the grown sheaf is still reported */
+	grow_cache = s;
+	{
+		char err[512];
+		int status;
+
+		child_run(free_again, objs[200], &status, NULL, 0, err, sizeof(err));
+		cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %#x: %s", status, err);
+		cr_assert(strstr(err, "double free"), "%s", err);
+	}
+	/* the objects come back last in, first out */
+	for (unsigned int i = 0; i < 3; i++)
+		cr_assert_eq(kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL), objs[freed - 1 - i]);
+	freed -= 3;
+	for (unsigned int i = 0; i < 3; i++)
+		kslub_kmem_cache_free(s, objs[freed++]);
+	while (freed < n)
+		kslub_kmem_cache_free(s, objs[freed++]);
+	cr_assert_eq(active_objs(s), 0);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	kslub_kmem_cache_shrink(s);
+	cr_assert_eq(sheaf_size(s), 0);
+	kslub_kmem_cache_destroy(s);
+	free(objs);
+}
+
+/* A thread that only frees objects of a cache (no cpu slab of it) keeps its
+ * small sheaf: its frees are batched, never kept for allocations. */
+static unsigned int consumer_capacity;
+
+static void *free_all(void *arg)
+{
+	void **objs = arg;
+	struct slab_sheaf *sheaf;
+
+	for (unsigned int i = 0; objs[i]; i++)
+		kslub_kfree(objs[i]);
+	sheaf = my_sheaf(grow_cache);
+	consumer_capacity = sheaf ? sheaf->capacity : 0;
+	return NULL;
+}
+
+Test(sheaf, a_thread_that_only_frees_keeps_a_small_sheaf)
+{
+	struct kmem_cache *s = kslub_kmem_cache_create("sheaf-consumer", 40, 0, 0, NULL);
+	unsigned int n;
+	void **objs = fill_slabs(s, 8, &n);
+	void **list = calloc(n + 1, sizeof(void *));
+	struct kslub_cache_info info;
+	pthread_t t;
+
+	cr_assert_not_null(list);
+	cr_assert_gt(n, 4 * s->sheaf_capacity);
+	memcpy(list, objs, n * sizeof(void *));
+	grow_cache = s;
+	cr_assert_eq(pthread_create(&t, NULL, free_all, list), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	cr_assert_eq(consumer_capacity, s->sheaf_capacity, "a consumer's sheaf grew to %u", consumer_capacity);
+	/* the thread's sheaf went back as it exited */
+	cr_assert_eq(kslub_cache_info(s, &info), 0);
+	cr_assert_eq(info.active_objs, 0);
+	cr_assert_eq(kslub_validate_slab_cache(s), 0);
+	kslub_kmem_cache_destroy(s);
+	free(list);
+	free(objs);
 }
 
 static void capacity_5(void)
@@ -334,6 +462,7 @@ Test(sheaf, the_capacity_can_be_set, .init = capacity_5)
 	cr_assert_eq(kslub_kmalloc_cache(16)->sheaf_capacity, 5);
 	cr_assert_eq(kslub_kmalloc_cache(8192)->sheaf_capacity, 5);
 	cr_assert_eq(s->sheaf_capacity, 5);
+	cr_assert_eq(s->sheaf_capacity_max, 5, "a capacity that is set does not grow");
 	for (unsigned int i = 0; i < 6; i++)
 		kslub_kmem_cache_free(s, objs[i]);
 	cr_assert_eq(sheaf_size(s), 4);	/* 5, then 2 went back, then one more */
