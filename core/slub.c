@@ -1473,13 +1473,6 @@ static void set_cpu_partial(struct kmem_cache *s)
 	s->cpu_partial_slabs = nr_objects ? DIV_ROUND_UP(nr_objects * 2, oo_objects(s->oo)) : 0;
 }
 
-/* Objects in a thread's sheaf (kernel: kmem_cache_args.sheaf_capacity, which
- * each cache's creator chooses).  By object size, like cpu_partial: a sheaf
- * holds at most 15.5 KiB of small objects, a few of large ones (14 of 8 KiB
- * is the most, 112 KiB), and with its 16-byte header fills a kmalloc size
- * (512, 256 or 128 bytes).  Half as many made a workload that frees in
- * random order flush a sheaf every 60 frees, at about 40 instructions an
- * object flushed. */
 /* What a thread's sheaf may grow to (sheaf_grow): each step doubles the
  * sheaf's bytes (14, 30, 62, 126, 254 objects: a sheaf fills a kmalloc
  * size), at most two steps, and never past SHEAF_GROW_BYTES of objects:
@@ -1503,6 +1496,13 @@ static unsigned int sheaf_capacity_max(const struct kmem_cache *s, bool by_size)
 	return max;
 }
 
+/* Objects in a thread's sheaf (kernel: kmem_cache_args.sheaf_capacity, which
+ * each cache's creator chooses).  By object size, like cpu_partial: a sheaf
+ * holds at most 15.5 KiB of small objects, a few of large ones (14 of 8 KiB
+ * is the most, 112 KiB), and with its 16-byte header fills a kmalloc size
+ * (512, 256 or 128 bytes).  Half as many made a workload that frees in
+ * random order flush a sheaf every 60 frees, at about 40 instructions an
+ * object flushed. */
 static void set_sheaf_capacity(struct kmem_cache *s)
 {
 	long opt = kslub_opt(OPT_SHEAF_CAPACITY);
