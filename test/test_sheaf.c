@@ -312,11 +312,22 @@ Test(sheaf, a_flush_sends_a_run_of_one_slab_back_as_one_list)
 
 Test(sheaf, capacity_goes_by_object_size)
 {
-	cr_assert_eq(kslub_kmalloc_cache(16)->sheaf_capacity, 62);
-	cr_assert_eq(kslub_kmalloc_cache(192)->sheaf_capacity, 62);
-	cr_assert_eq(kslub_kmalloc_cache(512)->sheaf_capacity, 30);
-	cr_assert_eq(kslub_kmalloc_cache(1024)->sheaf_capacity, 14);
-	cr_assert_eq(kslub_kmalloc_cache(8192)->sheaf_capacity, 14);
+	/* the first capacity, and what a busy thread's sheaf grows to: twice
+	 * at most, to 64 KiB of objects */
+	static const struct {
+		size_t size;
+		unsigned int capacity, max;
+	} by_size[] = {
+		{ 16, 62, 254 }, { 192, 62, 254 }, { 512, 30, 126 }, { 1024, 14, 62 },
+		{ 2048, 14, 30 }, { 8192, 14, 14 },
+	};
+
+	for (unsigned int i = 0; i < sizeof(by_size) / sizeof(by_size[0]); i++) {
+		struct kmem_cache *s = kslub_kmalloc_cache(by_size[i].size);
+
+		cr_assert_eq(s->sheaf_capacity, by_size[i].capacity, "%s", s->name);
+		cr_assert_eq(s->sheaf_capacity_max, by_size[i].max, "%s", s->name);
+	}
 	/* a thread with no cpu slab: at most 4 KiB of objects, at least 2 */
 	cr_assert_eq(kslub_kmalloc_cache(64)->sheaf_consumer, 62);
 	cr_assert_eq(kslub_kmalloc_cache(128)->sheaf_consumer, 32);
@@ -325,14 +336,7 @@ Test(sheaf, capacity_goes_by_object_size)
 	/* each sheaf fills a kmalloc size: 512, 256 and 128 bytes */
 	cr_assert_eq(sizeof(struct slab_sheaf) + 62 * sizeof(void *), 512);
 	cr_assert_eq(sizeof(struct slab_sheaf) + 14 * sizeof(void *), 128);
-	/* a busy thread's sheaf grows twice at most, to 64 KiB of objects */
-	cr_assert_eq(kslub_kmalloc_cache(16)->sheaf_capacity_max, 254);
-	cr_assert_eq(kslub_kmalloc_cache(192)->sheaf_capacity_max, 254);
-	cr_assert_eq(kslub_kmalloc_cache(512)->sheaf_capacity_max, 126);
-	cr_assert_eq(kslub_kmalloc_cache(1024)->sheaf_capacity_max, 62);
-	cr_assert_eq(kslub_kmalloc_cache(2048)->sheaf_capacity_max, 30);
-	cr_assert_eq(kslub_kmalloc_cache(8192)->sheaf_capacity_max, 14);
-	/* and still fills a kmalloc size: 2048 bytes */
+	/* and a grown one too: 2048 bytes */
 	cr_assert_eq(sizeof(struct slab_sheaf) + 254 * sizeof(void *), 2048);
 }
 
