@@ -538,7 +538,8 @@ struct kmem_cache {
 	unsigned int sheaf_push_max;	/* sheaf_consumer, or 0 with no inline push (more than one
 					 * node): see sheaf_push_at */
 	unsigned int sheaf_push_cap;	/* the same for a thread with a cpu slab of the cache:
-					 * sheaf_capacity, or 0 */
+					 * sheaf_capacity, or 0; a grown sheaf's own capacity
+					 * above it (cpu_sheaf_limits_set) */
 	unsigned int object_size;	/* object without metadata */
 	slab_flags_t flags;
 	unsigned int red_left_pad;	/* left red zone (debug) */

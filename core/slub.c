@@ -1475,10 +1475,11 @@ static void set_cpu_partial(struct kmem_cache *s)
 
 /* What a thread's sheaf may grow to (sheaf_grow): each step doubles the
  * sheaf's bytes (14, 30, 62, 126, 254 objects: a sheaf fills a kmalloc
- * size), at most two steps, and never past SHEAF_GROW_BYTES of objects:
- * 254 objects below 256 bytes, 126 up to 512, 62 up to 1 KiB, 30 up to
- * 2 KiB, no growth above.  A capacity set with KSLUB_SHEAF_CAPACITY stays
- * as set. */
+ * size), at most two steps, while the objects take no more than
+ * SHEAF_GROW_BYTES: 254 objects below 256 bytes, 126 from 256 to 520, 62
+ * to 1057, 30 to 2184, no growth above (the kmalloc sizes 256 and 512:
+ * 126; 1024: 62; 2048: 30).  A capacity set with KSLUB_SHEAF_CAPACITY
+ * stays as set. */
 #define SHEAF_GROW_BYTES 65536
 static unsigned int sheaf_capacity_max(const struct kmem_cache *s, bool by_size)
 {
@@ -1520,7 +1521,7 @@ static void set_sheaf_capacity(struct kmem_cache *s)
 	 * its sheaf, which only batches its frees: it holds SHEAF_CONSUMER_BYTES
 	 * at most, not objects that other threads could have reused.  The
 	 * inline push tests this bound; a thread with a cpu slab goes on to
-	 * sheaf_capacity through free_to_pcs. */
+	 * its sheaf's capacity through free_to_pcs, which grows the sheaf. */
 	s->sheaf_capacity_max = sheaf_capacity_max(s, opt < 0);
 	s->sheaf_consumer = s->sheaf_capacity;
 	if (s->sheaf_consumer > 2 && s->sheaf_consumer * s->size > SHEAF_CONSUMER_BYTES)
@@ -2065,7 +2066,8 @@ void kslub_cache_count(struct kmem_cache *s, struct kslub_cache_info *info, unsi
 			free_objs += slab_free_count(slab);
 			free_objs += count_freelist(s, slab, slab_local_head(s, slab));
 		}
-		/* a sheaf is freed only once its thread is off the list */
+		/* the count only, from the word: the sheaf itself may be being
+		 * freed (a thread off the list, or one whose sheaf grew) */
 		free_objs += cpu_sheaf_size(__atomic_load_n(&c->sheaf, __ATOMIC_ACQUIRE));
 	}
 	spin_unlock(&kslub_threads_lock);
@@ -2209,8 +2211,17 @@ KSLUB_API long kslub_validate_slab_cache(struct kmem_cache *s)
 				errors++;
 			}
 		}
-		if (c->sheaf)
+		if (c->sheaf) {
 			errors += validate_sheaf(s, c->sheaf);
+			/* the inline push stops at the sheaf's capacity */
+			if (c->sheaf_capacity != cpu_sheaf(c->sheaf)->capacity ||
+			    c->push_limit > cpu_sheaf(c->sheaf)->capacity) {
+				kslub_dprintf(2, "kslub: %s: sheaf of capacity %u, the cpu slot says %u and pushes to %u\n",
+					      s->name, cpu_sheaf(c->sheaf)->capacity, c->sheaf_capacity,
+					      c->push_limit);
+				errors++;
+			}
+		}
 	}
 	return errors;
 }

@@ -158,8 +158,9 @@ static always_inline void *sheaf_pop(const struct kmem_cache *s, struct kmem_cac
 }
 
 /* Push x, whose free pointer slot is at x + offset, on c's sheaf when it
- * holds fewer than c->push_limit objects: s->sheaf_push_cap (the capacity)
- * in a thread with a cpu slab of the cache, s->sheaf_push_max
+ * holds fewer than c->push_limit objects: the sheaf's capacity (at least
+ * s->sheaf_push_cap; sheaf_grow raises it) in a thread with a cpu slab of
+ * the cache, s->sheaf_push_max
  * (sheaf_consumer) in one with none (a consumer's sheaf only batches its
  * frees); 0 on a machine of several nodes and in a slot never used
  * (cpu_sheaf_limits_set).  False otherwise, or with no sheaf yet, whose

@@ -244,6 +244,40 @@ Test(numa, partial_lists_follow_the_node)
 	run(partial_lists_body, SYNTHETIC_4, NULL, NULL);
 }
 
+/* On several nodes a sheaf that grows still takes no inline push: each
+ * free goes by free_to_pcs, which keeps the sheaf to one node. */
+static void grown_sheaf_body(void)
+{
+	static void *p[NR_OBJS];
+	struct kmem_cache *s;
+	struct kmem_cache_cpu *c;
+	struct slab_sheaf *sheaf;
+
+	check(start() == 4, "%d nodes", kslub_nr_node_ids);
+	s = kslub_kmem_cache_create("numa-grow", 40, 0, 0, NULL);
+	check(s && s->sheaf_capacity_max > s->sheaf_capacity, "no cache, or one whose sheaf does not grow");
+	topology_set_thread_node(2);
+	for (int i = 0; i < NR_OBJS; i++)
+		p[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);
+	for (int i = 0; i < NR_OBJS / 2; i++)
+		kslub_kmem_cache_free(s, p[i]);
+	c = this_cpu_ptr(s);
+	sheaf = cpu_sheaf(c->sheaf);
+	check(sheaf && sheaf->capacity == s->sheaf_capacity_max && sheaf->node == 2,
+	      "sheaf %p of capacity %u on node %d", (void *)sheaf, sheaf ? sheaf->capacity : 0,
+	      sheaf ? sheaf->node : -1);
+	check(c->push_limit == 0, "a grown sheaf takes inline pushes up to %u", c->push_limit);
+	check(kslub_validate_slab_cache(s) == 0, "cache inconsistent");
+	for (int i = NR_OBJS / 2; i < NR_OBJS; i++)
+		kslub_kmem_cache_free(s, p[i]);
+	check(kslub_validate_slab_cache(s) == 0, "cache inconsistent");
+}
+
+Test(numa, a_grown_sheaf_takes_no_inline_push_on_several_nodes)
+{
+	run(grown_sheaf_body, SYNTHETIC_4, NULL, NULL);
+}
+
 /* A thread on node 3 frees what a thread on node 1 allocated: each object
  * goes back to its own slab, which stays on node 1's lists. */
 struct remote {

@@ -10,7 +10,8 @@
  * validation clean with objects in sheaves; a second free of an object in a
  * sheaf is reported; another thread's free goes to that thread's sheaf, a
  * free of another node's object to its slab; a thread that moves node, a
- * flush, a thread's exit and a fork child empty sheaves;
+ * flush, a thread's exit and a fork child empty sheaves; a busy thread's
+ * sheaf grows when it fills, a thread that only frees keeps a small one;
  * KSLUB_SHEAF_CAPACITY sets the capacity, 0 turns sheaves off.
  */
 #include <criterion/criterion.h>
@@ -356,13 +357,26 @@ Test(sheaf, a_busy_threads_full_sheaf_grows_before_it_flushes)
 	unsigned int n, freed = 0, cap = s->sheaf_capacity, max = s->sheaf_capacity_max;
 	void **objs = fill_slabs(s, 12, &n);
 
+	struct kmem_cache *k512 = kslub_kmalloc_cache(512), *k1k = kslub_kmalloc_cache(1024),
+			  *k2k = kslub_kmalloc_cache(2048);
+	unsigned long in512, in1k, in2k;
+	bool made = false;
+
 	cr_assert_eq(cap, 62);
 	cr_assert_eq(max, 254);
 	cr_assert_gt(n, max + 1 + oo_objects(s->oo));
+	/* the sheaves themselves are kmalloc objects: 512 bytes, then 1 and 2 KiB */
+	kslub_kmem_cache_free(s, objs[freed++]);
+	cr_assert_eq(my_sheaf(s)->capacity, 62);
+	in512 = active_objs(k512);
+	in1k = active_objs(k1k);
+	in2k = active_objs(k2k);
 	/* cap + 1 frees: the sheaf grows to 126, nothing goes back */
 	while (freed <= cap)
 		kslub_kmem_cache_free(s, objs[freed++]);
 	cr_assert_eq(my_sheaf(s)->capacity, 126);
+	cr_assert_eq(active_objs(k512), in512 - 1, "the first sheaf was not given back");
+	cr_assert_eq(active_objs(k1k), in1k + 1);
 	cr_assert_eq(this_cpu_ptr(s)->sheaf_capacity, 126);
 	cr_assert_eq(this_cpu_ptr(s)->push_limit, 126, "the inline push stops at %u",
 		     this_cpu_ptr(s)->push_limit);
@@ -375,6 +389,9 @@ Test(sheaf, a_busy_threads_full_sheaf_grows_before_it_flushes)
 	while (freed <= 126)
 		kslub_kmem_cache_free(s, objs[freed++]);
 	cr_assert_eq(my_sheaf(s)->capacity, 254);
+	cr_assert_eq(this_cpu_ptr(s)->push_limit, 254);
+	cr_assert_eq(active_objs(k1k), in1k, "the second sheaf was not given back");
+	cr_assert_eq(active_objs(k2k), in2k + 1);
 	cr_assert_eq(sheaf_size(s), freed);
 	cr_assert_eq(kslub_validate_slab_cache(s), 0);
 	/* and no further: the next free past 254 sends the older half back */
@@ -401,8 +418,27 @@ Test(sheaf, a_busy_threads_full_sheaf_grows_before_it_flushes)
 	freed -= 3;
 	for (unsigned int i = 0; i < 3; i++)
 		kslub_kmem_cache_free(s, objs[freed++]);
-	while (freed < n)
+	/* a flush of the thread (malloc_trim's) gives the grown sheaf back:
+	 * the next one starts small again, and grows again */
+	kslub_flush_thread();
+	cr_assert_null(my_sheaf(s));
+	cr_assert_eq(this_cpu_ptr(s)->sheaf_capacity, 0);
+	cr_assert_eq(active_objs(k2k), in2k, "the grown sheaf was not given back");
+	for (unsigned int i = 0; i < 3; i++)
+		objs[i] = kslub_kmem_cache_alloc(s, KSLUB_GFP_KERNEL);	/* a cpu slab again */
+	for (unsigned int i = 0; i < 3; i++)
+		kslub_kmem_cache_free(s, objs[i]);
+	cr_assert_null(my_sheaf(s), "the cpu slab's objects went to a sheaf");
+	while (freed < n) {
 		kslub_kmem_cache_free(s, objs[freed++]);
+		if (my_sheaf(s) && !made) {
+			made = true;
+			cr_assert_eq(my_sheaf(s)->capacity, cap, "a new sheaf of %u", my_sheaf(s)->capacity);
+			cr_assert_eq(this_cpu_ptr(s)->push_limit, cap);
+		}
+	}
+	cr_assert(made);
+	cr_assert_eq(my_sheaf(s)->capacity, max, "the new sheaf did not grow again");
 	cr_assert_eq(active_objs(s), 0);
 	cr_assert_eq(kslub_validate_slab_cache(s), 0);
 	kslub_kmem_cache_shrink(s);
