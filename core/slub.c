@@ -611,8 +611,6 @@ static void *order_freelist(struct kmem_cache *s, struct slab *slab, void *head,
 	return first;
 }
 
-/* Take all objects of a frozen slab's freelist for the cpu; unfreeze it if
- * there are none (kernel: get_freelist). */
 /* For a taker of all of a slab's free objects whose freelist is empty: the
  * next page's fresh objects, linked upwards already, their count taken off
  * new (the counters to be).  NULL with a freelist, which the taker puts in
@@ -630,6 +628,8 @@ static void *take_fresh(struct kmem_cache *s, struct slab *slab, void *freelist,
 	return fresh;
 }
 
+/* Take all objects of a frozen slab's freelist for the cpu; unfreeze it if
+ * there are none (kernel: get_freelist). */
 static void *get_freelist(struct kmem_cache *s, struct slab *slab)
 {
 	struct slab_counters new;
@@ -928,6 +928,17 @@ void release_cpu_sheaf(struct kmem_cache *s, struct kmem_cache_cpu *c)
 	__slab_free(object_slab(sheaf)->slab_cache, object_slab(sheaf), sheaf, sheaf, 1, false);
 }
 
+/* sheaf, holding size objects, becomes c's, whole before it is seen (by a
+ * fork child or a report); the cpu slot keeps its capacity, which the
+ * inline push goes up to (cpu_sheaf_limits_set). */
+static void cpu_sheaf_install(struct kmem_cache *s, struct kmem_cache_cpu *c, struct slab_sheaf *sheaf,
+			      unsigned int size)
+{
+	set_cpu_sheaf(c, sheaf, size);
+	WRITE_ONCE(c->sheaf_capacity, (uint16_t)sheaf->capacity);
+	cpu_sheaf_limits_set(s, c, c->slab_addr != 0);
+}
+
 /* A thread that allocates from the cache and fills its sheaf gets one
  * twice as large, up to s->sheaf_capacity_max, in place of a flush
  * (tcmalloc's thread caches grow the same way): its frees then go back to
@@ -946,9 +957,7 @@ static struct slab_sheaf *sheaf_grow(struct kmem_cache *s, struct kmem_cache_cpu
 	if (!grown)
 		return NULL;
 	memcpy(grown->objects, sheaf->objects, size * sizeof(void *));
-	set_cpu_sheaf(c, grown, size);
-	WRITE_ONCE(c->sheaf_capacity, (uint16_t)capacity);
-	cpu_sheaf_limits_set(s, c, true);
+	cpu_sheaf_install(s, c, grown, size);
 	barrier();
 	old = object_slab(sheaf);
 	__slab_free(old->slab_cache, old, sheaf, sheaf, 1, false);
@@ -967,12 +976,9 @@ static bool free_to_pcs(struct kmem_cache *s, struct kmem_cache_cpu *c, void *x,
 		sheaf = alloc_sheaf(s->sheaf_capacity, node);
 		if (!sheaf)
 			return false;
-		/* whole before it is seen, by a fork child or a report */
-		set_cpu_sheaf(c, sheaf, 0);
-		WRITE_ONCE(c->sheaf_capacity, (uint16_t)sheaf->capacity);
 		/* a thread that only frees has set no cpu slab: its pushes
 		 * go inline from now on */
-		cpu_sheaf_limits_set(s, c, c->slab_addr != 0);
+		cpu_sheaf_install(s, c, sheaf, 0);
 	}
 	if (unlikely(sheaf->node != node)) {
 		/* the thread has moved: the old node's objects go back */
@@ -980,25 +986,27 @@ static bool free_to_pcs(struct kmem_cache *s, struct kmem_cache_cpu *c, void *x,
 		sheaf->node = (short)node;
 	}
 	size = cpu_sheaf_size(c->sheaf);
-	if (unlikely(size >= sheaf->capacity && c->slab_addr && sheaf->capacity < s->sheaf_capacity_max)) {
-		struct slab_sheaf *grown = sheaf_grow(s, c, sheaf, size);
-
-		if (grown)
-			sheaf = grown;
-	}
 	if (unlikely(size >= (c->slab_addr ? sheaf->capacity : s->sheaf_consumer))) {
-		/* the older half goes; the recent, cache-hot half stays for
-		 * our allocations, or goes too if we make none from this
-		 * cache (no cpu slab) */
-		unsigned int nr = size > 1 && c->slab_addr ? size / 2 : size;
+		struct slab_sheaf *grown = NULL;
 
-		/* a full slab becomes ours only if we allocate from this
-		 * cache: frozen for a thread that only frees (a consumer), its
-		 * free objects would be hidden from those that allocate until
-		 * our cpu-partial list overflowed, and they would make new
-		 * slabs meanwhile */
-		sheaf_flush_main(s, c, nr, c->slab_addr != 0);
-		size -= nr;
+		if (c->slab_addr && sheaf->capacity < s->sheaf_capacity_max)
+			grown = sheaf_grow(s, c, sheaf, size);
+		if (grown) {
+			sheaf = grown;
+		} else {
+			/* the older half goes; the recent, cache-hot half
+			 * stays for our allocations, or goes too if we make
+			 * none from this cache (no cpu slab) */
+			unsigned int nr = size > 1 && c->slab_addr ? size / 2 : size;
+
+			/* a full slab becomes ours only if we allocate from
+			 * this cache: frozen for a thread that only frees (a
+			 * consumer), its free objects would be hidden from
+			 * those that allocate until our cpu-partial list
+			 * overflowed, and they would make new slabs meanwhile */
+			sheaf_flush_main(s, c, nr, c->slab_addr != 0);
+			size -= nr;
+		}
 	}
 	set_freepointer(s, x, NULL);	/* free: a second free is reported */
 	sheaf->objects[size] = x;
