@@ -28,6 +28,28 @@ try:
 except OSError:
     pass
 
+# a cache line's round trip between two CPUs before and after each
+# workload's runs (xcpu.csv, ns; absent in older result folders)
+xcpu = {}
+try:
+    for r in csv.DictReader(open(os.path.join(out, "xcpu.csv"))):
+        vals = [int(v) for v in (r["before_ns"], r["after_ns"]) if v and v.isdigit()]
+        if vals:
+            xcpu[r["workload"]] = vals
+except (OSError, KeyError):
+    pass
+xcpu_low = min((v for vals in xcpu.values() for v in vals), default=None)
+
+
+def xcpu_text(w):
+    """before/after, and * when either is over twice the run's lowest."""
+    vals = xcpu.get(w)
+    if not vals:
+        return "-"
+    far = xcpu_low and max(vals) > 2 * xcpu_low
+    return "/".join(str(v) for v in vals) + (" *" if far else "")
+
+
 order = []
 cells = {}
 for r in runs:
@@ -186,8 +208,22 @@ for w in workloads:
         row.append(failed_text(w, a) if s is None else fmt_spread(s))
     r, best = ratio(w, "median")
     row += [best or "-", fmt_ratio(r)]
+    if xcpu:
+        row.append(xcpu_text(w))
     rows.append(row)
-table(["workload"] + ALLOCATORS + ["best peer", "kslub/best"], rows)
+table(["workload"] + ALLOCATORS + ["best peer", "kslub/best"] + (["cross-CPU ns"] if xcpu else []),
+      rows)
+if xcpu:
+    far = [w for w in workloads if xcpu_text(w).endswith("*")]
+    lines.append("Cross-CPU ns: a cache line's round trip between two CPUs (test/bench/xcpu) "
+                 "before and after the workload's runs; %d-%d ns over this run." % (
+                     xcpu_low, max(v for vals in xcpu.values() for v in vals)))
+    if far:
+        lines.append("Marked *: over twice the run's lowest. The host placed the CPUs farther "
+                     "apart meanwhile, which slows every allocator, unequally, in the workloads "
+                     "that hand memory between threads: their ratios do not compare with other "
+                     "runs'.")
+    lines.append("")
 
 def kb_table(title, names, key):
     """A table of one memory figure (KB) per workload and allocator."""
