@@ -889,6 +889,13 @@ static void pcs_flush_all(struct kmem_cache *s, struct kmem_cache_cpu *c)
 /* The sheaf's own memory: an object of the kmalloc cache of its size, taken
  * from and given back to the node lists directly, so that no cpu slot (the
  * kmalloc cache's own, maybe flushed already) is touched. */
+static void free_sheaf(struct slab_sheaf *sheaf)
+{
+	struct slab *slab = object_slab(sheaf);
+
+	__slab_free(slab->slab_cache, slab, sheaf, sheaf, 1, false);
+}
+
 static struct slab_sheaf *alloc_sheaf(unsigned int capacity, int node)
 {
 	size_t bytes = sizeof(struct slab_sheaf) + capacity * sizeof(void *);
@@ -903,7 +910,7 @@ static struct slab_sheaf *alloc_sheaf(unsigned int capacity, int node)
 	if (unlikely((unsigned long)sheaf >> (64 - SHEAF_COUNT_BITS))) {
 		/* no room for the count in c->sheaf (a program that mapped
 		 * memory above 2^48): no sheaf */
-		__slab_free(kc, object_slab(sheaf), sheaf, sheaf, 1, false);
+		free_sheaf(sheaf);
 		return NULL;
 	}
 	sheaf->capacity = capacity;
@@ -925,7 +932,7 @@ void release_cpu_sheaf(struct kmem_cache *s, struct kmem_cache_cpu *c)
 	WRITE_ONCE(c->sheaf, 0);	/* pcs_flush_all left the top NULL */
 	WRITE_ONCE(c->sheaf_capacity, 0);
 	barrier();
-	__slab_free(object_slab(sheaf)->slab_cache, object_slab(sheaf), sheaf, sheaf, 1, false);
+	free_sheaf(sheaf);
 }
 
 /* sheaf, holding size objects, becomes c's, whole before it is seen (by a
@@ -952,15 +959,13 @@ static struct slab_sheaf *sheaf_grow(struct kmem_cache *s, struct kmem_cache_cpu
 {
 	unsigned int capacity = min_t(unsigned int, 2 * sheaf->capacity + 2, s->sheaf_capacity_max);
 	struct slab_sheaf *grown = alloc_sheaf(capacity, sheaf->node);
-	struct slab *old;
 
 	if (!grown)
 		return NULL;
 	memcpy(grown->objects, sheaf->objects, size * sizeof(void *));
 	cpu_sheaf_install(s, c, grown, size);
 	barrier();
-	old = object_slab(sheaf);
-	__slab_free(old->slab_cache, old, sheaf, sheaf, 1, false);
+	free_sheaf(sheaf);
 	return grown;
 }
 

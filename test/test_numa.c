@@ -23,6 +23,7 @@
 #include "slub.h"
 #include "topology.h"
 #include "child.h"
+#include "nodes.h"
 
 #define SYNTHETIC_4 "node:4 core:2 pu:1"
 #define NR_OBJS 2000
@@ -148,15 +149,9 @@ static void one_node_body(void)
 
 Test(numa, one_node_machine_never_loads_hwloc)
 {
-	FILE *f = fopen("/sys/devices/system/node/online", "r");
-	char line[64] = "0";
+	char line[64];
 
-	if (f) {
-		if (!fgets(line, sizeof(line), f))
-			strcpy(line, "0");
-		fclose(f);
-	}
-	if (strchr(line, '-') || strchr(line, ','))
+	if (sysfs_several_nodes(line, sizeof(line)))
 		cr_skip_test("this machine has several nodes: %s", line);
 	run(one_node_body, NULL, NULL, NULL);
 }

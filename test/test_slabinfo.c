@@ -18,6 +18,7 @@
 #include <criterion/criterion.h>
 
 #include "child.h"
+#include "nodes.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -385,18 +386,9 @@ Test(slabinfo, write_slabinfo_reports_errors_with_errno)
  * or hwloc is given a topology (kslub's own test, topology_multi_node_hint). */
 static bool may_have_nodes(void)
 {
-	char buf[256] = "";
-	FILE *f;
+	char line[256];
 
-	if (getenv("HWLOC_SYNTHETIC") || getenv("HWLOC_XMLFILE"))
-		return true;
-	f = fopen("/sys/devices/system/node/online", "r");
-	if (!f)
-		return false;
-	if (!fgets(buf, sizeof(buf), f))
-		buf[0] = '\0';
-	fclose(f);
-	return strpbrk(buf, ",-") != NULL;
+	return getenv("HWLOC_SYNTHETIC") || getenv("HWLOC_XMLFILE") || sysfs_several_nodes(line, sizeof(line));
 }
 
 /* A kmem_cache has room for the nodes there may be, as the kernel's has for
