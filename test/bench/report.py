@@ -39,6 +39,7 @@ try:
 except (OSError, KeyError):
     pass
 xcpu_low = min((v for vals in xcpu.values() for v in vals), default=None)
+xcpu_high = max((v for vals in xcpu.values() for v in vals), default=None)
 
 
 def xcpu_text(w):
@@ -46,8 +47,7 @@ def xcpu_text(w):
     vals = xcpu.get(w)
     if not vals:
         return "-"
-    far = xcpu_low and max(vals) > 2 * xcpu_low
-    return "/".join(str(v) for v in vals) + (" *" if far else "")
+    return "/".join(str(v) for v in vals) + (" *" if max(vals) > 2 * xcpu_low else "")
 
 
 order = []
@@ -201,6 +201,7 @@ lines.append("")
 lines.append("## Wall time: median (min-max)")
 lines.append("")
 rows = []
+far = []
 for w in workloads:
     row = [w]
     for a in ALLOCATORS:
@@ -210,14 +211,15 @@ for w in workloads:
     row += [best or "-", fmt_ratio(r)]
     if xcpu:
         row.append(xcpu_text(w))
+        if row[-1].endswith("*"):
+            far.append(w)
     rows.append(row)
 table(["workload"] + ALLOCATORS + ["best peer", "kslub/best"] + (["cross-CPU ns"] if xcpu else []),
       rows)
 if xcpu:
-    far = [w for w in workloads if xcpu_text(w).endswith("*")]
     lines.append("Cross-CPU ns: a cache line's round trip between two CPUs (test/bench/xcpu) "
                  "before and after the workload's runs; %d-%d ns over this run." % (
-                     xcpu_low, max(v for vals in xcpu.values() for v in vals)))
+                     xcpu_low, xcpu_high))
     if far:
         lines.append("Marked *: over twice the run's lowest. The host placed the CPUs farther "
                      "apart meanwhile, which slows every allocator, unequally, in the workloads "
