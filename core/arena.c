@@ -132,6 +132,13 @@ bool arena_may_move_in(void)
 	return READ_ONCE(arena_moves_live) < ARENA_MOVES_MAX;
 }
 
+/* fill_from_dirty's moves, which save page faults only, stop at a quarter
+ * of that: the rest stays for realloc's, which save copies. */
+bool arena_may_fill(void)
+{
+	return READ_ONCE(arena_moves_live) < ARENA_MOVES_MAX / 4;
+}
+
 void arena_moved_in(struct arena *arena)
 {
 	__atomic_fetch_add(&arena->nr_moved_in, 1, __ATOMIC_RELAXED);

@@ -141,6 +141,10 @@ static inline bool spin_trylock(kslub_lock_t *l) { return pthread_mutex_trylock(
  * block of the next power of two, not from a run of free pages anywhere
  * (see rmqueue_run).  For the block that realloc moves a growing one to. */
 #define KSLUB_GFP_BUDDY_BLOCK 0x100000u
+/* kslub's own too: a clean block left clean, not filled with the resident
+ * pages of dirty free blocks (fill_from_dirty), for a caller that moves
+ * pages in itself. */
+#define KSLUB_GFP_NOFILL 0x200000u
 
 /* GFP_ATOMIC callers never wait for a lock: they fail instead. */
 static inline bool spin_lock_gfp(kslub_lock_t *l, gfp_t gfp)
@@ -692,6 +696,7 @@ void arena_destroy(struct arena *arena);
 void section_map_set(void *addr, size_t size, enum section_type head, enum section_type tail);
 void slab_slots_reserve(void);
 bool arena_may_move_in(void);
+bool arena_may_fill(void);
 void arena_moved_in(struct arena *arena);
 
 /* page_alloc.c */

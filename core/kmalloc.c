@@ -789,10 +789,17 @@ static bool large_move(const void *p, void *dst, size_t ks)
 static void *large_realloc_move(const void *p, size_t ks, size_t size, gfp_t gfp, const char *func)
 {
 	bool zeroed;
-	void *ret = large_alloc(size, gfp | KSLUB_GFP_BUDDY_BLOCK, -1, &zeroed);
+	void *ret = large_alloc(size, gfp | KSLUB_GFP_BUDDY_BLOCK | KSLUB_GFP_NOFILL, -1, &zeroed);
 
-	if (!ret || (zeroed && large_move(p, ret, ks)))
+	if (!ret)
+		return NULL;
+	if (zeroed && large_move(p, ret, ks)) {
+		/* and resident pages past them, for the growth */
+		struct page *page = compound_head(virt_to_page(ret));
+
+		fill_from_dirty(page, DIV_ROUND_UP(ks, PAGE_SIZE), page->nr_pages - DIV_ROUND_UP(ks, PAGE_SIZE));
 		return ret;
+	}
 	memcpy(ret, p, ks);
 	kfree_inline(p, func);
 	return ret;

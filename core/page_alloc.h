@@ -23,7 +23,14 @@ void free_pages_range(struct page *page, unsigned long nr, bool dirty);
  * the blocks they were part of free (kernel: take_page_off_buddy, for a
  * range): how a large block grows in place.  False changes nothing. */
 bool take_pages_off_buddy(struct page *page, unsigned long nr);
-/* Exactly DIV_ROUND_UP(size, PAGE_SIZE) pages: the tail of the block is freed. */
+/* Move the resident pages of the zone's dirty free blocks into the nr clean
+ * pages of a block handed out, from page index from of the block that
+ * starts at page, instead of letting them fault in; the pages it returns
+ * (how many were moved in) no longer read as zeros. */
+unsigned long fill_from_dirty(struct page *page, unsigned long from, unsigned long nr);
+/* Exactly DIV_ROUND_UP(size, PAGE_SIZE) pages: the tail of the block is
+ * freed.  A clean block is filled with resident pages (fill_from_dirty)
+ * unless gfp has KSLUB_GFP_ZERO or KSLUB_GFP_NOFILL. */
 struct page *alloc_pages_exact_node(int node, gfp_t gfp, size_t size, bool *zeroed);
 
 void page_alloc_init(void);

@@ -567,6 +567,91 @@ Test(page_alloc, resident_free_pages_are_handed_out_before_clean_ones, .init = r
 		free_pages(blocks[i], 4);
 }
 
+/* A large block that the zone can only hand out clean (every resident free
+ * block is smaller) takes those blocks' pages, moved in, instead of faulting
+ * in new ones: here 32 freed 64 KiB blocks, pinned apart by live ones, and
+ * a 1 MiB block after them.  The block works like any other, and kzalloc's
+ * blocks still read as zeros. */
+Test(page_alloc, a_clean_large_block_takes_the_pages_of_smaller_freed_ones, .init = retain_arenas)
+{
+	enum { N = 64, HOLE = 64 * 1024, BIG = 1024 * 1024 };
+	void *blocks[N];
+	unsigned char *big, *z;
+	long faults;
+
+	kfree(kmalloc(100, GFP_KERNEL));
+	kslub_flush_thread();
+	kslub_trim();	/* every free page clean */
+	for (int i = 0; i < N; i++) {
+		blocks[i] = kmalloc(HOLE, GFP_KERNEL);
+		cr_assert_not_null(blocks[i]);
+		touch_faults(blocks[i], HOLE);
+		tag_block(blocks[i], HOLE, (unsigned long)i);
+	}
+	for (int i = 1; i < N; i += 2)
+		kfree(blocks[i]);
+	/* a zeroed block is not filled: its pages must read as zeros */
+	z = kzalloc(BIG, GFP_KERNEL);
+	cr_assert_not_null(z);
+	for (size_t off = 0; off < BIG; off += 512)
+		cr_assert_eq(z[off], 0, "kzalloc(1 MiB): byte %zu is %d", off, z[off]);
+	big = kmalloc(BIG, GFP_KERNEL);
+	cr_assert_not_null(big);
+	faults = touch_faults(big, BIG);
+	cr_assert_lt(faults, (long)(BIG / PAGE) / 4,
+		     "the 1 MiB block took %ld page faults next to 2 MiB of freed resident pages", faults);
+	for (size_t off = 0; off < BIG; off += PAGE)
+		big[off] = (unsigned char)(off / PAGE);
+	for (size_t off = 0; off < BIG; off += PAGE)
+		cr_assert_eq(big[off], (unsigned char)(off / PAGE), "byte %zu of the block changed", off);
+	for (int i = 0; i < N; i += 2)
+		check_tag(blocks[i], HOLE, (unsigned long)i);	/* the live ones untouched */
+	kfree(big);
+	kfree(z);
+	for (int i = 0; i < N; i += 2)
+		kfree(blocks[i]);
+}
+
+/* A large block that krealloc moves into a clean block goes there by mremap,
+ * and the room past it takes the pages of smaller freed blocks: the data
+ * comes through whole, and the growth does not fault its pages in. */
+Test(page_alloc, a_block_krealloc_moves_keeps_its_data_and_grows_into_resident_pages, .init = retain_arenas)
+{
+	enum { N = 64, HOLE = 64 * 1024, OLD = 256 * 1024, NEW = 1024 * 1024 };
+	void *blocks[N], *pin;
+	unsigned char *p;
+	long faults;
+
+	kfree(kmalloc(100, GFP_KERNEL));
+	kslub_flush_thread();
+	kslub_trim();
+	for (int i = 0; i < N; i++) {
+		blocks[i] = kmalloc(HOLE, GFP_KERNEL);
+		cr_assert_not_null(blocks[i]);
+		touch_faults(blocks[i], HOLE);
+	}
+	p = kmalloc(OLD, GFP_KERNEL);
+	pin = kmalloc(HOLE, GFP_KERNEL);	/* likely right after p: no growth in place */
+	cr_assert_not_null(p);
+	cr_assert_not_null(pin);
+	for (size_t i = 0; i < OLD; i++)
+		p[i] = (unsigned char)(i * 7 + i / 4096);
+	for (int i = 1; i < N; i += 2)
+		kfree(blocks[i]);
+	p = krealloc(p, NEW, GFP_KERNEL);
+	cr_assert_not_null(p);
+	for (size_t i = 0; i < OLD; i++)
+		cr_assert_eq(p[i], (unsigned char)(i * 7 + i / 4096), "byte %zu changed in the move", i);
+	faults = touch_faults(p + OLD, NEW - OLD);
+	cr_assert_lt(faults, (long)((NEW - OLD) / PAGE) / 4,
+		     "the grown block's new 768 KiB took %ld page faults next to 2 MiB of freed resident pages",
+		     faults);
+	kfree(p);
+	kfree(pin);
+	for (int i = 0; i < N; i += 2)
+		kfree(blocks[i]);
+}
+
 /* The zone's count of free pages that may be resident, from the report. */
 static unsigned long zone_dirty_pages(void)
 {
