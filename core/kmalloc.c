@@ -796,8 +796,10 @@ static void *large_realloc_move(const void *p, size_t ks, size_t size, gfp_t gfp
 	if (zeroed && large_move(p, ret, ks)) {
 		/* and resident pages past them, for the growth */
 		struct page *page = compound_head(virt_to_page(ret));
+		unsigned long from = DIV_ROUND_UP(ks, PAGE_SIZE);
 
-		fill_from_dirty(page, DIV_ROUND_UP(ks, PAGE_SIZE), page->nr_pages - DIV_ROUND_UP(ks, PAGE_SIZE));
+		if (gfp & KSLUB_GFP_DIRECT_RECLAIM)
+			fill_from_dirty(page, from, page->nr_pages - from);
 		return ret;
 	}
 	memcpy(ret, p, ks);

@@ -630,7 +630,9 @@ unsigned long fill_from_dirty(struct page *page, unsigned long from, unsigned lo
 		}
 		now = kslub_now_ms();
 		spin_lock(&zone->lock);
-		/* the moved ones are clean now, the others as they were */
+		/* the moved ones are clean now, the others dirty again
+		 * (counted whole, as the purge puts back what the kernel
+		 * refused) */
 		for (int i = 0; i < n; i++)
 			free_one_page(zone, batch[i], batch[i]->order, i < done ? 0 : PG_dirty, now, &to_unmap);
 		zone_free_finish(zone, now, to_unmap);
@@ -680,8 +682,9 @@ struct page *alloc_pages_exact_node(int node, gfp_t gfp, size_t size, bool *zero
 		}
 		z = !dirty;
 		page->compound_head = 0;
-		if (z && nr >= 1UL << FILL_MIN_ORDER && !(gfp & (KSLUB_GFP_ZERO | KSLUB_GFP_NOFILL)) &&
-		    fill_from_dirty(page, 0, nr))
+		/* not for a caller that may not wait for the zone lock again */
+		if (z && nr >= 1UL << FILL_MIN_ORDER && (gfp & KSLUB_GFP_DIRECT_RECLAIM) &&
+		    !(gfp & (KSLUB_GFP_ZERO | KSLUB_GFP_NOFILL)) && fill_from_dirty(page, 0, nr))
 			z = false;
 	}
 	if (!page)
