@@ -652,11 +652,12 @@ Test(page_alloc, a_block_krealloc_moves_keeps_its_data_and_grows_into_resident_p
 		kfree(blocks[i]);
 }
 
-/* The zone's count of free pages that may be resident, from the report. */
-static unsigned long zone_dirty_pages(void)
+/* A figure of the slabinfo report: the number after key on the line that
+ * starts with prefix. */
+static unsigned long report_value(const char *prefix, const char *key)
 {
-	char path[] = "/tmp/kslub-test-dirty.XXXXXX", line[512];
-	unsigned long dirty = ~0UL;
+	char path[] = "/tmp/kslub-test-report.XXXXXX", line[512];
+	unsigned long value = ~0UL;
 	int fd = mkstemp(path);
 	FILE *f;
 
@@ -666,15 +667,79 @@ static unsigned long zone_dirty_pages(void)
 	f = fopen(path, "r");
 	cr_assert_not_null(f);
 	while (fgets(line, sizeof(line), f)) {
-		const char *d = strstr(line, " dirty_pages ");
+		const char *d = strstr(line, key);
 
-		if (!strncmp(line, "node 0 ", 7) && d)
-			dirty = strtoul(d + strlen(" dirty_pages "), NULL, 10);
+		if (!strncmp(line, prefix, strlen(prefix)) && d)
+			value = strtoul(d + strlen(key), NULL, 10);
 	}
 	fclose(f);
 	unlink(path);
-	cr_assert_neq(dirty, ~0UL, "no dirty_pages in the report");
-	return dirty;
+	cr_assert_neq(value, ~0UL, "no%s on a line \"%s...\" of the report", key, prefix);
+	return value;
+}
+
+/* The zone's count of free pages that may be resident, from the report. */
+static unsigned long zone_dirty_pages(void)
+{
+	return report_value("node 0 ", " dirty_pages ");
+}
+
+/* The process's mappings: the lines of /proc/self/maps. */
+static long count_mappings(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	long n = 0;
+	int c;
+
+	cr_assert_not_null(f, "cannot open /proc/self/maps");
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+/* Each move that fills a clean block may add two mappings to the process,
+ * and they stay until the arena is unmapped: the moves stop at their cap, a
+ * quarter of the arenas' 16384.  Round after round of a 256 KiB block that
+ * comes clean next to four freed 64 KiB ones (four moves a round): the moves
+ * reach the cap and no more, and the mappings stay within two a move. */
+Test(page_alloc, the_moves_that_fill_clean_blocks_stop_at_their_cap, .init = retain_arenas)
+{
+	enum { HOLES = 8, HOLE = 64 * 1024, BIG = HOLES / 2 * HOLE, CAP = 4096, ROUNDS = CAP / 4 + 64 };
+	long maps0, maps, faults = 0, first_faults = -1;
+	unsigned long moves;
+
+	kfree(kmalloc(100, GFP_KERNEL));
+	maps0 = count_mappings();
+	for (int r = 0; r < ROUNDS; r++) {
+		void *h[HOLES];
+		void *big;
+
+		kslub_trim();	/* every free page clean */
+		for (int i = 0; i < HOLES; i++) {
+			h[i] = kmalloc(HOLE, GFP_KERNEL);
+			cr_assert_not_null(h[i]);
+			touch_faults(h[i], HOLE);
+		}
+		for (int i = 1; i < HOLES; i += 2)
+			kfree(h[i]);
+		big = kmalloc(BIG, GFP_KERNEL);
+		cr_assert_not_null(big);
+		faults = touch_faults(big, BIG);
+		if (first_faults < 0)
+			first_faults = faults;
+		kfree(big);
+		for (int i = 0; i < HOLES; i += 2)
+			kfree(h[i]);
+	}
+	moves = report_value("os ", " moves ");
+	maps = count_mappings();
+	cr_log_info("%d rounds: %lu moves, %ld mappings more, first block %ld faults, last %ld", ROUNDS, moves,
+		    maps - maps0, first_faults, faults);
+	cr_assert_lt(first_faults, (long)(BIG / PAGE) / 4, "the first block took %ld page faults: nothing was moved in",
+		     first_faults);
+	cr_assert_eq(moves, (unsigned long)CAP, "%lu moves after %d rounds of four: the cap is %d", moves, ROUNDS, CAP);
+	cr_assert_leq(maps - maps0, 2L * CAP, "%lu moves added %ld mappings", moves, maps - maps0);
 }
 
 /* A freed block adds its own pages to the zone's resident free pages, not
