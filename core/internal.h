@@ -579,15 +579,18 @@ enum kslub_thread_state {
 
 struct kslub_thread {
 	struct kmem_cache_cpu cpu[KSLUB_MAX_CACHES];	/* first: cpu_offset stays small */
-	/* each slot's frozen partially free slabs (the kernel's c->partial),
-	 * off the slot's line: see cpu_partial */
-	struct slab *cpu_partial[KSLUB_MAX_CACHES];
 	struct per_cpu_pages pcp;
 	unsigned char nr_single[KSLUB_MAX_CACHES];	/* objects taken single, per cache (alloc_first) */
 	struct list_head list;		/* kslub_threads */
 	int state;
 	int node;
 	unsigned int alloc_pages;	/* pages this structure occupies */
+	/* each slot's frozen partially free slabs (the kernel's c->partial),
+	 * off the slot's line: see cpu_partial.  Last, so that the entries of
+	 * the caches made first (the kmalloc caches) share a page with the
+	 * fields above: a thread that uses a few caches writes two pages of
+	 * its state, the first of cpu[] and this one, not three. */
+	struct slab *cpu_partial[KSLUB_MAX_CACHES];
 };
 
 extern __thread struct kslub_thread *kslub_current __attribute__((tls_model("initial-exec")));

@@ -11,6 +11,7 @@
  */
 #include <criterion/criterion.h>
 
+#include <errno.h>
 #include <pthread.h>
 
 #include <signal.h>
@@ -631,6 +632,48 @@ static void assert_double_free_reported(void (*fn)(void *))
 /* The map's window covers the arenas (1 TiB around where the first
  * mappings went) and reads 0 where no kmalloc slab is: NULL, the stack, a
  * mapping of the program's own, addresses outside the window. */
+/* A thread that uses a few kmalloc caches writes two pages of its state,
+ * which is ten: the first page of its cpu slots, and the page that holds
+ * its page lists, counters and the cpu-partial lists of the caches made
+ * first (struct kslub_thread puts the cpu-partial lists last; before, they
+ * came between, and the thread wrote three). */
+static void *count_state_pages(void *arg)
+{
+	static const size_t sizes[] = { 16, 100, 1000 };
+	enum { N = 40 };
+	void *p[3][N];
+	struct kslub_thread *t;
+	unsigned char vec[32];
+	long *resident = arg;
+
+	for (int k = 0; k < 3; k++)
+		for (int i = 0; i < N; i++)
+			cr_assert_not_null(p[k][i] = kslub_kmalloc(sizes[k], KSLUB_GFP_KERNEL));
+	for (int k = 0; k < 3; k++)
+		for (int i = 0; i < N; i++)
+			kslub_kfree(p[k][i]);
+	t = kslub_current;
+	cr_assert_eq(t->state, THREAD_LIVE);
+	cr_assert_leq(t->alloc_pages, sizeof(vec));
+	cr_assert_eq(mincore(t, t->alloc_pages * PAGE_SIZE, vec), 0, "mincore: %s", strerror(errno));
+	*resident = 0;
+	for (unsigned int i = 0; i < t->alloc_pages; i++)
+		*resident += vec[i] & 1;
+	return NULL;
+}
+
+Test(fastpath, a_thread_that_uses_a_few_caches_writes_two_pages_of_its_state)
+{
+	pthread_t th;
+	long resident = -1;
+
+	kslub_kfree(kslub_kmalloc(100, KSLUB_GFP_KERNEL));
+	cr_assert_eq(pthread_create(&th, NULL, count_state_pages, &resident), 0);
+	cr_assert_eq(pthread_join(th, NULL), 0);
+	cr_assert_leq(resident, 2, "a thread that used three caches has %ld pages of its state resident", resident);
+	cr_assert_geq(resident, 1);
+}
+
 Test(fastpath, the_slot_map_covers_the_arenas_and_reads_0_outside_slabs)
 {
 	int local;
