@@ -798,8 +798,7 @@ static void *large_realloc_move(const void *p, size_t ks, size_t size, gfp_t gfp
 		struct page *page = compound_head(virt_to_page(ret));
 		unsigned long from = DIV_ROUND_UP(ks, PAGE_SIZE);
 
-		if (gfp & KSLUB_GFP_DIRECT_RECLAIM)
-			fill_from_dirty(page, from, page->nr_pages - from);
+		fill_from_dirty(page, from, page->nr_pages - from, gfp);
 		return ret;
 	}
 	memcpy(ret, p, ks);

@@ -136,6 +136,17 @@ static inline void del_from_free_list(struct zone *zone, struct page *page, unsi
 	page->flags &= PG_dirty;
 }
 
+/* Take a free block off the lists, so that a syscall may change its pages
+ * without zone->lock (the purge, fill_from_dirty); it goes back with
+ * free_one_page, clean or dirty as the syscall left it.  No one else takes
+ * or merges it meanwhile: it is not PG_buddy.  Called with zone->lock held. */
+static inline void isolate_block(struct zone *zone, struct page *page, unsigned int order)
+{
+	del_from_free_list(zone, page, order);
+	page->flags = PG_isolated;
+	page->order = order;
+}
+
 /* A piece of nr pages of a block of 2^order with dirty pages that may be
  * resident: its share of them (where they lie is not known), at least one
  * when the block has any. */
@@ -581,13 +592,17 @@ void free_the_pages(struct page *page, unsigned int order)
 #define FILL_BATCH 16
 #define FILL_SCAN 64	/* blocks looked at under the lock, each time */
 
-unsigned long fill_from_dirty(struct page *page, unsigned long from, unsigned long nr)
+unsigned long fill_from_dirty(struct page *page, unsigned long from, unsigned long nr, gfp_t gfp)
 {
 	struct arena *arena = page_arena(page);
 	struct zone *zone = arena->zone;
 	char *dst = (char *)page_address(page) + from * PAGE_SIZE;
 	unsigned long moved = 0;
 
+	/* the blocks moved from go back under the lock, which a caller that
+	 * may not wait for it (GFP_ATOMIC) cannot take again */
+	if (!(gfp & KSLUB_GFP_DIRECT_RECLAIM))
+		return 0;
 	while (nr >= 1UL << FILL_MIN_ORDER && arena_may_fill()) {
 		struct page *batch[FILL_BATCH];
 		struct arena *to_unmap = NULL;
@@ -608,9 +623,7 @@ unsigned long fill_from_dirty(struct page *page, unsigned long from, unsigned lo
 				pos = pos->prev;
 				if (b->nr_dirty < 1UL << (o - 1))
 					continue;	/* mostly clean: little to move */
-				del_from_free_list(zone, b, (unsigned int)o);
-				b->flags = PG_isolated;
-				b->order = (unsigned int)o;
+				isolate_block(zone, b, (unsigned int)o);
 				batch[n++] = b;
 				want -= 1UL << o;
 			}
@@ -682,9 +695,8 @@ struct page *alloc_pages_exact_node(int node, gfp_t gfp, size_t size, bool *zero
 		}
 		z = !dirty;
 		page->compound_head = 0;
-		/* not for a caller that may not wait for the zone lock again */
-		if (z && nr >= 1UL << FILL_MIN_ORDER && (gfp & KSLUB_GFP_DIRECT_RECLAIM) &&
-		    !(gfp & (KSLUB_GFP_ZERO | KSLUB_GFP_NOFILL)) && fill_from_dirty(page, 0, nr))
+		if (z && nr >= 1UL << FILL_MIN_ORDER && !(gfp & (KSLUB_GFP_ZERO | KSLUB_GFP_NOFILL)) &&
+		    fill_from_dirty(page, 0, nr, gfp))
 			z = false;
 	}
 	if (!page)
@@ -933,9 +945,7 @@ static void zone_purge_locked(struct zone *zone, uint64_t now, bool all)
 				pos = pos->prev;
 				if (!all && now - page->freed_at < delay)
 					break;	/* the rest toward the head are younger */
-				del_from_free_list(zone, page, (unsigned int)o);
-				page->flags = PG_isolated;
-				page->order = (unsigned int)o;
+				isolate_block(zone, page, (unsigned int)o);
 				batch[n++] = page;
 			}
 		}

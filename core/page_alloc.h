@@ -26,8 +26,9 @@ bool take_pages_off_buddy(struct page *page, unsigned long nr);
 /* Move the resident pages of the zone's dirty free blocks into the nr clean
  * pages of a block handed out, from page index from of the block that
  * starts at page, instead of letting them fault in; the pages it returns
- * (how many were moved in) no longer read as zeros. */
-unsigned long fill_from_dirty(struct page *page, unsigned long from, unsigned long nr);
+ * (how many were moved in) no longer read as zeros.  Nothing for a gfp
+ * without KSLUB_GFP_DIRECT_RECLAIM. */
+unsigned long fill_from_dirty(struct page *page, unsigned long from, unsigned long nr, gfp_t gfp);
 /* Exactly DIV_ROUND_UP(size, PAGE_SIZE) pages: the tail of the block is
  * freed.  A clean block is filled with resident pages (fill_from_dirty)
  * unless gfp has KSLUB_GFP_ZERO or KSLUB_GFP_NOFILL. */

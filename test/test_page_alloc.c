@@ -698,6 +698,38 @@ static long count_mappings(void)
 	return n;
 }
 
+/* A GFP_ATOMIC caller may not wait for the zone lock, which the blocks moved
+ * from would need again: its clean block is not filled (no move), though
+ * freed resident blocks lie beside it. */
+Test(page_alloc, a_gfp_atomic_block_is_not_filled, .init = retain_arenas)
+{
+	enum { N = 16, HOLE = 64 * 1024, BIG = 512 * 1024 };
+	void *blocks[N], *big, *atomic;
+	unsigned long moves;
+
+	kfree(kmalloc(100, GFP_KERNEL));
+	kslub_trim();
+	for (int i = 0; i < N; i++) {
+		blocks[i] = kmalloc(HOLE, GFP_KERNEL);
+		cr_assert_not_null(blocks[i]);
+		touch_faults(blocks[i], HOLE);
+	}
+	for (int i = 1; i < N; i += 2)
+		kfree(blocks[i]);
+	moves = report_value("os ", " moves ");
+	atomic = kmalloc(BIG, GFP_ATOMIC);
+	cr_assert_not_null(atomic);
+	cr_assert_eq(report_value("os ", " moves "), moves, "a GFP_ATOMIC block was filled");
+	/* the same with GFP_KERNEL is filled */
+	big = kmalloc(BIG, GFP_KERNEL);
+	cr_assert_not_null(big);
+	cr_assert_gt(report_value("os ", " moves "), moves, "a GFP_KERNEL block next to the same holes was not filled");
+	kfree(big);
+	kfree(atomic);
+	for (int i = 0; i < N; i += 2)
+		kfree(blocks[i]);
+}
+
 /* Each move that fills a clean block may add two mappings to the process,
  * and they stay until the arena is unmapped: the moves stop at their cap, a
  * quarter of the arenas' 16384.  Round after round of a 256 KiB block that
