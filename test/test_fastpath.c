@@ -11,7 +11,6 @@
  */
 #include <criterion/criterion.h>
 
-#include <errno.h>
 #include <pthread.h>
 
 #include <signal.h>
@@ -23,6 +22,7 @@
 
 #include "slub.h"
 #include "child.h"
+#include "resident.h"
 
 /* A slab of the given order as allocate_slab sets it up, without memory. */
 static void fake_slab(struct kmem_cache *s, struct slab *slab, unsigned int order)
@@ -643,7 +643,6 @@ static void *count_state_pages(void *arg)
 	enum { N = 40 };
 	void *p[3][N];
 	struct kslub_thread *t;
-	unsigned char vec[32];
 	long *resident = arg;
 
 	for (int k = 0; k < 3; k++)
@@ -654,11 +653,7 @@ static void *count_state_pages(void *arg)
 			kslub_kfree(p[k][i]);
 	t = kslub_current;
 	cr_assert_eq(t->state, THREAD_LIVE);
-	cr_assert_leq(t->alloc_pages, sizeof(vec));
-	cr_assert_eq(mincore(t, t->alloc_pages * PAGE_SIZE, vec), 0, "mincore: %s", strerror(errno));
-	*resident = 0;
-	for (unsigned int i = 0; i < t->alloc_pages; i++)
-		*resident += vec[i] & 1;
+	*resident = __builtin_popcount(resident_pages(t, t->alloc_pages));
 	return NULL;
 }
 

@@ -31,6 +31,7 @@
 
 #include "kslub.h"
 #include "child.h"
+#include "resident.h"
 
 #define PAGE KSLUB_PAGE_SIZE
 #define MAX_OBJS_PER_PAGE 32767 /* kernel: objects in a slab fit struct slab's 15-bit count */
@@ -746,20 +747,6 @@ Test(slub, own_frees_to_a_cpu_partial_slab_come_back_upwards, .init = sheaves_of
 }
 
 /* ---- fresh objects ------------------------------------------------------------------------ */
-
-/* The slab's pages that are resident, a bit each (mincore). */
-static unsigned int resident_pages(const void *slab, unsigned int pages)
-{
-	unsigned char vec[64];
-	unsigned int bits = 0;
-
-	cr_assert_leq(pages, 64);
-	cr_assert_eq(mincore((void *)slab, (size_t)pages * PAGE, vec), 0, "mincore: %s", strerror(errno));
-	for (unsigned int i = 0; i < pages; i++)
-		if (vec[i] & 1)
-			bits |= 1u << i;
-	return bits;
-}
 
 /* A new slab writes only the pages of the objects it hands out: the first
  * page when it is made, the next ones as its objects are taken, and each
