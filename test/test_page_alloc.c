@@ -567,6 +567,25 @@ Test(page_alloc, resident_free_pages_are_handed_out_before_clean_ones, .init = r
 		free_pages(blocks[i], 4);
 }
 
+/* n blocks of HOLE_BYTES, each touched (resident); then every other one
+ * freed (free_every_other(blocks, n, 1)): n / 2 resident free blocks, held
+ * apart by the live ones, which free_every_other(blocks, n, 0) frees. */
+#define HOLE_BYTES (64 * 1024)
+static void take_touched_blocks(void **blocks, int n)
+{
+	for (int i = 0; i < n; i++) {
+		blocks[i] = kmalloc(HOLE_BYTES, GFP_KERNEL);
+		cr_assert_not_null(blocks[i]);
+		touch_faults(blocks[i], HOLE_BYTES);
+	}
+}
+
+static void free_every_other(void **blocks, int n, int first)
+{
+	for (int i = first; i < n; i += 2)
+		kfree(blocks[i]);
+}
+
 /* A large block that the zone can only hand out clean (every resident free
  * block is smaller) takes those blocks' pages, moved in, instead of faulting
  * in new ones: here 32 freed 64 KiB blocks, pinned apart by live ones, and
@@ -574,7 +593,7 @@ Test(page_alloc, resident_free_pages_are_handed_out_before_clean_ones, .init = r
  * blocks still read as zeros. */
 Test(page_alloc, a_clean_large_block_takes_the_pages_of_smaller_freed_ones, .init = retain_arenas)
 {
-	enum { N = 64, HOLE = 64 * 1024, BIG = 1024 * 1024 };
+	enum { N = 64, HOLE = HOLE_BYTES, BIG = 1024 * 1024 };
 	void *blocks[N];
 	unsigned char *big, *z;
 	long faults;
@@ -582,14 +601,10 @@ Test(page_alloc, a_clean_large_block_takes_the_pages_of_smaller_freed_ones, .ini
 	kfree(kmalloc(100, GFP_KERNEL));
 	kslub_flush_thread();
 	kslub_trim();	/* every free page clean */
-	for (int i = 0; i < N; i++) {
-		blocks[i] = kmalloc(HOLE, GFP_KERNEL);
-		cr_assert_not_null(blocks[i]);
-		touch_faults(blocks[i], HOLE);
+	take_touched_blocks(blocks, N);
+	for (int i = 0; i < N; i += 2)
 		tag_block(blocks[i], HOLE, (unsigned long)i);
-	}
-	for (int i = 1; i < N; i += 2)
-		kfree(blocks[i]);
+	free_every_other(blocks, N, 1);
 	/* a zeroed block is not filled: its pages must read as zeros */
 	z = kzalloc(BIG, GFP_KERNEL);
 	cr_assert_not_null(z);
@@ -608,8 +623,7 @@ Test(page_alloc, a_clean_large_block_takes_the_pages_of_smaller_freed_ones, .ini
 		check_tag(blocks[i], HOLE, (unsigned long)i);	/* the live ones untouched */
 	kfree(big);
 	kfree(z);
-	for (int i = 0; i < N; i += 2)
-		kfree(blocks[i]);
+	free_every_other(blocks, N, 0);
 }
 
 /* A large block that krealloc moves into a clean block goes there by mremap,
@@ -617,7 +631,7 @@ Test(page_alloc, a_clean_large_block_takes_the_pages_of_smaller_freed_ones, .ini
  * comes through whole, and the growth does not fault its pages in. */
 Test(page_alloc, a_block_krealloc_moves_keeps_its_data_and_grows_into_resident_pages, .init = retain_arenas)
 {
-	enum { N = 64, HOLE = 64 * 1024, OLD = 256 * 1024, NEW = 1024 * 1024 };
+	enum { N = 64, OLD = 256 * 1024, NEW = 1024 * 1024 };
 	void *blocks[N], *pin;
 	unsigned char *p;
 	long faults;
@@ -625,19 +639,14 @@ Test(page_alloc, a_block_krealloc_moves_keeps_its_data_and_grows_into_resident_p
 	kfree(kmalloc(100, GFP_KERNEL));
 	kslub_flush_thread();
 	kslub_trim();
-	for (int i = 0; i < N; i++) {
-		blocks[i] = kmalloc(HOLE, GFP_KERNEL);
-		cr_assert_not_null(blocks[i]);
-		touch_faults(blocks[i], HOLE);
-	}
+	take_touched_blocks(blocks, N);
 	p = kmalloc(OLD, GFP_KERNEL);
-	pin = kmalloc(HOLE, GFP_KERNEL);	/* likely right after p: no growth in place */
+	pin = kmalloc(HOLE_BYTES, GFP_KERNEL);	/* likely right after p: no growth in place */
 	cr_assert_not_null(p);
 	cr_assert_not_null(pin);
 	for (size_t i = 0; i < OLD; i++)
 		p[i] = (unsigned char)(i * 7 + i / 4096);
-	for (int i = 1; i < N; i += 2)
-		kfree(blocks[i]);
+	free_every_other(blocks, N, 1);	/* after p and pin: neither takes a hole */
 	p = krealloc(p, NEW, GFP_KERNEL);
 	cr_assert_not_null(p);
 	for (size_t i = 0; i < OLD; i++)
@@ -648,8 +657,7 @@ Test(page_alloc, a_block_krealloc_moves_keeps_its_data_and_grows_into_resident_p
 		     faults);
 	kfree(p);
 	kfree(pin);
-	for (int i = 0; i < N; i += 2)
-		kfree(blocks[i]);
+	free_every_other(blocks, N, 0);
 }
 
 /* A figure of the slabinfo report: the number after key on the line that
@@ -703,19 +711,14 @@ static long count_mappings(void)
  * freed resident blocks lie beside it. */
 Test(page_alloc, a_gfp_atomic_block_is_not_filled, .init = retain_arenas)
 {
-	enum { N = 16, HOLE = 64 * 1024, BIG = 512 * 1024 };
+	enum { N = 16, BIG = 512 * 1024 };
 	void *blocks[N], *big, *atomic;
 	unsigned long moves;
 
 	kfree(kmalloc(100, GFP_KERNEL));
 	kslub_trim();
-	for (int i = 0; i < N; i++) {
-		blocks[i] = kmalloc(HOLE, GFP_KERNEL);
-		cr_assert_not_null(blocks[i]);
-		touch_faults(blocks[i], HOLE);
-	}
-	for (int i = 1; i < N; i += 2)
-		kfree(blocks[i]);
+	take_touched_blocks(blocks, N);
+	free_every_other(blocks, N, 1);
 	moves = report_value("os ", " moves ");
 	atomic = kmalloc(BIG, GFP_ATOMIC);
 	cr_assert_not_null(atomic);
@@ -726,8 +729,7 @@ Test(page_alloc, a_gfp_atomic_block_is_not_filled, .init = retain_arenas)
 	cr_assert_gt(report_value("os ", " moves "), moves, "a GFP_KERNEL block next to the same holes was not filled");
 	kfree(big);
 	kfree(atomic);
-	for (int i = 0; i < N; i += 2)
-		kfree(blocks[i]);
+	free_every_other(blocks, N, 0);
 }
 
 /* Each move that fills a clean block may add two mappings to the process,
@@ -737,7 +739,7 @@ Test(page_alloc, a_gfp_atomic_block_is_not_filled, .init = retain_arenas)
  * reach the cap and no more, and the mappings stay within two a move. */
 Test(page_alloc, the_moves_that_fill_clean_blocks_stop_at_their_cap, .init = retain_arenas)
 {
-	enum { HOLES = 8, HOLE = 64 * 1024, BIG = HOLES / 2 * HOLE, CAP = 4096, ROUNDS = CAP / 4 + 64 };
+	enum { HOLES = 8, BIG = HOLES / 2 * HOLE_BYTES, CAP = 4096, ROUNDS = CAP / 4 + 64 };
 	long maps0, maps, faults = 0, first_faults = -1;
 	unsigned long moves;
 
@@ -748,21 +750,15 @@ Test(page_alloc, the_moves_that_fill_clean_blocks_stop_at_their_cap, .init = ret
 		void *big;
 
 		kslub_trim();	/* every free page clean */
-		for (int i = 0; i < HOLES; i++) {
-			h[i] = kmalloc(HOLE, GFP_KERNEL);
-			cr_assert_not_null(h[i]);
-			touch_faults(h[i], HOLE);
-		}
-		for (int i = 1; i < HOLES; i += 2)
-			kfree(h[i]);
+		take_touched_blocks(h, HOLES);
+		free_every_other(h, HOLES, 1);
 		big = kmalloc(BIG, GFP_KERNEL);
 		cr_assert_not_null(big);
 		faults = touch_faults(big, BIG);
 		if (first_faults < 0)
 			first_faults = faults;
 		kfree(big);
-		for (int i = 0; i < HOLES; i += 2)
-			kfree(h[i]);
+		free_every_other(h, HOLES, 0);
 	}
 	moves = report_value("os ", " moves ");
 	maps = count_mappings();
