@@ -780,6 +780,10 @@ bool take_pages_off_buddy(struct page *page, unsigned long nr)
 		i = page_index(head) + (1UL << head->order);
 	}
 	take_free_range(zone, page, nr);
+	/* clean pages taken raise the resident pages like any allocation's:
+	 * a peak that missed them would have zone_free_finish purge every
+	 * freed page of a heap that grows its blocks in place */
+	zone_note_peak(zone);
 	spin_unlock(&zone->lock);
 	return true;
 }

@@ -827,6 +827,50 @@ Test(page_alloc, a_heap_freed_and_built_again_at_once_keeps_its_pages)
 		kfree(blocks[i]);
 }
 
+/* The same for a heap whose blocks grew in place (krealloc, as a vector
+ * grows): the clean pages a block takes as it grows count toward the
+ * zone's recent peak of resident pages like those of a new block.  Blocks
+ * cut to a quarter and trimmed, a second for that peak to be taken again
+ * (PEAK_MS) from a heap of 12 MiB, then 18 MiB taken by growing the blocks
+ * back: freeing them keeps their pages, where a peak that missed the growth
+ * saw more freed pages than the heap ever had and purged them all. */
+Test(page_alloc, a_heap_grown_in_place_and_freed_at_once_keeps_its_pages)
+{
+	enum { BLOCKS = 24, OTHERS = 6 };
+	static void *blocks[BLOCKS], *others[OTHERS];
+	unsigned long dirty;
+
+	kfree(kmalloc(100, GFP_KERNEL));
+	for (int i = 0; i < BLOCKS; i++) {
+		void *p = kmalloc(MiB, GFP_KERNEL);
+
+		cr_assert_not_null(p);
+		touch_faults(p, MiB);
+		blocks[i] = krealloc(p, MiB / 4, GFP_KERNEL);
+		cr_assert_eq(blocks[i], p, "krealloc moved a block it shrank");
+	}
+	kslub_trim();	/* the freed three quarters are clean */
+	usleep(1100 * 1000);
+	for (int i = 0; i < OTHERS; i++) {
+		others[i] = kmalloc(MiB, GFP_KERNEL);
+		cr_assert_not_null(others[i]);
+		touch_faults(others[i], MiB);
+	}
+	for (int i = 0; i < OTHERS; i++)
+		kfree(others[i]);	/* over the reserve: the peak is taken again */
+	for (int i = 0; i < BLOCKS; i++) {
+		void *p = krealloc(blocks[i], MiB, GFP_KERNEL);
+
+		cr_assert_eq(p, blocks[i], "krealloc moved block %d, whose freed pages were free", i);
+		touch_faults(p, MiB);
+	}
+	for (int i = 0; i < BLOCKS; i++)
+		kfree(blocks[i]);
+	dirty = zone_dirty_pages();
+	cr_assert_geq(dirty, BLOCKS * (MiB / PAGE) * 9 / 10,
+		      "%lu resident free pages after %d MiB were freed: they were given back", dirty, BLOCKS);
+}
+
 /* ---- running out of address space ----------------------------------------------------- */
 
 static size_t vm_size_bytes(void)
