@@ -795,7 +795,7 @@ static void *large_realloc_move(const void *p, size_t ks, size_t size, gfp_t gfp
 		return NULL;
 	if (zeroed && large_move(p, ret, ks)) {
 		/* and resident pages past them, for the growth */
-		struct page *page = compound_head(virt_to_page(ret));
+		struct page *page = virt_to_page(ret);	/* the block's head */
 		unsigned long from = DIV_ROUND_UP(ks, PAGE_SIZE);
 
 		fill_from_dirty(page, from, page->nr_pages - from, gfp);

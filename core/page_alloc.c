@@ -760,6 +760,11 @@ static void take_free_range(struct zone *zone, struct page *page, unsigned long 
 	}
 	for (unsigned long i = 0; i < nr; i++)
 		WRITE_ONCE(page[i].flags, 0);
+	/* clean pages taken raise the resident pages, whoever takes them (a
+	 * run for a new block, a block growing in place): a peak that missed
+	 * them would have zone_free_finish purge every page of a heap freed
+	 * after it grew */
+	zone_note_peak(zone);
 }
 
 bool take_pages_off_buddy(struct page *page, unsigned long nr)
@@ -780,10 +785,6 @@ bool take_pages_off_buddy(struct page *page, unsigned long nr)
 		i = page_index(head) + (1UL << head->order);
 	}
 	take_free_range(zone, page, nr);
-	/* clean pages taken raise the resident pages like any allocation's:
-	 * a peak that missed them would have zone_free_finish purge every
-	 * freed page of a heap that grows its blocks in place */
-	zone_note_peak(zone);
 	spin_unlock(&zone->lock);
 	return true;
 }
@@ -914,7 +915,6 @@ static struct page *rmqueue_run(struct zone *zone, unsigned long nr, unsigned lo
 found:
 	*dirty = best_dirty;	/* run_dirty: each block's share, at least one from a block with any */
 	take_free_range(zone, best, nr);
-	zone_note_peak(zone);
 	return best;
 }
 

@@ -629,9 +629,6 @@ static void assert_double_free_reported(void (*fn)(void *))
 	assert_reported(fn, "double free");
 }
 
-/* The map's window covers the arenas (1 TiB around where the first
- * mappings went) and reads 0 where no kmalloc slab is: NULL, the stack, a
- * mapping of the program's own, addresses outside the window. */
 /* A thread that uses a few kmalloc caches writes two pages of its state,
  * which is ten: the first page of its cpu slots, and the page that holds
  * its page lists, counters and the cpu-partial lists of the caches made
@@ -669,6 +666,9 @@ Test(fastpath, a_thread_that_uses_a_few_caches_writes_two_pages_of_its_state)
 	cr_assert_geq(resident, 1);
 }
 
+/* The map's window covers the arenas (1 TiB around where the first
+ * mappings went) and reads 0 where no kmalloc slab is: NULL, the stack, a
+ * mapping of the program's own, addresses outside the window. */
 Test(fastpath, the_slot_map_covers_the_arenas_and_reads_0_outside_slabs)
 {
 	int local;
