@@ -283,6 +283,74 @@ EOF
 	fi
 fi
 
+# ---- node: a Map of objects, Buffers, zlib and two worker threads -------------------
+name=node
+if have node; then
+	cat >"$work/slabs.js" <<'EOF'
+const { Worker, isMainThread, parentPort, workerData } = require("worker_threads");
+const zlib = require("zlib");
+function work(seed) {
+	const m = new Map();
+	for (let i = 0; i < 100000; i++)
+		m.set("k" + ((i * 7919 + seed) % 100003), { i, a: [i, i + 1], s: "x".repeat(i % 97) });
+	let t = 0;
+	for (const [, v] of m)
+		t += v.s.length + v.a[1];
+	const bufs = [];
+	for (let i = 0; i < 200; i++)
+		bufs.push(Buffer.alloc(1024 * ((i % 64) + 1), i & 0xff));
+	const z = zlib.gzipSync(Buffer.concat(bufs), { level: 6 });
+	return [m.size, t, zlib.gunzipSync(z).length];
+}
+if (isMainThread) {
+	const workers = [1, 2].map((seed) => new Promise((resolve, reject) => {
+		const w = new Worker(__filename, { workerData: seed });
+		w.on("message", resolve);
+		w.on("error", reject);
+	}));
+	Promise.all(workers).then((r) => console.log(JSON.stringify([work(0), ...r])));
+} else {
+	parentPort.postMessage(work(workerData));
+}
+EOF
+	run node node slabs.js
+fi
+
+# ---- Java: javac compiles a program, the JVM runs it with four threads -----------
+name=java
+if have javac java; then
+	cat >"$work/Slabs.java" <<'EOF'
+import java.util.*;
+public class Slabs {
+	public static void main(String[] args) throws Exception {
+		Map<String, List<Integer>> m = new HashMap<>();
+		for (int i = 0; i < 200000; i++)
+			m.computeIfAbsent("k" + (i % 5000), k -> new ArrayList<>()).add(i);
+		long s = 0;
+		for (List<Integer> l : m.values())
+			for (int x : l)
+				s += x;
+		long[] lens = new long[4];
+		Thread[] t = new Thread[4];
+		for (int i = 0; i < 4; i++) {
+			final int k = i;
+			t[i] = new Thread(() -> {
+				StringBuilder sb = new StringBuilder();
+				for (int j = 0; j < 100000; j++)
+					sb.append(j * (k + 1));
+				lens[k] = sb.length();
+			});
+			t[i].start();
+		}
+		for (Thread x : t)
+			x.join();
+		System.out.println(s + " " + m.size() + " " + Arrays.toString(lens));
+	}
+}
+EOF
+	run java sh -c 'javac -J-Xmx256m -d . Slabs.java && java -Xmx256m -cp . Slabs'
+fi
+
 # ---- the kslub command ------------------------------------------------------------
 name=kslub-run
 ksi=$work/kslub-run.slabinfo
