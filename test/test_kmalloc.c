@@ -25,6 +25,7 @@
 
 #include "child.h"
 #include "kslub.h"
+#include "report.h"
 #undef check	/* child.h's; this file has a check() of its own */
 
 #define PAGE KSLUB_PAGE_SIZE
@@ -839,28 +840,6 @@ Test(kmalloc, krealloc_grows_a_large_block_in_place_into_free_pages)
 	validate_kmalloc_caches();
 }
 
-/* The "moves" counter of the slabinfo report. */
-static unsigned long os_moves(void)
-{
-	char path[64], buf[16384], *m;
-	unsigned long moves = 0;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/tmp/kslub-test-moves.%d", (int)getpid());
-	cr_assert_eq(kslub_write_slabinfo(path), 0);
-	f = fopen(path, "r");
-	cr_assert_not_null(f);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	unlink(path);
-	m = strstr(buf, " moves ");
-	cr_assert_not_null(m, "the report has no moves counter");
-	sscanf(m, " moves %lu", &moves);
-	return moves;
-}
-
 /* Big blocks of 256 KiB, two at a time, until one has another right after
  * it (so that it cannot grow in place): that one; the others, the
  * neighbour among them, are in blk[0 .. *n) for the caller to free. */
@@ -897,11 +876,11 @@ Test(kmalloc, krealloc_moves_the_pages_of_a_big_block_that_cannot_grow_in_place)
 
 	p = big_block_with_a_neighbour(blk, &n);
 	fill(p, 256 * KiB, 5);
-	before = os_moves();
+	before = report_value("os ", " moves ");
 	q = krealloc(p, 512 * KiB, GFP_KERNEL | __GFP_ZERO);
 	cr_assert_not_null(q);
 	cr_assert_neq(q, p, "the block grew into its allocated neighbour");
-	cr_assert_eq(os_moves(), before + 1, "the block was copied, not moved");
+	cr_assert_eq(report_value("os ", " moves "), before + 1, "the block was copied, not moved");
 	cr_assert_eq(check(q, 256 * KiB, 5), 256 * KiB, "moving the pages changed the contents");
 	cr_assert_eq(first_nonzero(q + 256 * KiB, 256 * KiB), 256 * KiB, "__GFP_ZERO: the new part is not zero");
 	free_big_blocks_but(blk, n, p);
@@ -928,11 +907,11 @@ Test(kmalloc, krealloc_copies_a_big_block_into_resident_pages)
 	cr_assert_not_null(r);
 	memset(r, 0x55, 512 * KiB);	/* resident */
 	kfree(r);
-	before = os_moves();
+	before = report_value("os ", " moves ");
 	q = krealloc(p, 400 * KiB, GFP_KERNEL | __GFP_ZERO);
 	cr_assert_not_null(q);
 	cr_assert(q >= r && q < r + 512 * KiB, "the block did not go to the resident pages freed last");
-	cr_assert_eq(os_moves(), before, "the block's pages were moved over resident ones");
+	cr_assert_eq(report_value("os ", " moves "), before, "the block's pages were moved over resident ones");
 	cr_assert_eq(check(q, 256 * KiB, 8), 256 * KiB, "the copy changed the contents");
 	cr_assert_eq(first_nonzero(q + 256 * KiB, 144 * KiB), 144 * KiB,
 		     "__GFP_ZERO: the new part keeps what the freed block held");
@@ -1054,7 +1033,7 @@ Test(kmalloc, krealloc_stops_moving_pages_before_the_mappings_run_out)
 {
 	enum { CAP = 16384, ROUNDS = CAP + 2000 };
 	char *pin = kmalloc(16 * KiB, GFP_KERNEL);
-	unsigned long before = os_moves(), moves;
+	unsigned long before = report_value("os ", " moves "), moves;
 
 	cr_assert_not_null(pin);
 	for (int i = 0; i < ROUNDS; i++) {
@@ -1070,7 +1049,7 @@ Test(kmalloc, krealloc_stops_moving_pages_before_the_mappings_run_out)
 		kslub_trim();
 	}
 	kfree(pin);
-	moves = os_moves() - before;
+	moves = report_value("os ", " moves ") - before;
 	cr_assert_geq(moves, CAP / 2, "only %lu of %d reallocations moved pages", moves, ROUNDS);
 	cr_assert_leq(moves, CAP, "%lu blocks moved into the arenas mapped, more than %d", moves, CAP);
 	validate_kmalloc_caches();

@@ -25,6 +25,7 @@
 
 #include "kslub.h"
 #include "held.h"
+#include "report.h"
 #include "seccomp.h"
 
 #define PAGE KSLUB_PAGE_SIZE
@@ -658,32 +659,6 @@ Test(page_alloc, a_block_krealloc_moves_keeps_its_data_and_grows_into_resident_p
 	kfree(p);
 	kfree(pin);
 	free_every_other(blocks, N, 0);
-}
-
-/* A figure of the slabinfo report: the number after key on the line that
- * starts with prefix. */
-static unsigned long report_value(const char *prefix, const char *key)
-{
-	char path[] = "/tmp/kslub-test-report.XXXXXX", line[512];
-	unsigned long value = ~0UL;
-	int fd = mkstemp(path);
-	FILE *f;
-
-	cr_assert_geq(fd, 0);
-	close(fd);
-	cr_assert_eq(kslub_write_slabinfo(path), 0);
-	f = fopen(path, "r");
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof(line), f)) {
-		const char *d = strstr(line, key);
-
-		if (!strncmp(line, prefix, strlen(prefix)) && d)
-			value = strtoul(d + strlen(key), NULL, 10);
-	}
-	fclose(f);
-	unlink(path);
-	cr_assert_neq(value, ~0UL, "no%s on a line \"%s...\" of the report", key, prefix);
-	return value;
 }
 
 /* The zone's count of free pages that may be resident, from the report. */
