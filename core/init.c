@@ -338,7 +338,7 @@ KSLUB_API void kslub_flush_thread(void)
 
 KSLUB_API size_t kslub_trim(void)
 {
-	size_t freed;
+	size_t freed, purged = 0;
 
 	struct kmem_cache *s;
 
@@ -348,10 +348,11 @@ KSLUB_API size_t kslub_trim(void)
 	/* the empty slabs the node lists keep in reserve (min_partial) go too */
 	spin_lock(&kslub_slab_mutex);
 	list_for_each_entry(s, &kslub_slab_caches, list)
-		kslub_kmem_cache_shrink(s);
+		purged += kmem_cache_shrink_locked(s);
 	spin_unlock(&kslub_slab_mutex);
 	freed = kmalloc_huge_trim();
 	freed += page_alloc_trim();
+	freed += purged;
 	return freed;
 }
 

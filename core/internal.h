@@ -217,6 +217,10 @@ struct slab {
 					 * nor handed out, counted in inuse: see
 					 * link_fresh in slub.c */
 					unsigned fresh:16;
+					/* the fresh objects are ones a shrink
+					 * gave the pages of back (see
+					 * purge_partial_tails in slub.c) */
+					unsigned purged:1;
 				};
 			};
 		};
@@ -692,6 +696,7 @@ void os_bind_node(void *addr, size_t size, int node);
 void *os_reserve(size_t size);
 bool os_make_writable(void *addr, size_t size);
 extern unsigned long kslub_os_mmaps, kslub_os_munmaps, kslub_os_purges, kslub_os_mapped, kslub_os_moves;
+extern unsigned long kslub_slab_purged_pages;	/* pages of partial slabs given back (slub.c) */
 
 /* arena.c */
 struct arena *arena_create(struct zone *zone);
@@ -714,6 +719,7 @@ void *slab_alloc_refill(struct kmem_cache *s, gfp_t gfp);
 void slab_free_slow(struct kmem_cache *s, struct slab *slab, void *obj);
 void flush_cpu_slab(struct kmem_cache *s, struct kmem_cache_cpu *c);
 void release_cpu_sheaf(struct kmem_cache *s, struct kmem_cache_cpu *c);
+size_t kmem_cache_shrink_locked(struct kmem_cache *s);	/* under kslub_slab_mutex; bytes purged */
 void kslub_cache_count(struct kmem_cache *s, struct kslub_cache_info *info, unsigned long *node_partial);
 /* Reports and aborts; for kmalloc_boot_cache (kfree's slot 0) it frees x
  * by its struct page instead.  noipa: gcc must not learn in slub.c that it

@@ -36,6 +36,10 @@
  *   empty         inuse == fresh: kept on the node partial list while the
  *                 node has fewer than min_partial slabs, else back to the
  *                 buddy.
+ * A node partial slab whose last pages held free objects only may have given
+ * those pages back to the OS (kmem_cache_shrink, malloc_trim): their
+ * objects count as fresh, marked purged, and are linked again before a
+ * thread takes the slab (purge_partial_tails, unpurge_slab).
  *
  * Object layout: objects sit at multiples of s->size from the slab start.
  * The free pointer is at s->offset: 0 (in the object) for caches without a
@@ -105,6 +109,7 @@
 #include <sys/auxv.h>
 #include <sys/single_threaded.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 struct list_head kslub_slab_caches = LIST_HEAD_INIT(kslub_slab_caches);
@@ -185,6 +190,7 @@ struct slab_counters {
 			unsigned objects:15;
 			unsigned frozen:1;
 			unsigned fresh:16;
+			unsigned purged:1;
 		};
 	};
 };
@@ -291,23 +297,35 @@ static inline bool object_is_fresh(const struct kmem_cache *s, struct slab *slab
 }
 
 /* A free of cnt objects, head .. tail, to a slab with fresh objects: none
- * of them fresh, and no more of them than the slab has in use. */
-static noinline __attribute__((cold)) void report_fresh_free(struct kmem_cache *s, const void *x, bool fresh)
+ * of them fresh, and no more of them than the slab has in use.  A purged
+ * object (one whose page a shrink gave back) was free already: a second
+ * free of it reads the 0 of a new page where the free pointer was, passes
+ * kfree's test of that word, and is caught here.  Each object of the run
+ * is looked at: the run came from a sheaf, where it was not checked. */
+enum fresh_free { FREED_TOO_MANY, FREED_NEVER_ALLOCATED, FREED_PURGED };
+static noinline __attribute__((cold)) void report_fresh_free(struct kmem_cache *s, const void *x, enum fresh_free why)
 {
-	if (fresh)
+	if (why == FREED_NEVER_ALLOCATED)
 		kslub_fatal(NULL, x, "invalid pointer: an object of %s that was never allocated", s->name);
+	if (why == FREED_PURGED)
+		kslub_fatal(NULL, x, "double free or invalid pointer: an object of %s that is free", s->name);
 	kslub_fatal(NULL, x, "double free: more objects of %s freed than are in use", s->name);
 }
 
-static always_inline void check_not_fresh(struct kmem_cache *s, struct slab *slab, void *head, void *tail, int cnt,
-					  struct slab_counters c)
+static noinline void check_not_fresh(struct kmem_cache *s, struct slab *slab, void *head, void *tail, int cnt,
+				     struct slab_counters c)
 {
-	if (object_is_fresh(s, slab, head, c.fresh))
-		report_fresh_free(s, head, true);
-	if (object_is_fresh(s, slab, tail, c.fresh))
-		report_fresh_free(s, tail, true);
+	void *p = head;
+
+	for (int i = 0; i < cnt; i++) {
+		if (object_is_fresh(s, slab, p, c.fresh))
+			report_fresh_free(s, p, c.purged ? FREED_PURGED : FREED_NEVER_ALLOCATED);
+		if (p == tail)
+			break;
+		p = get_freepointer(s, p);
+	}
 	if (c.inuse < cnt + c.fresh)
-		report_fresh_free(s, head, false);
+		report_fresh_free(s, head, FREED_TOO_MANY);
 }
 
 static void *link_fresh(struct kmem_cache *s, struct slab *slab, unsigned int fresh, unsigned int *nr)
@@ -648,6 +666,42 @@ static void *get_freelist(struct kmem_cache *s, struct slab *slab)
 	return freelist ? order_freelist(s, slab, freelist, true) : fresh;
 }
 
+/* The fresh objects of a slab a shrink purged, linked before its freelist:
+ * a frozen slab must have none, since kfree puts an object of the cpu slab
+ * or of a cpu-partial slab on a freelist with no look at fresh objects, and
+ * a second free of a purged object would go there unseen.  Their pages come
+ * back as the links are written; the thread that takes the slab hands the
+ * objects out next.  Called with n->list_lock held and the slab on the node
+ * partial list, where nobody else changes fresh. */
+static void unpurge_slab(struct kmem_cache *s, struct slab *slab)
+{
+	struct slab_counters c = { .counters = READ_ONCE(slab->counters) }, new;
+	unsigned int nr = c.fresh;
+	char *first = NULL, *last = NULL;
+	unsigned long counters;
+	void *freelist;
+
+	if (likely(!c.purged))
+		return;
+	if (nr) {
+		first = fresh_start(s, slab, nr);
+		last = first + (size_t)(nr - 1) * s->size;
+		for (char *p = first; p < last; p += s->size)
+			set_freepointer(s, p, p + s->size);
+	}
+	do {
+		freelist = READ_ONCE(slab->freelist);
+		counters = READ_ONCE(slab->counters);
+		new.counters = counters;
+		VM_BUG_ON(new.fresh != nr || new.frozen);
+		if (nr)
+			set_freepointer(s, last, freelist);
+		new.inuse -= nr;
+		new.fresh = 0;
+		new.purged = 0;
+	} while (!cmpxchg_double_slab(slab, freelist, counters, nr ? first : freelist, new.counters));
+}
+
 /* Freeze a slab of the node partial list; with mode, take its freelist for the
  * cpu.  Called with n->list_lock held (kernel: acquire_slab). */
 static void *acquire_slab(struct kmem_cache *s, struct kmem_cache_node *n, struct slab *slab, int mode)
@@ -656,6 +710,7 @@ static void *acquire_slab(struct kmem_cache *s, struct kmem_cache_node *n, struc
 	unsigned long counters;
 	void *freelist, *fresh;
 
+	unpurge_slab(s, slab);
 	do {
 		freelist = READ_ONCE(slab->freelist);
 		counters = READ_ONCE(slab->counters);
@@ -2005,15 +2060,161 @@ KSLUB_API void kslub_kmem_cache_destroy(struct kmem_cache *s)
 	kslub_kmem_cache_free(kmem_cache, s);
 }
 
-/* Empty slabs of the node lists go back to the buddy (kernel:
- * __kmem_cache_do_shrink); the calling thread's cpu slabs are flushed first.
- * Other threads keep theirs. */
-KSLUB_API int kslub_kmem_cache_shrink(struct kmem_cache *s)
+/*
+ * The free pages at the end of a node's partial slabs back to the OS.  A
+ * heap whose objects were freed in random order keeps its slabs for the few
+ * objects left in each; the kernel has no such memory to give back, but a
+ * program that calls malloc_trim expects the free pages in the middle of
+ * its heap to go, as glibc's does.  A slab of two pages or more whose last
+ * pages hold free objects only has those objects made fresh again, the way
+ * a new slab's unlinked objects are (link_fresh), and the pages purged: the
+ * slab keeps its place and its live objects, and links the objects again
+ * when it needs them.  They are marked purged, so that a thread that takes
+ * the slab links them all first (unpurge_slab).
+ *
+ * A batch at a time under list_lock: each slab's freelist is walked (an
+ * object of a node partial slab is taken only under list_lock, and frees
+ * push in front of the head, so the list walked stays whole); a slab with
+ * such a tail is frozen for us with all its free objects, which no other
+ * thread can then take or unfreeze, and gets back the ones below the tail
+ * on its local list, as a cpu-partial slab holds its owner's frees; the
+ * tail is counted fresh.  Off the lock its pages are purged, and the batch
+ * is unfrozen onto the node as a cpu-partial list is
+ * (unfreeze_partials_list).  Slabs that have no such tail go to the list's
+ * end, so that each is looked at once.  Called with kslub_slab_mutex held,
+ * which a fork waits for: no child sees a slab frozen for nobody.  Returns
+ * the bytes given back.
+ */
+#define PURGE_SLABS 64		/* slabs frozen at a time */
+unsigned long kslub_slab_purged_pages;
+static inline char *page_align_up(char *p)
 {
+	return (char *)(((unsigned long)p + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1));
+}
+
+#define PURGE_MAX_OBJECTS 512	/* objects of a slab the walk maps, one bit each */
+static size_t purge_partial_tails(struct kmem_cache *s, struct kmem_cache_node *n)
+{
+	struct iovec iov[PURGE_SLABS];
+	unsigned long left = READ_ONCE(n->nr_partial);
+	size_t purged = 0;
+
+	if (s->ctor)	/* constructed objects keep their state while free */
+		return 0;
+	while (left && os_may_purge()) {
+		struct slab *chain = NULL;
+		unsigned int nr = 0;
+
+		spin_lock(&n->list_lock);
+		while (left && nr < PURGE_SLABS && !list_empty(&n->partial)) {
+			struct slab *slab = list_first_entry(&n->partial, struct slab, slab_list);
+			uint64_t map[PURGE_MAX_OBJECTS / 64];
+			char *base = (char *)slab_address(slab) + s->red_left_pad, *from, *to;
+			struct slab_counters old, new;
+			unsigned int end, t;
+			void *freelist, *local = NULL, *prev = NULL;
+			bool take;
+
+			left--;
+			list_del(&slab->slab_list);	/* to the end, unless frozen below */
+			list_add_tail(&slab->slab_list, &n->partial);
+			if (slab_order(slab) == 0 || slab->objects > PURGE_MAX_OBJECTS)
+				continue;
+			do {
+				take = false;
+				/* acquire: the free pointers walked next were
+				 * written by the frees that put the objects there */
+				freelist = __atomic_load_n(&slab->freelist, __ATOMIC_ACQUIRE);
+				old.counters = READ_ONCE(slab->counters);
+				end = old.objects - old.fresh;
+				memset(map, 0, sizeof(map));
+				/* a list the counters do not match is left
+				 * alone: there was no free objects' tail to
+				 * find in it */
+				if (old.inuse == old.fresh ||
+				    slab_free_map(s, slab, freelist, map) != (unsigned int)(old.objects - old.inuse))
+					break;
+				for (t = end; t && (map[(t - 1) / 64] >> ((t - 1) % 64) & 1); t--)
+					;
+				from = page_align_up(base + (size_t)t * s->size);
+				to = page_align_up(base + (size_t)end * s->size);
+				if (from >= to)
+					break;	/* not a whole page */
+				new.counters = old.counters;
+				new.inuse = new.objects;
+				new.frozen = 1;
+				take = true;
+			} while (!cmpxchg_double_slab(slab, freelist, old.counters, NULL, new.counters));
+			if (!take)
+				continue;
+			/* ours: the objects below the tail back as our local
+			 * list, in address order; the tail fresh, counted in
+			 * inuse already */
+			remove_partial(n, slab);
+			for (unsigned int i = 0; i < t; i++) {
+				char *p = base + (size_t)i * s->size;
+
+				if (!(map[i / 64] >> (i % 64) & 1))
+					continue;
+				if (prev)
+					set_freepointer(s, prev, p);
+				else
+					local = p;
+				prev = p;
+			}
+			if (prev)
+				set_freepointer(s, prev, NULL);
+			do {
+				freelist = READ_ONCE(slab->freelist);
+				old.counters = READ_ONCE(slab->counters);
+				new.counters = old.counters;
+				new.fresh = new.objects - t;
+				new.purged = 1;
+			} while (!cmpxchg_double_slab(slab, freelist, old.counters, freelist, new.counters));
+			slab->next = chain;
+			slab->local = 0;
+			slab_set_local_head(s, slab, local);
+			chain = slab;
+			iov[nr].iov_base = from;
+			iov[nr].iov_len = (size_t)(to - from);
+			nr++;
+		}
+		spin_unlock(&n->list_lock);
+		if (!nr)
+			continue;
+		os_purge_batch(iov, nr);
+		for (unsigned int i = 0; i < nr; i++) {
+			purged += iov[i].iov_len;	/* 0 where the kernel refused */
+			__atomic_fetch_add(&kslub_slab_purged_pages, iov[i].iov_len / PAGE_SIZE, __ATOMIC_RELAXED);
+		}
+		unfreeze_partials_list(s, chain);
+	}
+	return purged;
+}
+
+/* Empty slabs of the node lists go back to the buddy (kernel:
+ * __kmem_cache_do_shrink), and the free pages at the end of the others to
+ * the OS; the calling thread's cpu slabs are flushed first.  Other threads
+ * keep theirs.  Called with kslub_slab_mutex held; returns the bytes purged. */
+size_t kmem_cache_shrink_locked(struct kmem_cache *s)
+{
+	size_t purged = 0;
+
 	if (kslub_current->state == THREAD_LIVE)
 		flush_cpu_slab(s, this_cpu_ptr(s));
-	for (int node = 0; node < kslub_nr_node_ids; node++)
+	for (int node = 0; node < kslub_nr_node_ids; node++) {
 		discard_empty_partials(s, get_node(s, node));
+		purged += purge_partial_tails(s, get_node(s, node));
+	}
+	return purged;
+}
+
+KSLUB_API int kslub_kmem_cache_shrink(struct kmem_cache *s)
+{
+	kslub_ensure_init();
+	spin_lock(&kslub_slab_mutex);
+	kmem_cache_shrink_locked(s);
+	spin_unlock(&kslub_slab_mutex);
 	return 0;
 }
 

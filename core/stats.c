@@ -83,9 +83,9 @@ static void write_report(struct outbuf *o)
 		    z->nr_purged, z->nr_arena_mmap, z->nr_arena_munmap);
 		spin_unlock(&z->lock);
 	}
-	out(o, "os mmaps %lu munmaps %lu purges %lu mapped_bytes %lu moves %lu\n",
+	out(o, "os mmaps %lu munmaps %lu purges %lu mapped_bytes %lu moves %lu slab_purged_pages %lu\n",
 	    READ_ONCE(kslub_os_mmaps), READ_ONCE(kslub_os_munmaps), READ_ONCE(kslub_os_purges),
-	    READ_ONCE(kslub_os_mapped), READ_ONCE(kslub_os_moves));
+	    READ_ONCE(kslub_os_mapped), READ_ONCE(kslub_os_moves), READ_ONCE(kslub_slab_purged_pages));
 	out(o, "# node partial slabs per cache\n");
 	list_for_each_entry(s, &kslub_slab_caches, list) {
 		struct kslub_cache_info info;

@@ -2,7 +2,8 @@
 /*
  * stress - several threads allocate, reallocate and free random sizes from
  * 1 byte to 6 MiB, free each other's blocks through shared slots, and check
- * every byte they wrote before they free or grow a block.
+ * every byte they wrote before they free or grow a block; one of them trims
+ * (kslub_trim, malloc_trim) now and then while the others go on.
  *
  *   stress [native|libc] [threads] [operations per thread]
  *
@@ -12,6 +13,7 @@
  */
 #include <kslub.h>
 
+#include <malloc.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -88,6 +90,15 @@ static void *worker(void *arg)
 		struct block *b = &slots[idx];
 		uint64_t what = next_random(&r) % 4;
 
+		/* now and then one thread gives back what it can, while the
+		 * others go on: the shrink of the slabs they free into and
+		 * allocate from */
+		if ((uintptr_t)arg == 0 && op % 4096 == 4095) {
+			if (use_native)
+				kslub_trim();
+			else
+				malloc_trim(0);
+		}
 		pthread_mutex_lock(lock);
 		if (b->p && !check(b)) {
 			failed = 1;

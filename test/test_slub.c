@@ -31,6 +31,7 @@
 
 #include "kslub.h"
 #include "child.h"
+#include "report.h"
 #include "resident.h"
 
 #define PAGE KSLUB_PAGE_SIZE
@@ -1161,4 +1162,354 @@ Test(slub, a_free_of_an_object_a_new_slab_never_handed_out_is_reported, .init = 
 		snprintf(ptr, sizeof(ptr), "%.*s", (int)strcspn(c.out, "\n"), c.out);
 		cr_assert(ptr[0] && strstr(c.err, ptr), "case %u: the message does not name %s: %s", i, ptr, c.err);
 	}
+}
+
+/* ---- shrink: the free pages at the end of partial slabs ----------------------------------- */
+
+/* A cache of 1 KiB objects, 4 a page, whose slabs have several pages. */
+struct tail_cache {
+	struct kmem_cache *s;
+	size_t slab_bytes;
+	unsigned int per_slab;
+};
+
+static struct tail_cache tail_cache(const char *name)
+{
+	struct tail_cache t = { kmem_cache_create(name, 1024, 0, 0, NULL), 0, 0 };
+	struct kslub_cache_info info;
+
+	cr_assert_not_null(t.s);
+	info = cache_info(t.s);
+	cr_assert_geq(info.order, 1, "%s: slabs of one page, no tail to give back", name);
+	cr_assert_eq(info.size, 1024);
+	t.slab_bytes = (size_t)PAGE << info.order;
+	t.per_slab = info.objs_per_slab;
+	return t;
+}
+
+static unsigned int object_index(const struct tail_cache *t, const void *p)
+{
+	return (unsigned int)(((uintptr_t)p & (t->slab_bytes - 1)) / 1024);
+}
+
+static const void *slab_of(const struct tail_cache *t, const void *p)
+{
+	return (const void *)((uintptr_t)p & ~(uintptr_t)(t->slab_bytes - 1));
+}
+
+static bool filled_with(const unsigned char *p, unsigned char v)
+{
+	for (int i = 0; i < 1024; i++)
+		if (p[i] != v)
+			return false;
+	return true;
+}
+
+Test(slub, shrink_gives_back_the_free_pages_at_the_end_of_partial_slabs, .init = sheaves_off)
+{
+	enum { SLABS = 48 };
+	struct tail_cache t = tail_cache("test_tail");
+	unsigned int n = SLABS * t.per_slab, live = 0, pages = (unsigned int)(t.slab_bytes / PAGE);
+	void **objs = calloc(2 * n, sizeof(void *));
+	struct kslub_cache_info info;
+	unsigned long purged;
+
+	cr_assert_not_null(objs);
+	for (unsigned int i = 0; i < n; i++) {
+		objs[i] = kmem_cache_alloc(t.s, GFP_KERNEL);
+		cr_assert_not_null(objs[i]);
+		memset(objs[i], (int)(i % 251 + 1), 1024);
+	}
+	/* the first and the sixth object of each slab stay: its first two
+	 * pages hold live objects, the rest only free ones */
+	for (unsigned int i = 0; i < n; i++) {
+		unsigned int k = object_index(&t, objs[i]);
+
+		if (k == 0 || k == 5) {
+			live++;
+			continue;
+		}
+		kmem_cache_free(t.s, objs[i]);
+	}
+	kslub_flush_thread();	/* the cpu slab to the node too */
+	for (unsigned int i = 0; i < n; i++)
+		if (object_index(&t, objs[i]) == 0)
+			cr_assert_eq(resident_pages(slab_of(&t, objs[i]), pages), (1u << pages) - 1,
+				     "a slab's pages were all written, yet not all resident before the shrink");
+	purged = report_value("os ", " slab_purged_pages ");
+	cr_assert_eq(kmem_cache_shrink(t.s), 0);
+	purged = report_value("os ", " slab_purged_pages ") - purged;
+	cr_assert_eq(purged, (unsigned long)SLABS * (pages - 2), "the report counts %lu pages given back", purged);
+	validate(t.s);
+	info = cache_info(t.s);
+	cr_assert_eq(info.active_objs, live);
+	cr_assert_geq(info.num_slabs, SLABS, "slabs with live objects went: %lu", info.num_slabs);
+	for (unsigned int i = 0; i < n; i++) {
+		unsigned int k = object_index(&t, objs[i]);
+
+		if (k != 0 && k != 5)
+			continue;
+		cr_assert(filled_with(objs[i], (unsigned char)(i % 251 + 1)), "a live object changed in the shrink");
+		if (k == 0)
+			cr_assert_eq(resident_pages(slab_of(&t, objs[i]), pages), 3u,
+				     "slab %p: resident pages %#x after the shrink, only the two with live objects should be",
+				     slab_of(&t, objs[i]), resident_pages(slab_of(&t, objs[i]), pages));
+	}
+
+	/* the slabs fill up again, the given-back objects too, and none is
+	 * handed out twice or over a live one */
+	for (unsigned int i = 0; i < n; i++) {
+		unsigned int k = object_index(&t, objs[i]);
+
+		if (k == 0 || k == 5)
+			continue;
+		objs[i] = kmem_cache_alloc(t.s, GFP_KERNEL);
+		cr_assert_not_null(objs[i]);
+		memset(objs[i], (int)(i % 251 + 1), 1024);
+	}
+	for (unsigned int i = 0; i < n; i++)
+		cr_assert(filled_with(objs[i], (unsigned char)(i % 251 + 1)),
+			  "object %u was handed out twice, or over a live one", i);
+	info = cache_info(t.s);
+	cr_assert_eq(info.active_objs, n);
+	cr_assert_eq(info.num_slabs, SLABS, "the freed objects were not used again: %lu slabs for %u objects",
+		     info.num_slabs, n);
+	validate(t.s);
+	for (unsigned int i = 0; i < n; i++)
+		kmem_cache_free(t.s, objs[i]);
+	cr_assert_eq(kmem_cache_shrink(t.s), 0);
+	info = cache_info(t.s);
+	cr_assert_eq(info.num_slabs, 0, "no object is live: %lu slabs left after shrink", info.num_slabs);
+	validate(t.s);
+	kmem_cache_destroy(t.s);
+	free(objs);
+}
+
+/* kslub_trim, what malloc_trim calls, does it for the kmalloc caches and
+ * counts the bytes. */
+Test(slub, trim_gives_back_the_free_pages_at_the_end_of_kmalloc_slabs, .init = sheaves_off)
+{
+	enum { N = 4096 };
+	struct kmem_cache *k = kslub_kmalloc_cache(1024);
+	size_t slab_bytes = (size_t)PAGE << cache_info(k).order;
+	static void *objs[N];
+	unsigned int kept = 0;
+
+	cr_assert_eq(cache_info(k).size, 1024);
+	for (int i = 0; i < N; i++) {
+		objs[i] = kmalloc(1000, GFP_KERNEL);
+		cr_assert_not_null(objs[i]);
+		memset(objs[i], 0x3c, 1000);
+	}
+	for (int i = 0; i < N; i++) {
+		if (((uintptr_t)objs[i] & (slab_bytes - 1)) == 0) {
+			kept++;
+			continue;
+		}
+		kfree(objs[i]);
+		objs[i] = NULL;
+	}
+	kslub_flush_thread();
+	cr_assert_gt(kept, 100);
+	cr_assert_geq(kslub_trim(), (size_t)kept * (slab_bytes - PAGE),
+		      "kslub_trim() counts less than the free pages of %u slabs", kept);
+	for (int i = 0; i < N; i++) {
+		if (!objs[i])
+			continue;
+		cr_assert_eq(resident_pages(objs[i], (unsigned int)(slab_bytes / PAGE)), 1u,
+			     "only the first page of a slab with one live object stays resident");
+		for (int b = 0; b < 1000; b++)
+			cr_assert_eq(((unsigned char *)objs[i])[b], 0x3c);
+		kfree(objs[i]);
+	}
+	validate(k);
+}
+
+/* One slab of test_tail_free whose first six objects are live and whose
+ * last two pages a shrink gave back: objects 6 to 15 are fresh, marked
+ * purged.  objs gets the slab's objects in order. */
+static struct tail_cache purged_slab(void **objs)
+{
+	struct tail_cache t = tail_cache("test_tail_free");
+
+	cr_assert_eq(t.per_slab, 16, "a slab of 16 objects was expected");
+	for (unsigned int i = 0; i < t.per_slab; i++) {
+		objs[i] = kmem_cache_alloc(t.s, GFP_KERNEL);
+		cr_assert_eq(object_index(&t, objs[i]), i, "a new slab hands out its objects upwards");
+		memset(objs[i], 0x11, 1024);
+	}
+	for (unsigned int i = 6; i < t.per_slab; i++)
+		kmem_cache_free(t.s, objs[i]);
+	kslub_flush_thread();
+	kmem_cache_shrink(t.s);
+	if (resident_pages(slab_of(&t, objs[0]), 4) != 3u)
+		_exit(5);	/* no pages given back: nothing to test */
+	return t;
+}
+
+/* A second free of a purged object, alone. */
+static void free_purged_object(void)
+{
+	void *objs[16];
+	struct tail_cache t = purged_slab(objs);
+
+	show(objs[12]);
+	kmem_cache_free(t.s, objs[12]);
+	kslub_flush_thread();
+}
+
+/* The same between two good frees of objects of its slab: the sheaf's
+ * flush gives them back as one run. */
+static void free_purged_object_in_a_run(void)
+{
+	void *objs[16];
+	struct tail_cache t = purged_slab(objs);
+
+	kmem_cache_free(t.s, objs[0]);
+	show(objs[9]);
+	kmem_cache_free(t.s, objs[9]);
+	kmem_cache_free(t.s, objs[1]);
+	kslub_flush_thread();
+}
+
+/* After a thread has taken the slab again (its purged objects linked). */
+static void free_purged_object_of_a_slab_taken_again(void)
+{
+	void *objs[16];
+	struct tail_cache t = purged_slab(objs);
+	void *p = kmem_cache_alloc(t.s, GFP_KERNEL);
+
+	if (p != objs[6])
+		_exit(6);
+	show(objs[12]);
+	kmem_cache_free(t.s, objs[12]);
+	kslub_flush_thread();
+}
+
+Test(slub, a_second_free_of_an_object_whose_page_a_shrink_gave_back_is_reported)
+{
+	static const struct {
+		void (*fn)(void);
+		const char *says;
+	} cases[] = {
+		{ free_purged_object, "that is free" },
+		{ free_purged_object_in_a_run, "that is free" },
+		{ free_purged_object_of_a_slab_taken_again, "double free" },
+	};
+
+	show_pointer = true;
+	for (unsigned int i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct child c;
+		char ptr[32];
+
+		run_child(cases[i].fn, &c);
+		cr_assert(WIFSIGNALED(c.status) && WTERMSIG(c.status) == SIGABRT,
+			  "case %u: the second free did not abort (status %#x, stderr: %s)", i, c.status, c.err);
+		cr_assert(strstr(c.err, cases[i].says) && strstr(c.err, "test_tail_free"), "case %u: %s", i, c.err);
+		snprintf(ptr, sizeof(ptr), "%.*s", (int)strcspn(c.out, "\n"), c.out);
+		cr_assert(ptr[0] && strstr(c.err, ptr), "case %u: the message does not name %s: %s", i, ptr, c.err);
+	}
+}
+
+/* Shrinks while another thread frees objects of the slabs being shrunk and
+ * a third allocates and frees from the cache. */
+struct tail_race {
+	struct tail_cache *t;
+	void **objs;
+	unsigned int n;
+	volatile bool done;
+};
+
+static void *tail_race_free(void *arg)
+{
+	struct tail_race *r = arg;
+
+	for (unsigned int i = 0; i < r->n; i++) {
+		unsigned int k = object_index(r->t, r->objs[i]);
+
+		if (k >= 2 && k < 8) {
+			kmem_cache_free(r->t->s, r->objs[i]);
+			r->objs[i] = NULL;
+			if (i % 64 == 0)
+				sched_yield();
+		}
+	}
+	return NULL;
+}
+
+static void *tail_race_alloc(void *arg)
+{
+	struct tail_race *r = arg;
+	void *held[32] = { 0 };
+
+	for (unsigned int round = 0; !r->done || round < 2000; round++) {
+		unsigned int j = round % 32;
+
+		if (held[j]) {
+			cr_assert(filled_with(held[j], (unsigned char)(j + 1)), "an object changed while held");
+			kmem_cache_free(r->t->s, held[j]);
+		}
+		held[j] = kmem_cache_alloc(r->t->s, GFP_KERNEL);
+		cr_assert_not_null(held[j]);
+		memset(held[j], (int)(j + 1), 1024);
+	}
+	for (unsigned int j = 0; j < 32; j++)
+		kmem_cache_free(r->t->s, held[j]);
+	return NULL;
+}
+
+Test(slub, shrink_while_other_threads_free_and_allocate, .timeout = 120)
+{
+	enum { SLABS = 256 };
+	struct tail_cache t = tail_cache("test_tail_race");
+	unsigned int n = SLABS * t.per_slab, live = 0;
+	void **objs = calloc(n, sizeof(void *));
+	struct tail_race r = { &t, objs, n, false };
+	pthread_t freer, allocator;
+	size_t purged = 0;
+
+	cr_assert_not_null(objs);
+	for (unsigned int i = 0; i < n; i++) {
+		objs[i] = kmem_cache_alloc(t.s, GFP_KERNEL);
+		cr_assert_not_null(objs[i]);
+		memset(objs[i], (int)(i % 251 + 1), 1024);
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		if (object_index(&t, objs[i]) >= 8) {
+			kmem_cache_free(t.s, objs[i]);
+			objs[i] = NULL;
+		}
+	}
+	kslub_flush_thread();
+	cr_assert_eq(pthread_create(&allocator, NULL, tail_race_alloc, &r), 0);
+	cr_assert_eq(pthread_create(&freer, NULL, tail_race_free, &r), 0);
+	for (int i = 0; i < 200; i++) {
+		if (i % 4 == 0)
+			purged += kslub_trim();
+		else
+			kmem_cache_shrink(t.s);
+	}
+	cr_assert_eq(pthread_join(freer, NULL), 0);
+	/* the allocating thread takes some of the slabs meanwhile */
+	cr_assert_geq(purged, (size_t)SLABS / 2 * (t.slab_bytes - 2 * PAGE), "the shrinks gave back %zu bytes", purged);
+	r.done = true;
+	cr_assert_eq(pthread_join(allocator, NULL), 0);
+	kmem_cache_shrink(t.s);
+	validate(t.s);
+	for (unsigned int i = 0; i < n; i++) {
+		if (!objs[i])
+			continue;
+		live++;
+		cr_assert(filled_with(objs[i], (unsigned char)(i % 251 + 1)), "a live object changed");
+	}
+	cr_assert_eq(cache_info(t.s).active_objs, live);
+	for (unsigned int i = 0; i < n; i++)
+		if (objs[i])
+			kmem_cache_free(t.s, objs[i]);
+	kslub_flush_thread();
+	kmem_cache_shrink(t.s);
+	cr_assert_eq(cache_info(t.s).num_slabs, 0);
+	validate(t.s);
+	kmem_cache_destroy(t.s);
+	free(objs);
 }
