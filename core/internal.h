@@ -526,6 +526,7 @@ struct kmem_cache_node {
 	long nr_slabs;			/* slabs of this node (atomic) */
 	long total_objects;		/* objects in those slabs (atomic) */
 	struct list_head full;		/* full slabs, for debug caches only */
+	unsigned long purge_mark;	/* nr_partial after the last purge of the slabs' tails */
 };
 
 #define KSLUB_CACHE_NAME_MAX 40

@@ -399,8 +399,11 @@ static struct slab *allocate_slab(struct kmem_cache *s, gfp_t gfp, int node)
 	return slab;
 }
 
+static void slab_purge_tick(void);
+
 static struct slab *new_slab(struct kmem_cache *s, gfp_t gfp, int node)
 {
+	slab_purge_tick();
 	return allocate_slab(s, gfp & ~KSLUB_GFP_ZERO, node);
 }
 
@@ -1659,6 +1662,7 @@ static void init_kmem_cache_node(struct kmem_cache_node *n)
 	n->nr_slabs = 0;
 	n->total_objects = 0;
 	INIT_LIST_HEAD(&n->full);
+	n->purge_mark = 0;
 }
 
 /* The first kmem_cache_node of a node comes from a slab of the
@@ -2086,15 +2090,112 @@ KSLUB_API void kslub_kmem_cache_destroy(struct kmem_cache *s)
  * the bytes given back.
  */
 #define PURGE_SLABS 64		/* slabs frozen at a time */
+#define PURGE_WALK 16		/* freelists walked side by side */
+#define PURGE_MAX_OBJECTS 512	/* objects of a slab the walk maps, one bit each */
 unsigned long kslub_slab_purged_pages;
+
 static inline char *page_align_up(char *p)
 {
 	return (char *)(((unsigned long)p + PAGE_SIZE - 1) & ~(PAGE_SIZE - 1));
 }
 
-#define PURGE_MAX_OBJECTS 512	/* objects of a slab the walk maps, one bit each */
+/* A slab's freelist as one walk found it: the map of its free objects. */
+struct purge_walk {
+	struct slab *slab;
+	void *freelist;			/* the head the walk started from */
+	struct slab_counters counters;	/* read with it */
+	void *p;			/* the walk's next object, NULL when done */
+	unsigned int nr;		/* objects mapped; above objects when the list is bad */
+	uint64_t map[PURGE_MAX_OBJECTS / 64];
+};
+
+/* Walk the freelists of w[0 .. k) side by side: each step reads the next
+ * object of every list, so that the misses of one list wait together with
+ * the others' instead of one after the other (a freelist of objects freed
+ * in random order is a miss an object). */
+static void purge_walk_freelists(struct kmem_cache *s, struct purge_walk *w, unsigned int k)
+{
+	for (bool more = true; more;) {
+		more = false;
+		for (unsigned int j = 0; j < k; j++) {
+			char *base = (char *)slab_address(w[j].slab) + s->red_left_pad;
+			unsigned long idx;
+
+			if (!w[j].p)
+				continue;
+			idx = (unsigned long)((char *)w[j].p - base) / s->size;
+			if ((char *)w[j].p < base || idx >= w[j].counters.objects ||
+			    w[j].map[idx / 64] >> (idx % 64) & 1) {
+				w[j].nr = PURGE_MAX_OBJECTS + 1;	/* not a list of this slab */
+				w[j].p = NULL;
+				continue;
+			}
+			w[j].map[idx / 64] |= 1ULL << (idx % 64);
+			w[j].nr++;
+			w[j].p = get_freepointer(s, w[j].p);
+			more |= w[j].p != NULL;
+		}
+	}
+}
+
+/* After the walk, under list_lock: a slab whose last pages hold free
+ * objects only is frozen for us with all its free objects, gets the ones
+ * below them back on its local list, and counts the rest fresh and
+ * purged.  Returns false, the slab left as it was, when it has no such
+ * page or changed since the walk read it.  *from .. *to: the pages. */
+static bool purge_take_tail(struct kmem_cache *s, struct kmem_cache_node *n, struct purge_walk *w, char **from,
+			    char **to)
+{
+	struct slab *slab = w->slab;
+	struct slab_counters old = w->counters, new;
+	char *base = (char *)slab_address(slab) + s->red_left_pad;
+	unsigned int end = old.objects - old.fresh, t;
+	void *local = NULL, *prev = NULL, *freelist;
+
+	if (w->nr != (unsigned int)(old.objects - old.inuse))
+		return false;	/* a list the counters do not match: left alone */
+	for (t = end; t && (w->map[(t - 1) / 64] >> ((t - 1) % 64) & 1); t--)
+		;
+	*from = page_align_up(base + (size_t)t * s->size);
+	*to = page_align_up(base + (size_t)end * s->size);
+	if (*from >= *to)
+		return false;	/* not a whole page */
+	new = old;
+	new.inuse = new.objects;
+	new.frozen = 1;
+	if (!cmpxchg_double_slab(slab, w->freelist, old.counters, NULL, new.counters))
+		return false;	/* a free meanwhile: another time */
+	/* ours: the objects below the tail back as our local list, in
+	 * address order; the tail fresh, counted in inuse already */
+	remove_partial(n, slab);
+	for (unsigned int i = 0; i < t; i++) {
+		char *p = base + (size_t)i * s->size;
+
+		if (!(w->map[i / 64] >> (i % 64) & 1))
+			continue;
+		if (prev)
+			set_freepointer(s, prev, p);
+		else
+			local = p;
+		prev = p;
+	}
+	if (prev)
+		set_freepointer(s, prev, NULL);
+	do {
+		freelist = READ_ONCE(slab->freelist);
+		old.counters = READ_ONCE(slab->counters);
+		new.counters = old.counters;
+		new.fresh = new.objects - t;
+		new.purged = 1;
+	} while (!cmpxchg_double_slab(slab, freelist, old.counters, freelist, new.counters));
+	slab->local = 0;
+	slab_set_local_head(s, slab, local);
+	return true;
+}
+
 static size_t purge_partial_tails(struct kmem_cache *s, struct kmem_cache_node *n)
 {
+	struct purge_walk w[PURGE_WALK];
 	struct iovec iov[PURGE_SLABS];
 	unsigned long left = READ_ONCE(n->nr_partial);
 	size_t purged = 0;
@@ -2106,78 +2207,43 @@ static size_t purge_partial_tails(struct kmem_cache *s, struct kmem_cache_node *
 		unsigned int nr = 0;
 
 		spin_lock(&n->list_lock);
-		while (left && nr < PURGE_SLABS && !list_empty(&n->partial)) {
-			struct slab *slab = list_first_entry(&n->partial, struct slab, slab_list);
-			uint64_t map[PURGE_MAX_OBJECTS / 64];
-			char *base = (char *)slab_address(slab) + s->red_left_pad, *from, *to;
-			struct slab_counters old, new;
-			unsigned int end, t;
-			void *freelist, *local = NULL, *prev = NULL;
-			bool take;
+		while (left && nr + PURGE_WALK <= PURGE_SLABS && !list_empty(&n->partial)) {
+			unsigned int k = 0;
 
-			left--;
-			list_del(&slab->slab_list);	/* to the end, unless frozen below */
-			list_add_tail(&slab->slab_list, &n->partial);
-			if (slab_order(slab) == 0 || slab->objects > PURGE_MAX_OBJECTS)
-				continue;
-			do {
-				take = false;
+			/* the next slabs, each to the list's end unless it
+			 * is frozen below, so that each is looked at once */
+			while (left && k < PURGE_WALK && !list_empty(&n->partial)) {
+				struct slab *slab = list_first_entry(&n->partial, struct slab, slab_list);
+
+				left--;
+				list_del(&slab->slab_list);
+				list_add_tail(&slab->slab_list, &n->partial);
+				if (slab_order(slab) == 0 || slab->objects > PURGE_MAX_OBJECTS)
+					continue;
 				/* acquire: the free pointers walked next were
 				 * written by the frees that put the objects there */
-				freelist = __atomic_load_n(&slab->freelist, __ATOMIC_ACQUIRE);
-				old.counters = READ_ONCE(slab->counters);
-				end = old.objects - old.fresh;
-				memset(map, 0, sizeof(map));
-				/* a list the counters do not match is left
-				 * alone: there was no free objects' tail to
-				 * find in it */
-				if (old.inuse == old.fresh ||
-				    slab_free_map(s, slab, freelist, map) != (unsigned int)(old.objects - old.inuse))
-					break;
-				for (t = end; t && (map[(t - 1) / 64] >> ((t - 1) % 64) & 1); t--)
-					;
-				from = page_align_up(base + (size_t)t * s->size);
-				to = page_align_up(base + (size_t)end * s->size);
-				if (from >= to)
-					break;	/* not a whole page */
-				new.counters = old.counters;
-				new.inuse = new.objects;
-				new.frozen = 1;
-				take = true;
-			} while (!cmpxchg_double_slab(slab, freelist, old.counters, NULL, new.counters));
-			if (!take)
-				continue;
-			/* ours: the objects below the tail back as our local
-			 * list, in address order; the tail fresh, counted in
-			 * inuse already */
-			remove_partial(n, slab);
-			for (unsigned int i = 0; i < t; i++) {
-				char *p = base + (size_t)i * s->size;
-
-				if (!(map[i / 64] >> (i % 64) & 1))
-					continue;
-				if (prev)
-					set_freepointer(s, prev, p);
-				else
-					local = p;
-				prev = p;
+				w[k].freelist = __atomic_load_n(&slab->freelist, __ATOMIC_ACQUIRE);
+				w[k].counters.counters = READ_ONCE(slab->counters);
+				if (w[k].counters.inuse == w[k].counters.fresh)
+					continue;	/* empty: the node keeps it, or it went already */
+				w[k].slab = slab;
+				w[k].p = w[k].freelist;
+				w[k].nr = 0;
+				memset(w[k].map, 0, sizeof(w[k].map));
+				k++;
 			}
-			if (prev)
-				set_freepointer(s, prev, NULL);
-			do {
-				freelist = READ_ONCE(slab->freelist);
-				old.counters = READ_ONCE(slab->counters);
-				new.counters = old.counters;
-				new.fresh = new.objects - t;
-				new.purged = 1;
-			} while (!cmpxchg_double_slab(slab, freelist, old.counters, freelist, new.counters));
-			slab->next = chain;
-			slab->local = 0;
-			slab_set_local_head(s, slab, local);
-			chain = slab;
-			iov[nr].iov_base = from;
-			iov[nr].iov_len = (size_t)(to - from);
-			nr++;
+			purge_walk_freelists(s, w, k);
+			for (unsigned int j = 0; j < k; j++) {
+				char *from, *to;
+
+				if (!purge_take_tail(s, n, &w[j], &from, &to))
+					continue;
+				w[j].slab->next = chain;
+				chain = w[j].slab;
+				iov[nr].iov_base = from;
+				iov[nr].iov_len = (size_t)(to - from);
+				nr++;
+			}
 		}
 		spin_unlock(&n->list_lock);
 		if (!nr)
@@ -2190,6 +2256,59 @@ static size_t purge_partial_tails(struct kmem_cache *s, struct kmem_cache_node *
 		unfreeze_partials_list(s, chain);
 	}
 	return purged;
+}
+
+/*
+ * The same without malloc_trim, for a heap that is left fragmented: a
+ * program that freed most of its objects in random order keeps most of its
+ * slabs partial, with free pages at their ends, and memory it then asks
+ * for in other sizes would come on top of them.  When a cache needs a new
+ * slab, at most once every KSLUB_PURGE_DELAY ms, each node list of a cache
+ * that holds PURGE_AUTO_SLABS partial slabs or more, at least half of the
+ * node's slabs, has its slabs' tails purged; once, until its partial slabs
+ * grow by a quarter again.  A program whose partial lists stay short, as
+ * they do where objects are freed about as fast as they are allocated,
+ * never gets here.  The first thread to see the time takes kslub_slab_mutex
+ * if it is free and does it; the others go on.
+ */
+#define PURGE_AUTO_SLABS 256
+static uint64_t slab_purge_next;	/* ms clock of the next look */
+
+static noinline void slab_purge_auto(void)
+{
+	struct kmem_cache *s;
+
+	if (!spin_trylock(&kslub_slab_mutex))
+		return;
+	list_for_each_entry(s, &kslub_slab_caches, list) {
+		for (int node = 0; node < kslub_nr_node_ids; node++) {
+			struct kmem_cache_node *n = get_node(s, node);
+			unsigned long nr = READ_ONCE(n->nr_partial);
+
+			if (nr < n->purge_mark)
+				n->purge_mark = nr;	/* growth counts from the least */
+			if (nr < PURGE_AUTO_SLABS || 2 * nr < (unsigned long)READ_ONCE(n->nr_slabs) ||
+			    nr <= n->purge_mark + n->purge_mark / 4)
+				continue;
+			purge_partial_tails(s, n);
+			n->purge_mark = READ_ONCE(n->nr_partial);
+		}
+	}
+	spin_unlock(&kslub_slab_mutex);
+}
+
+static void slab_purge_tick(void)
+{
+	uint64_t now, next = __atomic_load_n(&slab_purge_next, __ATOMIC_RELAXED);
+
+	if (unlikely(!__atomic_load_n(&kslub_initialized, __ATOMIC_ACQUIRE)))
+		return;
+	now = kslub_now_ms();
+	if (likely(now < next))
+		return;
+	if (__atomic_compare_exchange_n(&slab_purge_next, &next, now + (uint64_t)kslub_opt(OPT_PURGE_DELAY), false,
+					__ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		slab_purge_auto();
 }
 
 /* Empty slabs of the node lists go back to the buddy (kernel:

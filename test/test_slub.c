@@ -1513,3 +1513,101 @@ Test(slub, shrink_while_other_threads_free_and_allocate, .timeout = 120)
 	kmem_cache_destroy(t.s);
 	free(objs);
 }
+
+/* ---- the same without malloc_trim: a heap left fragmented ------------------------------- */
+
+static void purge_delay_1ms(void)
+{
+	setenv("KSLUB_SHEAF_CAPACITY", "0", 1);
+	setenv("KSLUB_PURGE_DELAY", "1", 1);
+}
+
+/* slabs of test_auto_* with their first object live and the rest free,
+ * and full more: full slabs with all their objects live */
+static void **fragment(struct tail_cache *t, unsigned int partial, unsigned int full)
+{
+	unsigned int n = (partial + full) * t->per_slab;
+	void **objs = calloc(n, sizeof(void *));
+
+	cr_assert_not_null(objs);
+	for (unsigned int i = 0; i < n; i++) {
+		objs[i] = kmem_cache_alloc(t->s, GFP_KERNEL);
+		cr_assert_not_null(objs[i]);
+		memset(objs[i], 0x6d, 1024);
+	}
+	for (unsigned int i = 0; i < partial * t->per_slab; i++) {
+		if (object_index(t, objs[i]) != 0) {
+			kmem_cache_free(t->s, objs[i]);
+			objs[i] = NULL;
+		}
+	}
+	kslub_flush_thread();
+	return objs;
+}
+
+/* A new slab of another cache, once the purge delay has passed. */
+static unsigned long purged_pages_after_a_new_slab(void)
+{
+	struct kmem_cache *other;
+
+	usleep(20 * 1000);
+	other = kmem_cache_create("test_auto_other", 64, 0, 0, NULL);
+	cr_assert_not_null(kmem_cache_alloc(other, GFP_KERNEL));
+	return report_value("os ", " slab_purged_pages ");
+}
+
+static void free_all(struct tail_cache *t, void **objs, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		if (!objs[i])
+			continue;
+		cr_assert(filled_with(objs[i], 0x6d), "a live object changed");
+		kmem_cache_free(t->s, objs[i]);
+	}
+	validate(t->s);
+	free(objs);
+}
+
+Test(slub, a_cache_left_with_many_partial_slabs_gives_their_free_tails_back, .init = purge_delay_1ms)
+{
+	enum { PARTIAL = 400 };
+	struct tail_cache t = tail_cache("test_auto_frag");
+	void **objs = fragment(&t, PARTIAL, 0);
+	unsigned long before = report_value("os ", " slab_purged_pages "), after;
+	unsigned int pages = (unsigned int)(t.slab_bytes / PAGE);
+
+	after = purged_pages_after_a_new_slab();
+	cr_assert_eq(after - before, (unsigned long)PARTIAL * (pages - 1),
+		     "%lu pages given back, %u slabs of %u pages with one live object each", after - before, PARTIAL,
+		     pages);
+	for (unsigned int i = 0; i < PARTIAL * t.per_slab; i++)
+		if (objs[i])
+			cr_assert_eq(resident_pages(slab_of(&t, objs[i]), pages), 1u);
+	validate(t.s);
+	/* once: a later new slab finds nothing more to do */
+	cr_assert_eq(purged_pages_after_a_new_slab(), after, "the same slabs were purged again");
+	free_all(&t, objs, PARTIAL * t.per_slab);
+}
+
+Test(slub, a_cache_with_few_partial_slabs_keeps_their_pages, .init = purge_delay_1ms)
+{
+	/* fewer than PURGE_AUTO_SLABS partial slabs; then many, but fewer
+	 * than half of the slabs */
+	static const unsigned int cases[][2] = { { 200, 0 }, { 300, 400 } };
+
+	for (unsigned int c = 0; c < 2; c++) {
+		char name[32];
+		struct tail_cache t;
+		void **objs;
+		unsigned long before;
+
+		snprintf(name, sizeof(name), "test_auto_keep%u", c);
+		t = tail_cache(name);
+		objs = fragment(&t, cases[c][0], cases[c][1]);
+		before = report_value("os ", " slab_purged_pages ");
+		cr_assert_eq(purged_pages_after_a_new_slab(), before,
+			     "case %u: %u partial slabs and %u full ones were purged", c, cases[c][0], cases[c][1]);
+		free_all(&t, objs, (cases[c][0] + cases[c][1]) * t.per_slab);
+		kmem_cache_shrink(t.s);
+	}
+}
