@@ -2102,6 +2102,7 @@ static inline char *page_align_up(char *p)
 /* A slab's freelist as one walk found it: the map of its free objects. */
 struct purge_walk {
 	struct slab *slab;
+	char *base;			/* its first object */
 	void *freelist;			/* the head the walk started from */
 	struct slab_counters counters;	/* read with it */
 	void *p;			/* the walk's next object, NULL when done */
@@ -2118,14 +2119,14 @@ static void purge_walk_freelists(struct kmem_cache *s, struct purge_walk *w, uns
 	for (bool more = true; more;) {
 		more = false;
 		for (unsigned int j = 0; j < k; j++) {
-			char *base = (char *)slab_address(w[j].slab) + s->red_left_pad;
-			unsigned long idx;
+			unsigned long off = (unsigned long)((char *)w[j].p - w[j].base), idx;
 
 			if (!w[j].p)
 				continue;
-			idx = (unsigned long)((char *)w[j].p - base) / s->size;
-			if ((char *)w[j].p < base || idx >= w[j].counters.objects ||
-			    w[j].map[idx / 64] >> (idx % 64) & 1) {
+			/* off / size, with no division; past the slab when
+			 * p is below base */
+			idx = (unsigned long)(((unsigned __int128)off * s->div_magic) >> 64);
+			if (idx >= w[j].counters.objects || w[j].map[idx / 64] >> (idx % 64) & 1) {
 				w[j].nr = PURGE_MAX_OBJECTS + 1;	/* not a list of this slab */
 				w[j].p = NULL;
 				continue;
@@ -2193,6 +2194,23 @@ static bool purge_take_tail(struct kmem_cache *s, struct kmem_cache_node *n, str
 	return true;
 }
 
+/* Before a walk: do the objects of the slab's last page at least look free?
+ * A free object's free pointer decodes to NULL or into its slab, which a
+ * live one's does not (object_is_free): an object that looks live is, and
+ * the walk of a slab whose last page holds one is saved (a third of the
+ * slabs or more where a tenth of the objects are live).  One that looks
+ * free may be in a sheaf; the walk tells. */
+static bool tail_may_be_free(struct kmem_cache *s, struct slab *slab, char *base, struct slab_counters c)
+{
+	unsigned int end = c.objects - c.fresh, i = end;
+	char *last = page_align_up(base + (size_t)end * s->size);
+
+	while (i && page_align_up(base + (size_t)i * s->size) >= last &&
+	       object_is_free(s, slab, base + (size_t)(i - 1) * s->size))
+		i--;
+	return page_align_up(base + (size_t)i * s->size) < last;
+}
+
 static size_t purge_partial_tails(struct kmem_cache *s, struct kmem_cache_node *n)
 {
 	struct purge_walk w[PURGE_WALK];
@@ -2226,8 +2244,12 @@ static size_t purge_partial_tails(struct kmem_cache *s, struct kmem_cache_node *
 				w[k].counters.counters = READ_ONCE(slab->counters);
 				if (w[k].counters.inuse == w[k].counters.fresh)
 					continue;	/* empty: the node keeps it, or it went already */
+				w[k].base = (char *)slab_address(slab) + s->red_left_pad;
+				if (!tail_may_be_free(s, slab, w[k].base, w[k].counters))
+					continue;
 				w[k].slab = slab;
 				w[k].p = w[k].freelist;
+				__builtin_prefetch(w[k].p);	/* the walk's first step, while the list is followed */
 				w[k].nr = 0;
 				memset(w[k].map, 0, sizeof(w[k].map));
 				k++;
