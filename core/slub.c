@@ -2199,7 +2199,8 @@ static bool purge_take_tail(struct kmem_cache *s, struct kmem_cache_node *n, str
  * live one's does not (object_is_free): an object that looks live is, and
  * the walk of a slab whose last page holds one is saved (a third of the
  * slabs or more where a tenth of the objects are live).  One that looks
- * free may be in a sheaf; the walk tells. */
+ * free may be in a sheaf; the walk tells.  Only while the process has one
+ * thread: the objects read may be live ones another thread is writing. */
 static bool tail_may_be_free(struct kmem_cache *s, struct slab *slab, char *base, struct slab_counters c)
 {
 	unsigned int end = c.objects - c.fresh, i = end;
@@ -2245,7 +2246,7 @@ static size_t purge_partial_tails(struct kmem_cache *s, struct kmem_cache_node *
 				if (w[k].counters.inuse == w[k].counters.fresh)
 					continue;	/* empty: the node keeps it, or it went already */
 				w[k].base = (char *)slab_address(slab) + s->red_left_pad;
-				if (!tail_may_be_free(s, slab, w[k].base, w[k].counters))
+				if (__libc_single_threaded && !tail_may_be_free(s, slab, w[k].base, w[k].counters))
 					continue;
 				w[k].slab = slab;
 				w[k].p = w[k].freelist;
