@@ -2119,14 +2119,16 @@ static void purge_walk_freelists(struct kmem_cache *s, struct purge_walk *w, uns
 	for (bool more = true; more;) {
 		more = false;
 		for (unsigned int j = 0; j < k; j++) {
-			unsigned long off = (unsigned long)((char *)w[j].p - w[j].base), idx;
+			unsigned long off, idx;
 
 			if (!w[j].p)
 				continue;
 			/* off / size, with no division; past the slab when
 			 * p is below base */
+			off = (unsigned long)w[j].p - (unsigned long)w[j].base;
 			idx = (unsigned long)(((unsigned __int128)off * s->div_magic) >> 64);
-			if (idx >= w[j].counters.objects || w[j].map[idx / 64] >> (idx % 64) & 1) {
+			if (idx >= w[j].counters.objects || idx * s->size != off ||
+			    w[j].map[idx / 64] >> (idx % 64) & 1) {
 				w[j].nr = PURGE_MAX_OBJECTS + 1;	/* not a list of this slab */
 				w[j].p = NULL;
 				continue;
@@ -2219,7 +2221,9 @@ static size_t purge_partial_tails(struct kmem_cache *s, struct kmem_cache_node *
 	unsigned long left = READ_ONCE(n->nr_partial);
 	size_t purged = 0;
 
-	if (s->ctor)	/* constructed objects keep their state while free */
+	/* constructed objects keep their state while free; slabs of one
+	 * page have no tail that is not the whole slab */
+	if (s->ctor || oo_order(s->oo) == 0)
 		return 0;
 	while (left && os_may_purge()) {
 		struct slab *chain = NULL;
