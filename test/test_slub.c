@@ -1628,3 +1628,74 @@ Test(slub, a_cache_with_few_partial_slabs_keeps_their_pages, .init = purge_delay
 		kmem_cache_shrink(t.s);
 	}
 }
+
+/* In a process of one thread the shrink reads the objects of a slab's last
+ * page before it walks the freelist (tail_may_be_free): the same pages go.
+ * Run this program again before criterion starts its threads; plain
+ * checks, exit codes for the parent. */
+static unsigned long slab_purged_pages_alone(void)
+{
+	char path[] = "/tmp/kslub-test-alone.XXXXXX", line[512];
+	unsigned long v = ~0UL;
+	int fd = mkstemp(path);
+	FILE *f;
+
+	if (fd < 0)
+		_exit(10);
+	close(fd);
+	if (kslub_write_slabinfo(path) != 0 || !(f = fopen(path, "r")))
+		_exit(10);
+	while (fgets(line, sizeof(line), f)) {
+		const char *d = strstr(line, " slab_purged_pages ");
+
+		if (!strncmp(line, "os ", 3) && d)
+			v = strtoul(d + strlen(" slab_purged_pages "), NULL, 10);
+	}
+	fclose(f);
+	unlink(path);
+	if (v == ~0UL)
+		_exit(10);
+	return v;
+}
+
+__attribute__((constructor)) static void shrink_alone_child(void)
+{
+	struct kmem_cache *s;
+	enum { SLABS = 32, PER_SLAB = 16 };
+	static void *objs[SLABS * PER_SLAB];
+	struct kslub_cache_info info;
+	unsigned long before;
+
+	if (!getenv("KSLUB_TEST_SHRINK_ALONE"))
+		return;
+	if (!__libc_single_threaded)
+		_exit(7);
+	setenv("KSLUB_SHEAF_CAPACITY", "0", 1);
+	s = kmem_cache_create("test_tail_alone", 1024, 0, 0, NULL);
+	if (!s || kslub_cache_info(s, &info) || info.objs_per_slab != PER_SLAB || info.order != 2)
+		_exit(8);
+	for (unsigned int i = 0; i < SLABS * PER_SLAB; i++)
+		if (!(objs[i] = kmem_cache_alloc(s, GFP_KERNEL)))
+			_exit(8);
+	for (unsigned int i = 0; i < SLABS * PER_SLAB; i++) {
+		unsigned int k = (unsigned int)(((uintptr_t)objs[i] & (4 * PAGE - 1)) / 1024);
+
+		if (k != 0 && k != 5)
+			kmem_cache_free(s, objs[i]);
+	}
+	kslub_flush_thread();
+	before = slab_purged_pages_alone();
+	kmem_cache_shrink(s);
+	_exit(slab_purged_pages_alone() - before == SLABS * 2 ? 0 : 9);
+}
+
+Test(slub, a_process_of_one_thread_gives_back_the_same_tails)
+{
+	int status = child_exec_self("KSLUB_TEST_SHRINK_ALONE", NULL, NULL);
+
+	cr_assert(WIFEXITED(status), "the child died (status %#x)", status);
+	cr_assert_neq(WEXITSTATUS(status), 7, "the child had more than one thread");
+	cr_assert_neq(WEXITSTATUS(status), 8, "the child's cache is not of 16 objects in 16 KiB slabs");
+	cr_assert_eq(WEXITSTATUS(status), 0, "the child failed (exit %d; 9: not 2 pages of each of 32 slabs given back)",
+		     WEXITSTATUS(status));
+}
