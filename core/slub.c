@@ -9,6 +9,9 @@
  *   3. kmem_cache_node->list_lock   a node's partial list of one cache
  *   4. zone->lock             a node's buddy lists (page_alloc.c)
  *   5. kslub_huge_cache_lock  freed direct mappings kept for reuse (kmalloc.c)
+ * The purge of slab tails that a new slab may start (slab_purge_auto) takes
+ * kslub_slab_mutex with a trylock, so that it never waits for it whatever
+ * its thread holds.
  *
  * What guards what:
  *   - kmem_cache_cpu is private to its thread: no lock, no atomic.  Another
@@ -2310,8 +2313,11 @@ static noinline void slab_purge_auto(void)
 	list_for_each_entry(s, &kslub_slab_caches, list) {
 		for (int node = 0; node < kslub_nr_node_ids; node++) {
 			struct kmem_cache_node *n = get_node(s, node);
-			unsigned long nr = READ_ONCE(n->nr_partial);
+			unsigned long nr;
 
+			if (!n)
+				continue;	/* a node coming online */
+			nr = READ_ONCE(n->nr_partial);
 			if (nr < n->purge_mark)
 				n->purge_mark = nr;	/* growth counts from the least */
 			if (nr < PURGE_AUTO_SLABS || 2 * nr < (unsigned long)READ_ONCE(n->nr_slabs) ||
