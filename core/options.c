@@ -30,7 +30,7 @@ struct kslub_option_desc kslub_options[NR_KSLUB_OPTIONS] = {
 	[OPT_DIRTY_MAX]     = { "KSLUB_DIRTY_MAX", 8192, 0, 1L << 30,
 				"free pages a zone keeps resident before it purges them, at most (a quarter of the pages in use, at least an eighth of this)" },
 	[OPT_PURGE_DELAY]   = { "KSLUB_PURGE_DELAY", 100, 0, 3600 * 1000,
-				"milliseconds a free block stays resident before it may be purged" },
+				"milliseconds a free block stays resident before it may be purged, and the least time between two looks at fragmented caches' partial slabs" },
 	[OPT_RETAIN_ARENAS] = { "KSLUB_RETAIN_ARENAS", 8, 0, 1 << 20,
 				"wholly free 8 MiB arenas a zone keeps mapped" },
 	[OPT_THP]           = { "KSLUB_THP", 0, 0, 1,
