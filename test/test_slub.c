@@ -1699,3 +1699,101 @@ Test(slub, a_process_of_one_thread_gives_back_the_same_tails)
 	cr_assert_eq(WEXITSTATUS(status), 0, "the child failed (exit %d; 9: not 2 pages of each of 32 slabs given back)",
 		     WEXITSTATUS(status));
 }
+
+/* Two threads leave each other's slabs fragmented, then make new slabs of
+ * another cache (the automatic purge's look) while they allocate and free
+ * in the fragmented one: every object keeps its bytes. */
+struct auto_race {
+	struct tail_cache *t;
+	struct kmem_cache *other;
+	void **objs[2];
+	unsigned int n;
+	pthread_barrier_t *bar;
+	int id;
+	bool bad;
+};
+
+static void *auto_race_thread(void *arg)
+{
+	struct auto_race *r = arg;
+	void **mine = r->objs[r->id], **theirs = r->objs[1 - r->id], *held[64];
+
+	for (unsigned int i = 0; i < r->n; i++) {
+		mine[i] = kmem_cache_alloc(r->t->s, GFP_KERNEL);
+		if (!mine[i])
+			r->bad = true;
+		else
+			memset(mine[i], (int)(r->id * 100 + i % 97 + 1), 1024);
+	}
+	pthread_barrier_wait(r->bar);
+	for (unsigned int i = 0; i < r->n; i++) {
+		if (theirs[i] && object_index(r->t, theirs[i]) != 0) {
+			kmem_cache_free(r->t->s, theirs[i]);
+			theirs[i] = NULL;
+		}
+	}
+	pthread_barrier_wait(r->bar);
+	for (unsigned int round = 0; round < 40; round++) {
+		for (unsigned int j = 0; j < 64; j++) {
+			held[j] = kmem_cache_alloc(j % 2 ? r->other : r->t->s, GFP_KERNEL);
+			if (!held[j])
+				r->bad = true;
+			else
+				memset(held[j], 0x77, j % 2 ? 64 : 1024);
+		}
+		for (unsigned int j = 0; j < 64; j += 2)
+			kmem_cache_free(r->t->s, held[j]);	/* the others stay: new slabs of other */
+		usleep(1000);
+	}
+	return NULL;
+}
+
+static void purge_delay_1ms_sheaves_on(void)
+{
+	setenv("KSLUB_PURGE_DELAY", "1", 1);
+}
+
+Test(slub, the_automatic_purge_with_threads_keeps_every_object, .init = purge_delay_1ms_sheaves_on, .timeout = 120)
+{
+	enum { SLABS = 320 };
+	struct tail_cache t = tail_cache("test_auto_race");
+	struct kmem_cache *other = kmem_cache_create("test_auto_race_other", 64, 0, 0, NULL);
+	unsigned int n = SLABS * t.per_slab / 2;
+	pthread_barrier_t bar;
+	struct auto_race r[2];
+	pthread_t th[2];
+	unsigned long before = report_value("os ", " slab_purged_pages ");
+	unsigned int live = 0;
+
+	cr_assert_not_null(other);
+	pthread_barrier_init(&bar, NULL, 2);
+	void **objs0 = calloc(n, sizeof(void *)), **objs1 = calloc(n, sizeof(void *));
+
+	cr_assert(objs0 && objs1);
+	for (int i = 0; i < 2; i++)	/* both threads see both arrays */
+		r[i] = (struct auto_race){ &t, other, { objs0, objs1 }, n, &bar, i, false };
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, auto_race_thread, &r[i]), 0);
+	for (int i = 0; i < 2; i++)
+		cr_assert_eq(pthread_join(th[i], NULL), 0);
+	cr_assert(!r[0].bad && !r[1].bad, "an allocation failed");
+	cr_assert_gt(report_value("os ", " slab_purged_pages "), before, "nothing was given back");
+	for (int id = 0; id < 2; id++) {
+		for (unsigned int i = 0; i < n; i++) {
+			unsigned char *p = r[0].objs[id][i];
+
+			if (!p)
+				continue;
+			live++;
+			for (int b = 0; b < 1024; b++)
+				cr_assert_eq(p[b], (unsigned char)(id * 100 + i % 97 + 1), "object %u of thread %d changed", i,
+					     id);
+		}
+	}
+	cr_assert_eq(cache_info(t.s).active_objs, live, "%lu objects in use, %u live: objects lost",
+		     cache_info(t.s).active_objs, live);
+	validate(t.s);
+	validate(other);
+	free(objs0);
+	free(objs1);
+}
