@@ -597,12 +597,39 @@ static void put_cpu_partial(struct kmem_cache *s, struct slab *slab, int drain)
  * pairs 12% slower). */
 #define ORDER_FREELIST_MAX 512	/* objects of a slab, one bit each */
 #define BITS_PER_LONG (8 * (unsigned int)sizeof(long))
+
+/* The objects of a slab marked in map, of the first nr, linked upwards
+ * (the last one's free pointer NULL); returns the first, NULL if none. */
+static void *link_free_map(struct kmem_cache *s, char *start, const unsigned long *map, unsigned int nr)
+{
+	char *first = NULL, *prev = NULL;
+
+	for (unsigned int w = 0; w < DIV_ROUND_UP(nr, BITS_PER_LONG); w++) {
+		unsigned long bits = map[w];
+
+		if (w == nr / BITS_PER_LONG)	/* the last word, in part */
+			bits &= (1UL << (nr % BITS_PER_LONG)) - 1;
+		while (bits) {
+			char *p = start + ((size_t)w * BITS_PER_LONG + (unsigned int)__builtin_ctzl(bits)) * s->size;
+
+			bits &= bits - 1;
+			if (prev)
+				set_freepointer(s, prev, p);
+			else
+				first = p;
+			prev = p;
+		}
+	}
+	if (prev)
+		set_freepointer(s, prev, NULL);
+	return first;
+}
+
 static void *order_freelist(struct kmem_cache *s, struct slab *slab, void *head, bool shared)
 {
 	unsigned long free_map[ORDER_FREELIST_MAX / BITS_PER_LONG] = { 0 };
 	unsigned int objects = slab->objects, n = 0;
 	char *start = (char *)slab_address(slab) + s->red_left_pad;
-	void *first = NULL, *prev = NULL;
 
 	if ((shared && !__libc_single_threaded) || !head || !get_freepointer(s, head) ||
 	    objects > ORDER_FREELIST_MAX)
@@ -619,20 +646,7 @@ static void *order_freelist(struct kmem_cache *s, struct slab *slab, void *head,
 			return head;
 		free_map[i / BITS_PER_LONG] |= 1UL << (i % BITS_PER_LONG);
 	}
-	for (unsigned int w = 0; w < DIV_ROUND_UP(objects, BITS_PER_LONG); w++) {
-		while (free_map[w]) {
-			char *p = start + ((size_t)w * BITS_PER_LONG + (unsigned int)__builtin_ctzl(free_map[w])) * s->size;
-
-			free_map[w] &= free_map[w] - 1;
-			if (prev)
-				set_freepointer(s, prev, p);
-			else
-				first = p;
-			prev = p;
-		}
-	}
-	set_freepointer(s, prev, NULL);
-	return first;
+	return link_free_map(s, start, free_map, objects);
 }
 
 /* For a taker of all of a slab's free objects whose freelist is empty: the
@@ -2110,7 +2124,7 @@ struct purge_walk {
 	struct slab_counters counters;	/* read with it */
 	void *p;			/* the walk's next object, NULL when done */
 	unsigned int nr;		/* objects mapped; above objects when the list is bad */
-	uint64_t map[PURGE_MAX_OBJECTS / 64];
+	unsigned long map[PURGE_MAX_OBJECTS / BITS_PER_LONG];
 };
 
 /* Walk the freelists of w[0 .. k) side by side: each step reads the next
@@ -2131,12 +2145,12 @@ static void purge_walk_freelists(struct kmem_cache *s, struct purge_walk *w, uns
 			off = (unsigned long)w[j].p - (unsigned long)w[j].base;
 			idx = (unsigned long)(((unsigned __int128)off * s->div_magic) >> 64);
 			if (idx >= w[j].counters.objects || idx * s->size != off ||
-			    w[j].map[idx / 64] >> (idx % 64) & 1) {
+			    w[j].map[idx / BITS_PER_LONG] >> (idx % BITS_PER_LONG) & 1) {
 				w[j].nr = PURGE_MAX_OBJECTS + 1;	/* not a list of this slab */
 				w[j].p = NULL;
 				continue;
 			}
-			w[j].map[idx / 64] |= 1ULL << (idx % 64);
+			w[j].map[idx / BITS_PER_LONG] |= 1UL << (idx % BITS_PER_LONG);
 			w[j].nr++;
 			w[j].p = get_freepointer(s, w[j].p);
 			more |= w[j].p != NULL;
@@ -2156,11 +2170,11 @@ static bool purge_take_tail(struct kmem_cache *s, struct kmem_cache_node *n, str
 	struct slab_counters old = w->counters, new;
 	char *base = (char *)slab_address(slab) + s->red_left_pad;
 	unsigned int end = old.objects - old.fresh, t;
-	void *local = NULL, *prev = NULL, *freelist;
+	void *local, *freelist;
 
 	if (w->nr != (unsigned int)(old.objects - old.inuse))
 		return false;	/* a list the counters do not match: left alone */
-	for (t = end; t && (w->map[(t - 1) / 64] >> ((t - 1) % 64) & 1); t--)
+	for (t = end; t && (w->map[(t - 1) / BITS_PER_LONG] >> ((t - 1) % BITS_PER_LONG) & 1); t--)
 		;
 	*from = page_align_up(base + (size_t)t * s->size);
 	*to = page_align_up(base + (size_t)end * s->size);
@@ -2174,19 +2188,7 @@ static bool purge_take_tail(struct kmem_cache *s, struct kmem_cache_node *n, str
 	/* ours: the objects below the tail back as our local list, in
 	 * address order; the tail fresh, counted in inuse already */
 	remove_partial(n, slab);
-	for (unsigned int i = 0; i < t; i++) {
-		char *p = base + (size_t)i * s->size;
-
-		if (!(w->map[i / 64] >> (i % 64) & 1))
-			continue;
-		if (prev)
-			set_freepointer(s, prev, p);
-		else
-			local = p;
-		prev = p;
-	}
-	if (prev)
-		set_freepointer(s, prev, NULL);
+	local = link_free_map(s, base, w->map, t);
 	do {
 		freelist = READ_ONCE(slab->freelist);
 		old.counters = READ_ONCE(slab->counters);
