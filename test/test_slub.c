@@ -1197,6 +1197,22 @@ static const void *slab_of(const struct tail_cache *t, const void *p)
 	return (const void *)((uintptr_t)p & ~(uintptr_t)(t->slab_bytes - 1));
 }
 
+/* The fill byte of object i of a test: never 0, what a purged page reads. */
+static unsigned char fill_byte(unsigned int i)
+{
+	return (unsigned char)(i % 251 + 1);
+}
+
+/* objs[0 .. n) from t, each filled with its fill_byte. */
+static void alloc_filled(const struct tail_cache *t, void **objs, unsigned int n)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		objs[i] = kmem_cache_alloc(t->s, GFP_KERNEL);
+		cr_assert_not_null(objs[i]);
+		memset(objs[i], fill_byte(i), 1024);
+	}
+}
+
 static bool filled_with(const unsigned char *p, unsigned char v)
 {
 	for (int i = 0; i < 1024; i++)
@@ -1215,11 +1231,7 @@ Test(slub, shrink_gives_back_the_free_pages_at_the_end_of_partial_slabs, .init =
 	unsigned long purged;
 
 	cr_assert_not_null(objs);
-	for (unsigned int i = 0; i < n; i++) {
-		objs[i] = kmem_cache_alloc(t.s, GFP_KERNEL);
-		cr_assert_not_null(objs[i]);
-		memset(objs[i], (int)(i % 251 + 1), 1024);
-	}
+	alloc_filled(&t, objs, n);
 	/* the first and the sixth object of each slab stay: its first two
 	 * pages hold live objects, the rest only free ones */
 	for (unsigned int i = 0; i < n; i++) {
@@ -1249,7 +1261,7 @@ Test(slub, shrink_gives_back_the_free_pages_at_the_end_of_partial_slabs, .init =
 
 		if (k != 0 && k != 5)
 			continue;
-		cr_assert(filled_with(objs[i], (unsigned char)(i % 251 + 1)), "a live object changed in the shrink");
+		cr_assert(filled_with(objs[i], fill_byte(i)), "a live object changed in the shrink");
 		if (k == 0)
 			cr_assert_eq(resident_pages(slab_of(&t, objs[i]), pages), 3u,
 				     "slab %p: resident pages %#x after the shrink, only the two with live objects should be",
@@ -1265,10 +1277,10 @@ Test(slub, shrink_gives_back_the_free_pages_at_the_end_of_partial_slabs, .init =
 			continue;
 		objs[i] = kmem_cache_alloc(t.s, GFP_KERNEL);
 		cr_assert_not_null(objs[i]);
-		memset(objs[i], (int)(i % 251 + 1), 1024);
+		memset(objs[i], fill_byte(i), 1024);
 	}
 	for (unsigned int i = 0; i < n; i++)
-		cr_assert(filled_with(objs[i], (unsigned char)(i % 251 + 1)),
+		cr_assert(filled_with(objs[i], fill_byte(i)),
 			  "object %u was handed out twice, or over a live one", i);
 	info = cache_info(t.s);
 	cr_assert_eq(info.active_objs, n);
@@ -1469,11 +1481,7 @@ Test(slub, shrink_while_other_threads_free_and_allocate, .timeout = 120)
 	size_t purged = 0;
 
 	cr_assert_not_null(objs);
-	for (unsigned int i = 0; i < n; i++) {
-		objs[i] = kmem_cache_alloc(t.s, GFP_KERNEL);
-		cr_assert_not_null(objs[i]);
-		memset(objs[i], (int)(i % 251 + 1), 1024);
-	}
+	alloc_filled(&t, objs, n);
 	for (unsigned int i = 0; i < n; i++) {
 		if (object_index(&t, objs[i]) >= 8) {
 			kmem_cache_free(t.s, objs[i]);
@@ -1500,7 +1508,7 @@ Test(slub, shrink_while_other_threads_free_and_allocate, .timeout = 120)
 		if (!objs[i])
 			continue;
 		live++;
-		cr_assert(filled_with(objs[i], (unsigned char)(i % 251 + 1)), "a live object changed");
+		cr_assert(filled_with(objs[i], fill_byte(i)), "a live object changed");
 	}
 	cr_assert_eq(cache_info(t.s).active_objs, live);
 	for (unsigned int i = 0; i < n; i++)
@@ -1531,11 +1539,7 @@ static void **fragment(struct tail_cache *t, unsigned int partial, unsigned int 
 	void **objs = calloc(n, sizeof(void *));
 
 	cr_assert_not_null(objs);
-	for (unsigned int i = 0; i < n; i++) {
-		objs[i] = kmem_cache_alloc(t->s, GFP_KERNEL);
-		cr_assert_not_null(objs[i]);
-		memset(objs[i], 0x6d, 1024);
-	}
+	alloc_filled(t, objs, n);
 	for (unsigned int i = 0; i < partial * t->per_slab; i++) {
 		if (object_index(t, objs[i]) != 0 && object_index(t, objs[i]) != 5) {
 			kmem_cache_free(t->s, objs[i]);
@@ -1566,7 +1570,7 @@ static void free_all(struct tail_cache *t, void **objs, unsigned int n)
 	for (unsigned int i = 0; i < n; i++) {
 		if (!objs[i])
 			continue;
-		cr_assert(filled_with(objs[i], 0x6d), "a live object changed");
+		cr_assert(filled_with(objs[i], fill_byte(i)), "a live object changed");
 		kmem_cache_free(t->s, objs[i]);
 	}
 	validate(t->s);
@@ -1635,24 +1639,8 @@ Test(slub, a_cache_with_few_partial_slabs_keeps_their_pages, .init = purge_delay
  * checks, exit codes for the parent. */
 static unsigned long slab_purged_pages_alone(void)
 {
-	char path[] = "/tmp/kslub-test-alone.XXXXXX", line[512];
-	unsigned long v = ~0UL;
-	int fd = mkstemp(path);
-	FILE *f;
+	unsigned long v = report_value_or_none("os ", " slab_purged_pages ");
 
-	if (fd < 0)
-		_exit(10);
-	close(fd);
-	if (kslub_write_slabinfo(path) != 0 || !(f = fopen(path, "r")))
-		_exit(10);
-	while (fgets(line, sizeof(line), f)) {
-		const char *d = strstr(line, " slab_purged_pages ");
-
-		if (!strncmp(line, "os ", 3) && d)
-			v = strtoul(d + strlen(" slab_purged_pages "), NULL, 10);
-	}
-	fclose(f);
-	unlink(path);
 	if (v == ~0UL)
 		_exit(10);
 	return v;
